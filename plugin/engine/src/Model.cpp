@@ -1,0 +1,285 @@
+#include "timbrel/Model.h"
+
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace timbrel
+{
+namespace
+{
+const char* const kRequiredMethods[] = { "encode", "analyze", "decode", "forward", "reset" };
+const char* const kNnTildeBuffers[] = { "encode_params", "decode_params", "forward_params" };
+
+// First line of a torch error: the rest is a C++ backtrace nobody asked for.
+std::string firstLine (const std::string& text)
+{
+    const auto end = text.find ('\n');
+    return end == std::string::npos ? text : text.substr (0, end);
+}
+
+std::string sizesToString (const at::Tensor& t)
+{
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); ++i)
+        s += (i ? "," : "") + std::to_string (t.size (i));
+    return s + "]";
+}
+
+// Reads the metadata attributes; returns an error naming the first missing or mistyped one.
+std::optional<std::string> readInfo (torch::jit::Module& module, ModelInfo& info)
+{
+    auto intAttr = [&] (const char* name, int& out) -> std::optional<std::string> {
+        if (! module.hasattr (name))
+            return std::string ("missing attribute '") + name + "'";
+        const auto v = module.attr (name);
+        if (! v.isInt())
+            return std::string ("attribute '") + name + "' must be an int, found " + v.tagKind();
+        out = static_cast<int> (v.toInt());
+        return std::nullopt;
+    };
+    auto stringAttr = [&] (const char* name, std::string& out) -> std::optional<std::string> {
+        if (! module.hasattr (name))
+            return std::string ("missing attribute '") + name + "'";
+        const auto v = module.attr (name);
+        if (! v.isString())
+            return std::string ("attribute '") + name + "' must be a str, found " + v.tagKind();
+        out = v.toStringRef();
+        return std::nullopt;
+    };
+    auto stringListAttr = [&] (const char* name, std::vector<std::string>& out) -> std::optional<std::string> {
+        if (! module.hasattr (name))
+            return std::string ("missing attribute '") + name + "'";
+        const auto v = module.attr (name);
+        if (! v.isList())
+            return std::string ("attribute '") + name + "' must be a List[str], found " + v.tagKind();
+        for (const auto& item : v.toListRef())
+        {
+            if (! item.isString())
+                return std::string ("attribute '") + name + "' must be a List[str]";
+            out.push_back (item.toStringRef());
+        }
+        return std::nullopt;
+    };
+    auto floatListAttr = [&] (const char* name, std::vector<float>& out) -> std::optional<std::string> {
+        if (! module.hasattr (name))
+            return std::string ("missing attribute '") + name + "'";
+        const auto v = module.attr (name);
+        if (! v.isDoubleList())
+            return std::string ("attribute '") + name + "' must be a List[float], found " + v.tagKind();
+        for (double d : v.toDoubleVector())
+            out.push_back (static_cast<float> (d));
+        return std::nullopt;
+    };
+
+    if (auto error = intAttr ("format_version", info.formatVersion))
+        return error;
+    // Version first: a newer contract may have renamed everything below.
+    if (info.formatVersion != kSupportedFormatVersion)
+        return validateMetadata (info);
+
+    std::optional<std::string> checks[] = {
+        intAttr ("sample_rate", info.sampleRate),
+        intAttr ("hop_length", info.hopLength),
+        intAttr ("latent_size", info.latentSize),
+        intAttr ("latency_samples", info.latencySamples),
+        stringListAttr ("descriptor_names", info.descriptorNames),
+        stringListAttr ("descriptor_units", info.descriptorUnits),
+        floatListAttr ("descriptor_min", info.descriptorMin),
+        floatListAttr ("descriptor_max", info.descriptorMax),
+        stringAttr ("model_name", info.modelName),
+        stringAttr ("model_card", info.modelCard),
+    };
+    for (auto& check : checks)
+        if (check)
+            return check;
+    return validateMetadata (info);
+}
+
+std::optional<std::string> checkMethodsAndBuffers (torch::jit::Module& module)
+{
+    for (const char* name : kRequiredMethods)
+        if (! module.find_method (name))
+            return std::string ("missing method '") + name + "'";
+    for (const char* name : kNnTildeBuffers)
+    {
+        if (! module.hasattr (name) || ! module.attr (name).isTensor())
+            return std::string ("missing nn~ buffer '") + name + "'";
+        const auto t = module.attr (name).toTensor();
+        if (t.numel() != 4)
+            return std::string ("nn~ buffer '") + name + "' must hold 4 ints, found shape " + sizesToString (t);
+    }
+    return std::nullopt;
+}
+} // namespace
+
+struct Model::Impl
+{
+    torch::jit::Module module;
+    torch::jit::Method encode, analyze, decode, resetMethod;
+
+    explicit Impl (torch::jit::Module m)
+        : module (std::move (m)),
+          encode (module.get_method ("encode")),
+          analyze (module.get_method ("analyze")),
+          decode (module.get_method ("decode")),
+          resetMethod (module.get_method ("reset"))
+    {
+    }
+
+    // Runs encode/analyze/decode on a deterministic test signal and checks the shapes the
+    // contract promises; a model that fails here never reaches the audio thread.
+    std::optional<std::string> probe (const ModelInfo& info)
+    {
+        const int64_t hop = info.hopLength, frames = 2, length = hop * frames;
+        auto x = torch::arange (length, torch::kFloat32).mul (2.0 * M_PI * 220.0 / info.sampleRate).sin().mul (0.25f)
+                     .reshape ({ 1, 1, length });
+        std::string stage = "reset";
+        try
+        {
+            torch::NoGradGuard noGrad;
+            resetMethod ({});
+            stage = "encode";
+            auto z = encode ({ x }).toTensor();
+            if (z.dim() != 3 || z.size (0) != 1 || z.size (1) != info.latentSize || z.size (2) != frames)
+                return "encode returned shape " + sizesToString (z) + ", expected [1," + std::to_string (info.latentSize)
+                       + "," + std::to_string (frames) + "]";
+            stage = "analyze";
+            auto d = analyze ({ x }).toTensor();
+            if (d.dim() != 3 || d.size (0) != 1 || d.size (1) != info.numDescriptors() || d.size (2) != frames)
+                return "analyze returned shape " + sizesToString (d) + ", expected [1,"
+                       + std::to_string (info.numDescriptors()) + "," + std::to_string (frames) + "]";
+            stage = "decode";
+            auto y = decode ({ torch::cat ({ z, d }, 1) }).toTensor();
+            if (y.dim() != 3 || y.size (0) != 1 || y.size (1) != 1 || y.size (2) != length)
+                return "decode returned shape " + sizesToString (y) + ", expected [1,1," + std::to_string (length) + "]";
+            if (! torch::isfinite (z).all().item<bool>() || ! torch::isfinite (d).all().item<bool>()
+                || ! torch::isfinite (y).all().item<bool>())
+                return std::string ("the model produced NaN or Inf on a plain test tone (corrupt weights?)");
+            stage = "reset";
+            resetMethod ({});
+        }
+        catch (const std::exception& e)
+        {
+            return "the model failed in " + stage + "(): " + firstLine (e.what());
+        }
+        return std::nullopt;
+    }
+};
+
+Model::Model (std::unique_ptr<Impl> i, ModelInfo info) : impl (std::move (i)), modelInfo (std::move (info)) {}
+Model::~Model() = default;
+
+LoadResult Model::load (const std::string& path)
+{
+    LoadResult result;
+    std::error_code ec;
+    if (path.empty())
+        return { nullptr, "no model file given" };
+    if (! std::filesystem::exists (path, ec))
+        return { nullptr, "model file not found: " + path };
+    if (! std::filesystem::is_regular_file (path, ec))
+        return { nullptr, "model path is not a file: " + path };
+    if (! std::ifstream (path, std::ios::binary).good())
+        return { nullptr, "model file cannot be read: " + path };
+
+    // One intra-op thread: a plugin shares the machine with the host and other instances.
+    at::set_num_threads (1);
+
+    torch::jit::Module module;
+    try
+    {
+        module = torch::jit::load (path, torch::kCPU);
+        module.eval();
+    }
+    catch (const std::exception& e)
+    {
+        return { nullptr, "not a readable TorchScript model (truncated or wrong file type): " + firstLine (e.what()) };
+    }
+
+    ModelInfo info;
+    info.path = path;
+    try
+    {
+        if (auto error = readInfo (module, info))
+            return { nullptr, "model contract violation: " + *error };
+        if (auto error = checkMethodsAndBuffers (module))
+            return { nullptr, "model contract violation: " + *error };
+    }
+    catch (const std::exception& e)
+    {
+        return { nullptr, "model contract violation: " + firstLine (e.what()) };
+    }
+
+    auto impl = std::make_unique<Impl> (std::move (module));
+    if (auto error = impl->probe (info))
+        return { nullptr, "model contract violation: " + *error };
+
+    result.model.reset (new Model (std::move (impl), std::move (info)));
+    return result;
+}
+
+std::string Model::warmUp (int batchSize, int hops)
+{
+    const auto hop = static_cast<size_t> (modelInfo.hopLength);
+    std::vector<float> in (hop * static_cast<size_t> (batchSize)), out (in.size());
+    std::vector<float> shifts (static_cast<size_t> (modelInfo.numDescriptors()), 0.0f);
+    std::vector<ShiftKind> kinds (shifts.size(), ShiftKind::add);
+    for (int h = 0; h < hops; ++h)
+    {
+        for (size_t i = 0; i < in.size(); ++i)
+            in[i] = 0.1f * std::sin (0.05f * static_cast<float> (i + hop * static_cast<size_t> (h)));
+        if (! processHop (in.data(), out.data(), batchSize, shifts.data(), kinds.data()))
+            return "the model failed while warming up at batch size " + std::to_string (batchSize);
+    }
+    reset();
+    return {};
+}
+
+void Model::reset()
+{
+    try
+    {
+        torch::NoGradGuard noGrad;
+        impl->resetMethod ({});
+    }
+    catch (const std::exception&)
+    {
+        // Checked by the probe at load time; nothing useful to do here.
+    }
+}
+
+bool Model::processHop (const float* input, float* output, int batch, const float* shifts, const ShiftKind* kinds,
+                        float* descriptorsOut) noexcept
+{
+    const int64_t hop = modelInfo.hopLength, numDescriptors = modelInfo.numDescriptors();
+    try
+    {
+        torch::NoGradGuard noGrad;
+        auto x = torch::from_blob (const_cast<float*> (input), { batch, 1, hop }, torch::kFloat32);
+        auto z = impl->encode ({ x }).toTensor();
+        auto d = impl->analyze ({ x }).toTensor().contiguous().clone();
+
+        auto* dp = d.data_ptr<float>(); // [batch, D, 1]
+        if (descriptorsOut != nullptr)
+            std::memcpy (descriptorsOut, dp, sizeof (float) * static_cast<size_t> (batch * numDescriptors));
+        for (int64_t b = 0; b < batch; ++b)
+            for (int64_t i = 0; i < numDescriptors; ++i)
+                dp[b * numDescriptors + i] = applyShift (kinds[i], dp[b * numDescriptors + i], shifts[i]);
+
+        auto y = impl->decode ({ torch::cat ({ z, d }, 1) }).toTensor().contiguous();
+        if (y.numel() != batch * hop)
+            return false;
+        std::memcpy (output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * hop));
+        return true;
+    }
+    catch (const std::exception&)
+    {
+        return false;
+    }
+}
+} // namespace timbrel

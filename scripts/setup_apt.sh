@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Timbrel builds and tests with. Idempotent: only missing
+# packages are installed, so a machine that has them all does not touch apt at all.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config patchelf
+  juce-modules-source                     # JUCE 7.0.5 modules + CMake config + juceaide
+  libx11-dev libxext-dev libxcursor-dev libxrandr-dev libxinerama-dev
+  libfreetype-dev libpng-dev libjpeg-dev zlib1g-dev libasound2-dev
+  catch2                                  # engine unit tests (ctest)
+  fluidsynth fluid-soundfont-gm           # demo input and training data (FluidR3_GM, MIT)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "apt: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "apt: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,204 @@
+"""The model contract (docs/model-format.md), checked in Python. The plugin's loader
+(plugin/engine/src/Model.cpp) checks the same rules in C++; keep the two in step with the doc.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+FORMAT_VERSION = 1
+
+# Descriptor vocabulary: name -> unit the contract requires. Other names are allowed
+# (the vocabulary is extensible) but get no fader in the plugin.
+DESCRIPTOR_UNITS = {
+    "loudness": "dB",
+    "pitch": "semitones",
+    "centroid": "Hz",
+    "bandwidth": "Hz",
+    "flatness": "dB",
+}
+
+REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
+NN_TILDE_BUFFERS = ("encode_params", "decode_params", "forward_params")
+STREAMING_TOLERANCE = 1e-5
+
+
+class ContractError(ValueError):
+    """A model file violates the contract; the message names the field or method."""
+
+
+@dataclass
+class ModelInfo:
+    format_version: int
+    sample_rate: int
+    hop_length: int
+    latent_size: int
+    latency_samples: int
+    descriptor_names: list[str]
+    descriptor_units: list[str]
+    descriptor_min: list[float]
+    descriptor_max: list[float]
+    model_name: str
+    model_card: dict = field(default_factory=dict)
+
+    @property
+    def num_descriptors(self) -> int:
+        return len(self.descriptor_names)
+
+
+def _attr(module, name: str, kind: type, kind_name: str):
+    if not hasattr(module, name):
+        raise ContractError(f"missing attribute '{name}'")
+    value = getattr(module, name)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ContractError(f"attribute '{name}' must be {kind_name}, found {type(value).__name__}")
+    return value
+
+
+def _list_attr(module, name: str, item: type, kind_name: str) -> list:
+    value = _attr(module, name, list, kind_name)
+    if not all(isinstance(v, item) for v in value):
+        raise ContractError(f"attribute '{name}' must be {kind_name}")
+    return list(value)
+
+
+def read_info(module) -> ModelInfo:
+    """Reads and checks the metadata attributes; raises ContractError naming the first bad field."""
+    version = _attr(module, "format_version", int, "an int")
+    if version != FORMAT_VERSION:
+        raise ContractError(f"format_version is {version}, this contract is version {FORMAT_VERSION}")
+    info = ModelInfo(
+        format_version=version,
+        sample_rate=_attr(module, "sample_rate", int, "an int"),
+        hop_length=_attr(module, "hop_length", int, "an int"),
+        latent_size=_attr(module, "latent_size", int, "an int"),
+        latency_samples=_attr(module, "latency_samples", int, "an int"),
+        descriptor_names=_list_attr(module, "descriptor_names", str, "a List[str]"),
+        descriptor_units=_list_attr(module, "descriptor_units", str, "a List[str]"),
+        descriptor_min=[float(v) for v in _list_attr(module, "descriptor_min", float, "a List[float]")],
+        descriptor_max=[float(v) for v in _list_attr(module, "descriptor_max", float, "a List[float]")],
+        model_name=_attr(module, "model_name", str, "a str"),
+    )
+    card_text = _attr(module, "model_card", str, "a str")
+
+    if not 8000 <= info.sample_rate <= 384000:
+        raise ContractError(f"sample_rate {info.sample_rate} is outside 8000..384000 Hz")
+    if not 1 <= info.hop_length <= 8192:
+        raise ContractError(f"hop_length {info.hop_length} is outside 1..8192 samples")
+    if info.latent_size < 1:
+        raise ContractError(f"latent_size must be at least 1, got {info.latent_size}")
+    if info.latency_samples < 0:
+        raise ContractError(f"latency_samples must not be negative, got {info.latency_samples}")
+    count = len(info.descriptor_names)
+    for name in ("descriptor_units", "descriptor_min", "descriptor_max"):
+        if len(getattr(info, name)) != count:
+            raise ContractError(
+                f"{name} has {len(getattr(info, name))} entries but descriptor_names has {count}")
+    if len(set(info.descriptor_names)) != count:
+        raise ContractError("descriptor_names lists a name twice")
+    for i, (name, unit) in enumerate(zip(info.descriptor_names, info.descriptor_units)):
+        if not name:
+            raise ContractError(f"descriptor_names[{i}] is empty")
+        required = DESCRIPTOR_UNITS.get(name)
+        if required is not None and unit != required:
+            raise ContractError(
+                f"descriptor_units[{i}] for '{name}' is '{unit}', the contract requires '{required}'")
+        lo, hi = info.descriptor_min[i], info.descriptor_max[i]
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ContractError(f"descriptor_min/descriptor_max for '{name}' must be finite with min < max")
+    if not info.model_name:
+        raise ContractError("model_name is empty")
+    try:
+        info.model_card = json.loads(card_text)
+    except json.JSONDecodeError as error:
+        raise ContractError(f"model_card is not valid JSON: {error}") from None
+    if not isinstance(info.model_card, dict):
+        raise ContractError("model_card must be a JSON object")
+    return info
+
+
+def _check_shape(name: str, tensor: torch.Tensor, expected: tuple[int, ...]) -> None:
+    if tuple(tensor.shape) != expected:
+        raise ContractError(f"{name} returned shape {list(tensor.shape)}, expected {list(expected)}")
+
+
+def probe_signal(info: ModelInfo, hops: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
+    """A deterministic probe: a swept tone with noise and a silent gap, [batch, 1, hops*hop]."""
+    length = hops * info.hop_length
+    t = torch.arange(length, dtype=torch.float64) / info.sample_rate
+    sweep = torch.sin(2 * math.pi * (110.0 * t + 400.0 * t * t))
+    generator = torch.Generator().manual_seed(seed)
+    noise = 0.05 * torch.randn(batch, 1, length, generator=generator, dtype=torch.float64)
+    x = 0.3 * sweep.expand(batch, 1, length) + noise
+    x[..., length // 3: length // 3 + info.hop_length] = 0.0
+    return x.float()
+
+
+def check_model(module, hops: int = 16) -> ModelInfo:
+    """Checks a loaded TorchScript module against the whole contract: metadata, methods,
+    nn~ buffers, shapes, finite output, determinism, and streaming == offline."""
+    info = read_info(module)
+    for name in REQUIRED_METHODS:
+        if not hasattr(module, name):
+            raise ContractError(f"missing method '{name}'")
+    for name in NN_TILDE_BUFFERS:
+        buffer = getattr(module, name, None)
+        if not isinstance(buffer, torch.Tensor) or buffer.numel() != 4:
+            raise ContractError(f"missing nn~ buffer '{name}' (4 ints)")
+
+    hop, latent, count = info.hop_length, info.latent_size, info.num_descriptors
+    with torch.no_grad():
+        for batch in (1, 2):
+            x = probe_signal(info, hops, batch)
+            module.reset()
+            z = module.encode(x)
+            _check_shape("encode", z, (batch, latent, hops))
+            d = module.analyze(x)
+            _check_shape("analyze", d, (batch, count, hops))
+            y = module.decode(torch.cat([z, d], 1))
+            _check_shape("decode", y, (batch, 1, hops * hop))
+            for name, t in (("encode", z), ("analyze", d), ("decode", y)):
+                if not torch.isfinite(t).all():
+                    raise ContractError(f"{name} produced NaN or Inf on the test signal")
+
+            module.reset()
+            offline = module.forward(x)
+            _check_shape("forward", offline, (batch, 1, hops * hop))
+            if not torch.allclose(offline, y, atol=STREAMING_TOLERANCE, rtol=0):
+                raise ContractError("forward(x) differs from decode(cat(encode(x), analyze(x)))")
+
+            module.reset()
+            again = module.forward(x)
+            if not torch.equal(again, offline):
+                raise ContractError("forward is not deterministic after reset()")
+
+            module.reset()
+            streamed = torch.cat([module.forward(x[..., i * hop:(i + 1) * hop]) for i in range(hops)], -1)
+            error = (streamed - offline).abs().max().item()
+            if error > STREAMING_TOLERANCE:
+                raise ContractError(
+                    f"streaming hop by hop differs from one offline call by {error:.3g} "
+                    f"(tolerance {STREAMING_TOLERANCE})")
+        module.reset()
+    return info
+
+
+def load_and_check(path) -> tuple[torch.jit.ScriptModule, ModelInfo]:
+    """Loads a model file and checks it; raises ContractError with a plain message."""
+    import os
+
+    if not os.path.isfile(path):
+        raise ContractError(f"model file not found: {path}")
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as error:  # torch raises RuntimeError or others for non-TorchScript files
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ContractError(f"not a readable TorchScript model (truncated or wrong file type): {first_line}") from None
+    module.eval()
+    return module, check_model(module)
