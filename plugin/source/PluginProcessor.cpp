@@ -10,15 +10,15 @@ const juce::Identifier kStateType { "Timbrel" };
 const juce::Identifier kModelNode { "Model" };
 const juce::Identifier kStatusNode { "Status" };
 const juce::Identifier kReference { "reference" };
+} // namespace
 
-juce::AudioProcessor::BusesProperties busLayout()
+juce::AudioProcessor::BusesProperties TimbrelProcessor::busLayout()
 {
     return BusesProperties()
         .withInput ("Input", juce::AudioChannelSet::stereo(), true)
         .withOutput ("Output", juce::AudioChannelSet::stereo(), true)
         .withInput ("Sidechain", juce::AudioChannelSet::stereo(), false);
 }
-} // namespace
 
 TimbrelProcessor::TimbrelProcessor()
     : AudioProcessor (busLayout()), parameters (*this, nullptr, kStateType, params::createLayout())

@@ -55,6 +55,7 @@ public:
     juce::AudioProcessorValueTreeState parameters;
 
 private:
+    static BusesProperties busLayout();
     void processWithBypass (juce::AudioBuffer<float>& buffer, bool forceBypass);
     void installEngine (std::unique_ptr<StreamingEngine> newEngine, const juce::String& reference, const juce::String& status);
     juce::String prepareEngine (StreamingEngine& target);

@@ -12,15 +12,18 @@ import torch
 
 FORMAT_VERSION = 1
 
-# Descriptor vocabulary: name -> unit the contract requires. Other names are allowed
-# (the vocabulary is extensible) but get no fader in the plugin.
-DESCRIPTOR_UNITS = {
-    "loudness": "dB",
-    "pitch": "semitones",
-    "centroid": "Hz",
-    "bandwidth": "Hz",
-    "flatness": "dB",
+# Descriptor vocabulary: name -> (unit the contract requires, how the plugin's shift fader
+# acts: "add" in that unit, or "octaves" multiplying a frequency by 2**shift). Other names are
+# allowed (the vocabulary is extensible) but get no fader. Mirrors kDescriptorVocabulary in
+# plugin/engine/include/timbrel/ModelInfo.h.
+VOCABULARY = {
+    "loudness": ("dB", "add"),
+    "pitch": ("semitones", "add"),
+    "centroid": ("Hz", "octaves"),
+    "bandwidth": ("Hz", "octaves"),
+    "flatness": ("dB", "add"),
 }
+DESCRIPTOR_UNITS = {name: unit for name, (unit, _) in VOCABULARY.items()}
 
 REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
 NN_TILDE_BUFFERS = ("encode_params", "decode_params", "forward_params")

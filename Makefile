@@ -1,0 +1,49 @@
+# Timbrel. The two commands a fresh machine needs: `make demo` and `make test` (each runs setup).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BUILD  := build
+DIST   := dist
+JOBS   ?= $(shell nproc)
+STAMPS := .stamps
+
+.PHONY: setup build test test-native test-python demo bench clean
+
+setup: $(STAMPS)/apt $(STAMPS)/venv
+
+$(STAMPS)/apt: scripts/setup_apt.sh
+	bash scripts/setup_apt.sh
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: constraints.txt requirements.txt training/pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -r requirements.txt
+	$(PY) -m pip install -q -c constraints.txt -e training
+	@mkdir -p $(STAMPS) && touch $@
+
+$(BUILD)/CMakeCache.txt: $(STAMPS)/apt $(STAMPS)/venv
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=$(abspath $(PY))
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+	bash scripts/assemble_dist.sh $(BUILD) $(DIST) $(PY)
+
+test-native: build
+	cd $(BUILD) && ctest --output-on-failure
+
+test-python: build
+	$(PY) -m pytest tests training/tests -q
+
+test: test-native test-python
+
+demo: build
+	$(PY) -m timbrel demo --out demo
+
+bench: build
+	$(PY) -m timbrel bench --out bench
+
+clean:
+	rm -rf $(BUILD) $(DIST) demo bench

@@ -1,0 +1,116 @@
+"""The plugin's saved state as Python hosts see it.
+
+Timbrel saves a ValueTree as JUCE binary XML (magic "VC2!", size, UTF-8 XML): parameters, a
+`Model` node with the model reference, and a read-only `Status` node (docs/plugin-state.md).
+pedalboard and DawDreamer both host it through JUCE's VST3 host, which wraps that blob as
+base64 inside its own binary XML (`<VST3PluginState><IComponent>`). This module reads and
+writes both layers.
+"""
+
+from __future__ import annotations
+
+import struct
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+_JUCE_XML_MAGIC = b"VC2!"  # AudioProcessor::copyXmlToBinary
+# juce::MemoryBlock::toBase64Encoding: "<size>." then 6-bit groups, least significant first.
+_JUCE_BASE64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
+_JUCE_BASE64_INDEX = {c: i for i, c in enumerate(_JUCE_BASE64)}
+
+
+def _unpack_xml(blob: bytes) -> ET.Element:
+    if blob[:4] != _JUCE_XML_MAGIC:
+        raise ValueError("not a JUCE binary XML state")
+    (size,) = struct.unpack_from("<I", blob, 4)
+    return ET.fromstring(blob[8: 8 + size].rstrip(b"\0").decode("utf-8"))
+
+
+def _pack_xml(root: ET.Element) -> bytes:
+    text = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\0"
+    return _JUCE_XML_MAGIC + struct.pack("<I", len(text)) + text
+
+
+def _juce_base64_decode(text: str) -> bytes:
+    size_text, _, chars = text.strip().partition(".")
+    size = int(size_text)
+    value = 0
+    for i, c in enumerate(chars):
+        value |= _JUCE_BASE64_INDEX[c] << (6 * i)
+    return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+def _juce_base64_encode(data: bytes) -> str:
+    value = int.from_bytes(data, "little")
+    count = (len(data) * 8 + 5) // 6
+    return f"{len(data)}." + "".join(_JUCE_BASE64[(value >> (6 * i)) & 63] for i in range(count))
+
+
+def _plugin_blob(host_blob: bytes) -> tuple[bytes, ET.Element | None]:
+    """Timbrel's own state blob and, when wrapped by a JUCE VST3 host, the wrapper XML."""
+    root = _unpack_xml(host_blob)
+    if root.tag != "VST3PluginState":
+        return host_blob, None
+    component = root.find("IComponent")
+    if component is None or not component.text:
+        raise ValueError("the host state holds no plugin component state")
+    return _juce_base64_decode(component.text), root
+
+
+def read(host_blob: bytes) -> ET.Element:
+    """Timbrel's state tree from a host's raw state (wrapped or not)."""
+    blob, _ = _plugin_blob(host_blob)
+    root = _unpack_xml(blob)
+    if root.tag != "Timbrel":
+        raise ValueError(f"not a Timbrel state (root element {root.tag})")
+    return root
+
+
+def write(host_blob: bytes, state: ET.Element) -> bytes:
+    """The host's raw state with Timbrel's tree replaced by `state`."""
+    _, wrapper = _plugin_blob(host_blob)
+    blob = _pack_xml(state)
+    if wrapper is None:
+        return blob
+    wrapper.find("IComponent").text = _juce_base64_encode(blob)
+    return _pack_xml(wrapper)
+
+
+def with_model(host_blob: bytes, reference: str) -> bytes:
+    """The same state with another model reference (a model name or an absolute path)."""
+    state = read(host_blob)
+    model = state.find("Model")
+    if model is None:
+        model = ET.SubElement(state, "Model")
+    model.set("reference", reference)
+    return write(host_blob, state)
+
+
+@dataclass
+class Status:
+    model_reference: str
+    model_name: str
+    active: bool
+    message: str
+    latency: int
+    failed_hops: int
+
+    @property
+    def ok(self) -> bool:
+        return self.active and not self.message
+
+
+def status(host_blob: bytes) -> Status:
+    state = read(host_blob)
+    model = state.find("Model")
+    node = state.find("Status")
+    if node is None:
+        raise ValueError("the plugin state carries no status report")
+    return Status(
+        model_reference=model.get("reference", "") if model is not None else "",
+        model_name=node.get("modelName", ""),
+        active=node.get("active", "0") in ("1", "true"),
+        message=node.get("message", ""),
+        latency=int(node.get("latency", "0")),
+        failed_hops=int(node.get("failedHops", "0")),
+    )
