@@ -66,6 +66,11 @@ juce::String TimbrelProcessor::prepareEngine (StreamingEngine& target)
 void TimbrelProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamplesPerBlock)
 {
     const int channels = getMainBusNumInputChannels();
+    // Playback starts: smoothed controls start at their targets instead of ramping.
+    previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
+    if (engine != nullptr)
+        engine->jumpToMix (currentMix());
+
     // Hosts such as pedalboard call this before every render: only real changes re-prepare,
     // so streaming state survives chunked processing.
     if (sampleRate == preparedSampleRate && maximumExpectedSamplesPerBlock <= preparedBlockSize && channels == preparedChannels)
@@ -74,21 +79,31 @@ void TimbrelProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamp
     preparedSampleRate = sampleRate;
     preparedBlockSize = std::max (maximumExpectedSamplesPerBlock, preparedBlockSize);
     preparedChannels = channels;
-    previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
 
     if (engine != nullptr)
     {
         const auto error = prepareEngine (*engine);
+        engine->jumpToMix (currentMix());
         const juce::ScopedLock sl (statusLock);
         statusMessage = error;
     }
-    setLatencySamples (engine != nullptr && engine->isActive() ? engine->latencySamples() : 0);
+    setLatencySamples (engine != nullptr ? engine->latencySamples() : 0);
 }
 
 void TimbrelProcessor::reset()
 {
+    // A reset starts a new render: smoothed controls start at their targets, no ramps.
+    previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
     if (engine != nullptr)
+    {
         engine->reset();
+        engine->jumpToMix (currentMix());
+    }
+}
+
+float TimbrelProcessor::currentMix() const
+{
+    return parameterRefs.bypass->load() >= 0.5f ? 0.0f : parameterRefs.mix->load() / 100.0f;
 }
 
 juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool keepPreviousOnFailure)
@@ -104,6 +119,7 @@ juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool ke
         {
             auto newEngine = std::make_unique<StreamingEngine> (std::move (result.model));
             error = prepareEngine (*newEngine);
+            newEngine->jumpToMix (currentMix());
             installEngine (std::move (newEngine), reference, error);
             return error;
         }
@@ -122,7 +138,7 @@ juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool ke
 
 void TimbrelProcessor::installEngine (std::unique_ptr<StreamingEngine> newEngine, const juce::String& reference, const juce::String& status)
 {
-    const int latency = newEngine != nullptr && newEngine->isActive() ? newEngine->latencySamples() : 0;
+    const int latency = newEngine != nullptr ? newEngine->latencySamples() : 0;
     {
         // The swap is a pointer exchange; the old engine is destroyed after the lock is released.
         const juce::ScopedLock sl (getCallbackLock());
@@ -169,9 +185,8 @@ void TimbrelProcessor::processWithBypass (juce::AudioBuffer<float>& buffer, bool
 
     // Bypass is a mix of zero: the dry path is latency-compensated, so bypassing keeps the
     // track aligned and crossfades over one block instead of clicking.
-    const bool bypassed = forceBypass || parameterRefs.bypass->load() >= 0.5f;
     EngineControls controls;
-    controls.mix = bypassed ? 0.0f : parameterRefs.mix->load() / 100.0f;
+    controls.mix = forceBypass ? 0.0f : currentMix();
     for (size_t i = 0; i < controls.shifts.size(); ++i)
         controls.shifts[i] = parameterRefs.shifts[i]->load();
 

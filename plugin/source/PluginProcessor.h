@@ -56,6 +56,7 @@ public:
 
 private:
     static BusesProperties busLayout();
+    float currentMix() const;
     void processWithBypass (juce::AudioBuffer<float>& buffer, bool forceBypass);
     void installEngine (std::unique_ptr<StreamingEngine> newEngine, const juce::String& reference, const juce::String& status);
     juce::String prepareEngine (StreamingEngine& target);

@@ -146,7 +146,10 @@ class DawDreamerHost:
 
     @property
     def latency(self) -> int:
-        return int(self.processor.get_latency_samples())
+        # The plugin's own report: DawDreamer's get_latency_samples() keeps the old value
+        # after a state load changes the latency (JUCE's VST3 host updates it on a message
+        # loop that DawDreamer does not run).
+        return self.status().latency
 
     def render_raw(self, audio: np.ndarray, length: int) -> np.ndarray:
         """Renders `length` samples of the plugin's raw (not latency-aligned) output."""

@@ -25,26 +25,30 @@ bool StreamingEngine::isPreparedFor (double hostSampleRate, int maxBlockSize, in
 std::string StreamingEngine::prepare (double hostSampleRate, int maxBlockSize, int numChannels)
 {
     active = false;
+    buffersReady = false;
     preparedRate = hostSampleRate;
     preparedBlock = std::max (1, maxBlockSize);
     preparedChannels = numChannels;
     failures = 0;
 
-    const auto& info = model->info();
-    if (std::lround (hostSampleRate) != info.sampleRate)
-        return "the model runs at " + std::to_string (info.sampleRate) + " Hz but the host runs at "
-               + std::to_string (std::lround (hostSampleRate)) + " Hz; set the session to "
-               + std::to_string (info.sampleRate) + " Hz (resampling is not available yet)";
     if (numChannels < 1 || numChannels > 2)
         return "only mono and stereo are supported, got " + std::to_string (numChannels) + " channels";
 
+    const auto& info = model->info();
     hopBuffer.prepare (numChannels, info.hopLength);
     dryDelay.prepare (numChannels, latencySamples());
     dryScratch.assign (static_cast<size_t> (numChannels * preparedBlock), 0.0f);
     dryPointers.resize (static_cast<size_t> (numChannels));
     for (int ch = 0; ch < numChannels; ++ch)
         dryPointers[static_cast<size_t> (ch)] = dryScratch.data() + static_cast<size_t> (ch * preparedBlock);
+    buffersReady = true;
 
+    // From here on a failure still plays the dry signal delayed by the reported latency, so
+    // the track stays where the host put it whether or not the model runs.
+    if (std::lround (hostSampleRate) != info.sampleRate)
+        return "the model runs at " + std::to_string (info.sampleRate) + " Hz but the host runs at "
+               + std::to_string (std::lround (hostSampleRate)) + " Hz; set the session to "
+               + std::to_string (info.sampleRate) + " Hz (resampling is not available yet)";
     if (auto error = model->warmUp (numChannels); ! error.empty())
         return error;
     active = true;
@@ -90,11 +94,16 @@ void StreamingEngine::runHop (const float* in, float* out) noexcept
 void StreamingEngine::process (const float* const* in, float* const* out, int numChannels, int numSamples,
                                const EngineControls& controls) noexcept
 {
-    if (! active || numChannels != preparedChannels)
+    if (! buffersReady || numChannels != preparedChannels)
     {
         for (int ch = 0; ch < numChannels; ++ch)
             if (in[ch] != out[ch])
                 std::copy (in[ch], in[ch] + numSamples, out[ch]);
+        return;
+    }
+    if (! active)
+    {
+        processDry (in, out, numSamples);
         return;
     }
 
@@ -128,5 +137,27 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
         done += n;
     }
     previousMix = endMix;
+}
+} // namespace timbrel
+
+namespace timbrel
+{
+void StreamingEngine::processDry (const float* const* in, float* const* out, int numSamples) noexcept
+{
+    float* chunkIn[2];
+    float* chunkOut[2];
+    for (int done = 0; done < numSamples;)
+    {
+        const int n = std::min (preparedBlock, numSamples - done);
+        for (int ch = 0; ch < preparedChannels; ++ch)
+        {
+            chunkIn[ch] = const_cast<float*> (in[ch]) + done;
+            chunkOut[ch] = out[ch] + done;
+        }
+        dryDelay.process (chunkIn, dryPointers.data(), n);
+        for (int ch = 0; ch < preparedChannels; ++ch)
+            std::copy (dryPointers[static_cast<size_t> (ch)], dryPointers[static_cast<size_t> (ch)] + n, chunkOut[ch]);
+        done += n;
+    }
 }
 } // namespace timbrel

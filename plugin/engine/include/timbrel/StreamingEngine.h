@@ -25,7 +25,8 @@ public:
     explicit StreamingEngine (std::unique_ptr<Model> model);
 
     /** Allocates buffers and warms the model up for this channel count. Returns a plain-words
-        error (and stays inactive) when the model cannot run in this configuration. */
+        error when the model cannot run in this configuration; the engine then plays the dry
+        signal delayed by latencySamples(), so the reported latency holds either way. */
     std::string prepare (double hostSampleRate, int maxBlockSize, int numChannels);
 
     bool isActive() const { return active; }
@@ -38,6 +39,9 @@ public:
     /** Clears the model's streaming state and every buffer. */
     void reset();
 
+    /** Starts the next block at this mix instead of ramping from the last one (a new render). */
+    void jumpToMix (float mix) { previousMix = mix; }
+
     /** Processes `numSamples` of `numChannels` audio; `in` and `out` may alias. Blocks larger
         than prepared are split. Non-finite input is zeroed before it reaches the model. */
     void process (const float* const* in, float* const* out, int numChannels, int numSamples,
@@ -48,6 +52,7 @@ public:
 
 private:
     void runHop (const float* in, float* out) noexcept;
+    void processDry (const float* const* in, float* const* out, int numSamples) noexcept;
 
     std::unique_ptr<Model> model;
     HopBuffer hopBuffer;
@@ -61,7 +66,7 @@ private:
     double preparedRate = 0.0;
     int preparedBlock = 0, preparedChannels = 0;
     float previousMix = 1.0f;
-    bool active = false;
+    bool active = false, buffersReady = false;
     int failures = 0;
 };
 } // namespace timbrel

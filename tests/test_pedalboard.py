@@ -1,0 +1,127 @@
+"""The real plugin in pedalboard (which compensates the reported latency itself)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE_RATE, make_signal
+from timbrel.host import PedalboardHost
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture
+def host(plugin_path, test_model):
+    plugin = PedalboardHost(plugin_path, model=test_model)
+    assert plugin.status().ok, plugin.status().message
+    return plugin
+
+
+def aligned_reference(reference, audio, shifts=None):
+    """The model's streamed output with its own delay removed: what a latency-compensating
+    host should return (the plugin's extra hop of buffering is compensated by the host)."""
+    stream = reference.model_stream(audio, shifts)
+    delay = reference.info.latency_samples
+    out = np.zeros_like(stream)
+    out[:, : stream.shape[1] - delay] = stream[:, delay:]
+    return out
+
+
+def test_default_model_loads_without_being_asked(plugin_path):
+    status = PedalboardHost(plugin_path).status()
+    assert status.ok, status.message
+    assert status.model_name == "timbrel-test"
+    assert status.model_reference == "timbrel-test"
+
+
+def test_reported_latency_is_one_hop_plus_model_delay(host, reference):
+    assert host.latency == reference.plugin_latency == 256 + 31
+    assert host.status().latency == host.latency
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_output_matches_python_streaming_reference(host, reference, channels):
+    audio = make_signal(channels)
+    out = host.process(audio, SAMPLE_RATE)
+    expected = aligned_reference(reference, audio)
+    usable = audio.shape[1] - reference.info.latency_samples
+    assert out.shape == audio.shape
+    assert np.abs(out[:, :usable] - expected[:, :usable]).max() <= TOLERANCE
+    # The model changes the sound: this is not a pass-through.
+    assert np.abs(out - audio).max() > 0.05
+
+
+def test_loudness_shift_parameter_changes_output_as_reference(host, reference, signal):
+    host.set("loudness_shift", -6.0)
+    assert host.get("loudness_shift") == pytest.approx(-6.0)
+    out = host.process(signal, SAMPLE_RATE)
+    expected = aligned_reference(reference, signal, {"loudness": -6.0})
+    usable = signal.shape[1] - reference.info.latency_samples
+    assert np.abs(out[:, :usable] - expected[:, :usable]).max() <= TOLERANCE
+    unshifted = aligned_reference(reference, signal)
+    ratio_db = 20 * np.log10(np.sqrt(np.mean(out[:, 5000:usable] ** 2) / np.mean(unshifted[:, 5000:usable] ** 2)))
+    assert ratio_db == pytest.approx(-6.0, abs=0.1)
+
+
+def test_mix_zero_and_bypass_give_the_input_back_exactly(host, signal):
+    host.set("mix", 0.0)
+    assert np.array_equal(host.process(signal, SAMPLE_RATE), signal)
+    host.set("mix", 100.0)
+    host.set("bypass", True)
+    assert np.array_equal(host.process(signal, SAMPLE_RATE), signal)
+
+
+def test_half_mix_blends_dry_and_wet(host, reference, signal):
+    host.set("mix", 50.0)
+    out = host.process(signal, SAMPLE_RATE)
+    expected = 0.5 * aligned_reference(reference, signal) + 0.5 * signal
+    usable = signal.shape[1] - reference.info.latency_samples
+    assert np.abs(out[:, :usable] - expected[:, :usable]).max() <= TOLERANCE
+
+
+def test_output_gain(host, reference, signal):
+    host.set("output_gain", -6.0)
+    out = host.process(signal, SAMPLE_RATE)
+    expected = aligned_reference(reference, signal) * 10 ** (-6.0 / 20)
+    usable = signal.shape[1] - reference.info.latency_samples
+    assert np.abs(out[:, :usable] - expected[:, :usable]).max() <= TOLERANCE
+
+
+def test_nan_and_inf_input_give_finite_output(host, signal):
+    signal[0, 1000] = np.nan
+    signal[1, 20000:20010] = np.inf
+    out = host.process(signal, SAMPLE_RATE)
+    assert np.isfinite(out[:, 1000 + 600:]).all()
+    # Recovers: well after the bad samples the output is the normal model output again.
+    clean = host.process(make_signal(), SAMPLE_RATE)
+    assert np.abs(out[:, 30000:] - clean[:, 30000:]).max() <= TOLERANCE
+
+
+def test_wrong_sample_rate_is_reported_and_audio_passes_dry(host, signal):
+    out = host.process(signal, 48000)
+    status = host.status()
+    assert not status.ok
+    assert "44100 Hz" in status.message and "48000 Hz" in status.message
+    # Dry, and still at the reported latency: the track does not move when the model cannot run.
+    assert np.array_equal(out, signal)
+    assert host.latency == 287
+    # Back at the model's rate it runs again.
+    host.process(signal, SAMPLE_RATE)
+    assert host.status().ok
+
+
+def test_state_round_trip_restores_model_and_parameters(plugin_path, host, test_model, reference, signal):
+    host.set("loudness_shift", 3.0)
+    host.set("mix", 80.0)
+    host.set("output_gain", -2.5)
+    fresh = PedalboardHost(plugin_path, model="timbrel-test-missing-so-not-default")
+    assert not fresh.status().ok
+    fresh.plugin.raw_state = host.plugin.raw_state
+    status = fresh.status()
+    assert status.ok, status.message
+    assert status.model_reference == str(test_model)
+    for name, value in (("loudness_shift", 3.0), ("mix", 80.0), ("output_gain", -2.5)):
+        # pedalboard sets values through the parameter's text, to about 0.01 of its range.
+        assert fresh.get(name) == host.get(name) == pytest.approx(value, abs=0.01)
+    assert np.array_equal(fresh.process(signal, SAMPLE_RATE), host.process(signal, SAMPLE_RATE))

@@ -1,0 +1,112 @@
+"""The `timbrel` command line.
+
+  timbrel render IN.wav OUT.wav --model PATH [--host dawdreamer|pedalboard] [--set NAME=VALUE ...]
+  timbrel check MODEL.ts
+  timbrel demo --out DIR
+  timbrel bench --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+# TorchScript warns "deprecated" on every call in torch 2.13; the warning is not actionable here.
+warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*torch.jit.*")
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, float]:
+    from .host import PARAMETER_IDS
+
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects NAME=VALUE, got '{pair}'")
+        if name not in PARAMETER_IDS:
+            raise SystemExit(f"unknown parameter '{name}' (known: {', '.join(PARAMETER_IDS)})")
+        try:
+            settings[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--set {name}: '{value}' is not a number") from None
+    return settings
+
+
+def cmd_render(args) -> int:
+    from .render import RenderError, render_file
+
+    try:
+        report = render_file(args.input, args.output, model=args.model, host=args.host,
+                             settings=_parse_settings(args.set), plugin_path=args.plugin)
+    except (RenderError, FileNotFoundError, ValueError) as error:
+        print(f"timbrel render: {error}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .contract import ContractError, load_and_check
+
+    try:
+        _, info = load_and_check(args.model)
+    except ContractError as error:
+        print(f"{args.model}: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.model}: conforms to model format {info.format_version} "
+          f"({info.model_name}, {info.sample_rate} Hz, hop {info.hop_length}, "
+          f"descriptors {', '.join(info.descriptor_names)})")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), plugin_path=args.plugin)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    run_bench(Path(args.out), plugin_path=args.plugin)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="timbrel", description="Timbrel neural timbre models and plugin harness")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    render = commands.add_parser("render", help="render an audio file through the real plugin")
+    render.add_argument("input", type=Path)
+    render.add_argument("output", type=Path)
+    render.add_argument("--model", help="model file or shipped model name (default: the plugin's default)")
+    render.add_argument("--host", choices=("dawdreamer", "pedalboard"), default="dawdreamer")
+    render.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="parameter in its unit, e.g. loudness_shift=-6, mix=50, output_gain=-3")
+    render.add_argument("--plugin", type=Path, help="plugin bundle (default: dist/Timbrel.vst3)")
+    render.set_defaults(func=cmd_render)
+
+    check = commands.add_parser("check", help="check a model file against docs/model-format.md")
+    check.add_argument("model", type=Path)
+    check.set_defaults(func=cmd_check)
+
+    demo = commands.add_parser("demo", help="render a FluidR3 phrase through the plugin with the default model")
+    demo.add_argument("--out", default="demo")
+    demo.add_argument("--plugin", type=Path)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = commands.add_parser("bench", help="measure load time and render speed of the plugin")
+    bench.add_argument("--out", default="bench")
+    bench.add_argument("--plugin", type=Path)
+    bench.set_defaults(func=cmd_bench)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
