@@ -154,12 +154,16 @@ class DawDreamerHost:
     def render_raw(self, audio: np.ndarray, length: int) -> np.ndarray:
         """Renders `length` samples of the plugin's raw (not latency-aligned) output."""
         audio = _as_channels_first(audio)
-        padded = np.zeros((audio.shape[0], length), dtype=np.float32)
+        channels = audio.shape[0]
+        # DawDreamer cannot re-layout a plugin that has a sidechain bus (set_bus fails), so the
+        # plugin stays stereo: mono goes in on both channels and comes back from the first.
+        # Channels are processed independently, so that is exactly the mono result.
+        padded = np.zeros((2, length), dtype=np.float32)
         padded[:, : min(length, audio.shape[1])] = audio[:, :length]
         playback = self.engine.make_playback_processor("input", padded)
         self.engine.load_graph([(playback, []), (self.processor, ["input"])])
         self.engine.render(length / self.sample_rate)
-        return np.asarray(self.processor.get_audio(), dtype=np.float32)[:, :length]
+        return np.asarray(self.processor.get_audio(), dtype=np.float32)[:channels, :length]
 
     def process(self, audio: np.ndarray, sample_rate: float, reset: bool = True) -> np.ndarray:
         """Renders and aligns by the reported latency: output[n] lines up with input[n]."""
