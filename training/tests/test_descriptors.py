@@ -41,3 +41,219 @@ def test_centroid_of_white_noise_is_near_a_quarter_of_the_rate():
     noise = torch.randn(1, 1, HOP * 16, generator=torch.Generator().manual_seed(0))
     centroid = descriptors.spectral_centroid_hz(descriptors.frames(noise, HOP), RATE)
     assert centroid.mean().item() == pytest.approx(RATE / 4, rel=0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# Causal windows longer than a hop, and the descriptors computed on them.
+
+CAUSAL_HOP = 512
+CAUSAL_WINDOW = 2048
+SETTLED = CAUSAL_WINDOW // CAUSAL_HOP  # first frame whose window holds no start-of-stream zeros
+
+
+def causal_windows(x: torch.Tensor) -> torch.Tensor:
+    """Whole-signal causal frames [B, F, CAUSAL_WINDOW] of x [B, 1, T], trimmed to whole hops."""
+    x = x[..., : x.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
+    windows, _ = descriptors.causal_frames(x, CAUSAL_HOP, CAUSAL_WINDOW,
+                                           descriptors.zero_history(x, CAUSAL_HOP, CAUSAL_WINDOW))
+    return windows
+
+
+def long_sine(freq: float, amplitude: float = 0.5, seconds: float = 0.5) -> torch.Tensor:
+    t = torch.arange(int(RATE * seconds), dtype=torch.float64) / RATE
+    return (amplitude * torch.sin(2 * math.pi * freq * t)).float().reshape(1, 1, -1)
+
+
+def white_noise(seconds: float = 0.5, seed: int = 0) -> torch.Tensor:
+    return torch.randn(1, 1, int(RATE * seconds), generator=torch.Generator().manual_seed(seed)) * 0.3
+
+
+def midi_of(freq: float) -> float:
+    return 12.0 * math.log2(freq / 440.0) + 69.0
+
+
+def test_causal_frames_end_at_each_hop_and_look_only_backwards():
+    x = torch.arange(1.0, 13.0).reshape(1, 1, 12)
+    history = torch.tensor([[[-2.0, -1.0]]])
+    windows, new_history = descriptors.causal_frames(x, 3, 5, history)
+    assert windows.shape == (1, 4, 5)
+    assert windows[0, 0].tolist() == [-2.0, -1.0, 1.0, 2.0, 3.0]
+    assert windows[0, 3].tolist() == [8.0, 9.0, 10.0, 11.0, 12.0]  # ends at the end of hop 3
+    assert new_history.tolist() == [[[11.0, 12.0]]]
+
+
+def test_causal_frames_rejects_partial_hops():
+    x = torch.zeros(1, 1, 10)
+    with pytest.raises(ValueError):
+        descriptors.causal_frames(x, 3, 5, descriptors.zero_history(x, 3, 5))
+
+
+def all_causal_descriptors(windows: torch.Tensor) -> torch.Tensor:
+    pitch, voiced = descriptors.pitch_midi(windows, RATE)
+    return torch.stack([
+        descriptors.loudness_db(windows), descriptors.perceptual_loudness_db(windows, RATE),
+        descriptors.spectral_centroid_hz(windows, RATE), descriptors.spectral_bandwidth_hz(windows, RATE),
+        descriptors.spectral_flatness_db(windows), pitch, voiced])
+
+
+@pytest.mark.parametrize("hops_per_block", [1, 3])
+def test_streaming_hop_by_hop_equals_the_whole_signal(hops_per_block):
+    t = torch.arange(CAUSAL_HOP * 24, dtype=torch.float64) / RATE
+    chirp = torch.sin(2 * math.pi * (200.0 + 400.0 * t) * t).float() * torch.linspace(0.1, 0.8, t.numel())
+    signal = (chirp + 0.01 * white_noise(1.0)[0, 0, : t.numel()]).reshape(1, 1, -1)
+    offline = all_causal_descriptors(causal_windows(signal))
+
+    history = descriptors.zero_history(signal, CAUSAL_HOP, CAUSAL_WINDOW)
+    streamed = []
+    for block in signal.split(CAUSAL_HOP * hops_per_block, dim=-1):
+        windows, history = descriptors.causal_frames(block, CAUSAL_HOP, CAUSAL_WINDOW, history)
+        streamed.append(all_causal_descriptors(windows))
+    torch.testing.assert_close(torch.cat(streamed, dim=-1), offline, rtol=1e-5, atol=1e-4)
+
+
+# Pitch.
+
+@pytest.mark.parametrize("freq", [110.0, 440.0, 1000.0])
+def test_pitch_of_a_sine(freq):
+    pitch, voiced = descriptors.pitch_midi(causal_windows(long_sine(freq)), RATE)
+    assert (pitch[:, SETTLED:] - midi_of(freq)).abs().max().item() < 0.1
+    assert voiced[:, SETTLED:].min().item() > 0.5
+
+
+def test_pitch_of_white_noise_is_unvoiced():
+    _, voiced = descriptors.pitch_midi(causal_windows(white_noise()), RATE)
+    assert (voiced[:, SETTLED:] < 0.5).float().mean().item() > 0.9
+
+
+def test_silence_is_unvoiced():
+    _, voiced = descriptors.pitch_midi(causal_windows(torch.zeros(1, 1, RATE // 4)), RATE)
+    assert voiced.max().item() == 0.0
+
+
+def render_note(instrument: str, note: int, tmp_path) -> torch.Tensor:
+    synth = pytest.importorskip("timbrel.synth")
+    midi = tmp_path / f"{instrument}.mid"
+    synth.melody_midi(midi, [(note, 2.0, 100)], synth.PROGRAMS[instrument])  # one second at 120 bpm
+    try:
+        audio = synth.render_midi(midi, RATE)
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+    return torch.from_numpy(audio).reshape(1, 1, -1)
+
+
+@pytest.mark.parametrize("instrument, note", [("violin", 67), ("flute", 79)])
+def test_pitch_of_a_real_instrument_note(instrument, note, tmp_path):
+    audio = render_note(instrument, note, tmp_path)
+    pitch, voiced = descriptors.pitch_midi(causal_windows(audio), RATE)
+    hops_per_second = RATE / CAUSAL_HOP
+    sustain = slice(int(0.25 * hops_per_second), int(0.9 * hops_per_second))  # past the attack, before release
+    sustained_pitch, sustained_voiced = pitch[0, sustain], voiced[0, sustain]
+    assert (sustained_voiced > 0.5).float().mean().item() > 0.8
+    assert abs(sustained_pitch[sustained_voiced > 0.5].median().item() - note) < 0.5
+
+
+# Spectral shape.
+
+def test_flatness_of_white_noise_is_near_zero_and_of_a_sine_very_negative():
+    noise_flatness = descriptors.spectral_flatness_db(causal_windows(white_noise()))[:, SETTLED:]
+    assert noise_flatness.min().item() > -6.0  # Gaussian noise: about -2.5 dB (exp(-Euler gamma))
+    sine_flatness = descriptors.spectral_flatness_db(causal_windows(long_sine(440.0)))[:, SETTLED:]
+    assert sine_flatness.max().item() < -30.0
+
+
+def test_bandwidth_of_a_sine_is_small_and_of_white_noise_large():
+    sine_bandwidth = descriptors.spectral_bandwidth_hz(causal_windows(long_sine(440.0)), RATE)[:, SETTLED:]
+    assert sine_bandwidth.max().item() < 50.0
+    noise_bandwidth = descriptors.spectral_bandwidth_hz(causal_windows(white_noise()), RATE)[:, SETTLED:]
+    assert noise_bandwidth.min().item() > 5000.0  # uniform over 0..22.05 kHz: 6.4 kHz
+
+
+# Perceptual loudness.
+
+def test_perceptual_loudness_calibration_and_level():
+    full_scale = descriptors.perceptual_loudness_db(causal_windows(long_sine(1000.0, 1.0)), RATE)[:, SETTLED:]
+    minus_20 = descriptors.perceptual_loudness_db(causal_windows(long_sine(1000.0, 0.1)), RATE)[:, SETTLED:]
+    assert full_scale.mean().item() == pytest.approx(-3.01, abs=0.05)
+    torch.testing.assert_close(minus_20, full_scale - 20.0, rtol=0.0, atol=0.01)
+
+
+def test_perceptual_loudness_is_a_weighted():
+    at_1khz = descriptors.perceptual_loudness_db(causal_windows(long_sine(1000.0)), RATE)[:, SETTLED:]
+    at_100hz = descriptors.perceptual_loudness_db(causal_windows(long_sine(100.0)), RATE)[:, SETTLED:]
+    assert (at_1khz - at_100hz).mean().item() == pytest.approx(19.1, abs=1.5)  # A(100 Hz) = -19.1 dB
+
+
+def test_perceptual_loudness_of_silence_is_floored():
+    silence = descriptors.perceptual_loudness_db(causal_windows(torch.zeros(1, 1, RATE // 4)), RATE)
+    assert silence.eq(descriptors.SILENCE_DB).all()
+
+
+# Against librosa, on the same frames (librosa.stft with center=False over the same history).
+
+def librosa_magnitudes(signal: torch.Tensor):
+    librosa = pytest.importorskip("librosa")
+    padded = torch.nn.functional.pad(signal, [CAUSAL_WINDOW - CAUSAL_HOP, 0])[0, 0].numpy()
+    magnitude = abs(librosa.stft(padded, n_fft=CAUSAL_WINDOW, hop_length=CAUSAL_HOP, center=False,
+                                 window="hann"))
+    return librosa, magnitude
+
+
+def mixed_signal() -> torch.Tensor:
+    t = torch.arange(RATE // 2, dtype=torch.float64) / RATE
+    tones = 0.4 * torch.sin(2 * math.pi * 330.0 * t) + 0.2 * torch.sin(2 * math.pi * 2500.0 * t)
+    return tones.float().reshape(1, 1, -1) + 0.05 * white_noise()
+
+
+def test_spectral_shape_matches_librosa():
+    signal = mixed_signal()
+    librosa, magnitude = librosa_magnitudes(signal)
+    windows = causal_windows(signal)
+    ours = {
+        "centroid": descriptors.spectral_centroid_hz(windows, RATE)[0],
+        "bandwidth": descriptors.spectral_bandwidth_hz(windows, RATE)[0],
+        "flatness": descriptors.spectral_flatness_db(windows)[0],
+    }
+    theirs = {
+        "centroid": librosa.feature.spectral_centroid(S=magnitude, sr=RATE, n_fft=CAUSAL_WINDOW)[0],
+        "bandwidth": librosa.feature.spectral_bandwidth(S=magnitude, sr=RATE, n_fft=CAUSAL_WINDOW, p=2)[0],
+        "flatness": 10.0 * torch.log10(torch.from_numpy(
+            librosa.feature.spectral_flatness(S=magnitude, power=2.0)[0]).double()).numpy(),
+    }
+    for name in ours:
+        reference = torch.from_numpy(theirs[name]).to(ours[name].dtype)
+        assert reference.shape == ours[name].shape, name
+        # Same definitions, float32 against librosa's float32/float64 mix: Hz to 1e-4, dB to 1e-3.
+        if name == "flatness":
+            torch.testing.assert_close(ours[name], reference, rtol=0.0, atol=1e-3, msg=name)
+        else:
+            torch.testing.assert_close(ours[name], reference, rtol=1e-4, atol=0.01, msg=name)
+
+
+# TorchScript: the descriptors export inside a model.
+
+class AllDescriptors(torch.nn.Module):
+    def __init__(self, hop: int, window: int, rate: int):
+        super().__init__()
+        self.hop = hop
+        self.window = window
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor, history: torch.Tensor):
+        windows, new_history = descriptors.causal_frames(x, self.hop, self.window, history)
+        pitch, voiced = descriptors.pitch_midi(windows, self.rate, 40.0, 2000.0)
+        hop_frames = descriptors.frames(x, self.hop)
+        stacked = torch.stack([
+            descriptors.loudness_db(hop_frames), descriptors.spectral_centroid_hz(hop_frames, self.rate),
+            descriptors.perceptual_loudness_db(windows, self.rate),
+            descriptors.spectral_bandwidth_hz(windows, self.rate), descriptors.spectral_flatness_db(windows),
+            pitch, voiced], dim=1)
+        return stacked, new_history, descriptors.db_to_gain(stacked[:, 0])
+
+
+def test_all_descriptors_script_and_match_eager():
+    module = AllDescriptors(CAUSAL_HOP, CAUSAL_WINDOW, RATE)
+    scripted = torch.jit.script(module)
+    signal = mixed_signal()[..., : CAUSAL_HOP * 12]
+    history = descriptors.zero_history(signal, CAUSAL_HOP, CAUSAL_WINDOW)
+    for got, expected in zip(scripted(signal, history), module(signal, history)):
+        torch.testing.assert_close(got, expected)

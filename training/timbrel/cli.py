@@ -2,6 +2,8 @@
 
   timbrel render IN.wav OUT.wav --model PATH [--host dawdreamer|pedalboard] [--set NAME=VALUE ...]
   timbrel check MODEL.ts
+  timbrel dataset fluidr3 --instrument violin --minutes N --out DIR
+  timbrel dataset folder PATH --out DIR
   timbrel demo --out DIR
   timbrel bench --out DIR
 """
@@ -103,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--out", default="bench")
     bench.add_argument("--plugin", type=Path)
     bench.set_defaults(func=cmd_bench)
+
+    from .dataset import add_parsers as add_dataset_parsers
+
+    add_dataset_parsers(commands)
 
     args = parser.parse_args(argv)
     return args.func(args)

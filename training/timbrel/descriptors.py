@@ -1,6 +1,8 @@
-"""Perceptual descriptors, frame-aligned with a model's hop and causal (each frame sees only
-its own hop). Written in TorchScript-compatible torch so they export inside the model: the
-plugin never re-implements them.
+"""Perceptual descriptors, frame-aligned with a model's hop and causal: a frame sees only
+samples up to the end of its own hop. `frames` gives one hop per frame; `causal_frames` gives
+longer windows that end at each hop's end and reach back into carried history, so streaming
+hop by hop equals offline analysis. Written in TorchScript-compatible torch so they export
+inside the model: the plugin never re-implements them.
 
 Units follow docs/model-format.md: loudness and flatness in dB, pitch in MIDI semitones,
 centroid and bandwidth in Hz.
@@ -8,6 +10,8 @@ centroid and bandwidth in Hz.
 
 from __future__ import annotations
 
+import math
+from typing import Tuple
 
 import torch
 
@@ -39,4 +43,185 @@ def db_to_gain(db: torch.Tensor) -> torch.Tensor:
     return torch.pow(10.0, db / 20.0)
 
 
-__all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain"]
+# ---------------------------------------------------------------------------------------------
+# Longer causal windows. Each window ends at the end of its hop and reaches window - hop samples
+# back; the samples before the current block come from `history`, so a stream analysed block by
+# block (any whole number of hops per block) gives exactly the frames of the whole signal.
+
+
+def zero_history(x: torch.Tensor, hop: int, window: int) -> torch.Tensor:
+    """The history `causal_frames` starts a stream with: window - hop zeros, [B, 1, window - hop]."""
+    return torch.zeros(x.shape[0], 1, window - hop, dtype=x.dtype, device=x.device)
+
+
+def causal_frames(x: torch.Tensor, hop: int, window: int,
+                  history: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """[B, 1, T] -> (frames [B, F, window], new_history [B, 1, window - hop]) with F = T // hop.
+
+    Frame f holds the `window` samples ending at the end of hop f; `history` is the previous
+    window - hop samples of the stream (zeros at its start, see `zero_history`). T must be a
+    multiple of hop and window >= hop.
+    """
+    if window < hop:
+        raise ValueError("causal_frames: window must be at least hop")
+    if x.shape[-1] % hop != 0:
+        raise ValueError("causal_frames: the block length must be a multiple of hop")
+    joined = torch.cat([history, x], dim=-1)
+    windows = joined.unfold(-1, window, hop).squeeze(1)
+    new_history = joined[..., joined.shape[-1] - (window - hop):]
+    return windows, new_history
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectral descriptors of a Hann-windowed frame of any length (hop- or causal_frames-sized).
+
+
+def _hann_spectrum(frame: torch.Tensor) -> torch.Tensor:
+    """Complex one-sided spectrum of the periodic-Hann-windowed frame: [B, F, N] -> [B, F, N//2+1]."""
+    length = frame.shape[-1]
+    window = torch.hann_window(length, periodic=True, dtype=frame.dtype, device=frame.device)
+    return torch.fft.rfft(frame * window, dim=-1)
+
+
+def _bin_frequencies_hz(length: int, sample_rate: int, frame: torch.Tensor) -> torch.Tensor:
+    """Centre frequency of each rfft bin of a `length`-sample frame (librosa's fft_frequencies)."""
+    bins = torch.arange(length // 2 + 1, dtype=frame.dtype, device=frame.device)
+    return bins * (float(sample_rate) / float(length))
+
+
+def _a_weighting_amplitude(squared_hz: torch.Tensor) -> torch.Tensor:
+    """R_A(f) = 12194^2 f^4 / ((f^2 + 20.6^2) sqrt((f^2 + 107.7^2)(f^2 + 737.9^2)) (f^2 + 12194^2)),
+    written as a product of ratios so float32 never overflows."""
+    f2 = squared_hz
+    return ((f2 / (f2 + 20.6 ** 2)) * (f2 / torch.sqrt((f2 + 107.7 ** 2) * (f2 + 737.9 ** 2)))
+            * (12194.0 ** 2 / (f2 + 12194.0 ** 2)))
+
+
+def a_weighting_power(freqs_hz: torch.Tensor) -> torch.Tensor:
+    """IEC 61672 A-weighting as a power gain, normalised to exactly 1 (0 dB) at 1 kHz."""
+    at_1khz = _a_weighting_amplitude(torch.full([1], 1000.0 ** 2, dtype=freqs_hz.dtype, device=freqs_hz.device))
+    return (_a_weighting_amplitude(freqs_hz * freqs_hz) / at_1khz).pow(2)
+
+
+def perceptual_loudness_db(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """A-weighted power of each Hann-windowed frame in dB, floored at SILENCE_DB: [B, F, N] -> [B, F].
+
+    Calibration: the weighted one-sided power spectrum is scaled by Parseval and the window's
+    energy so that, with the A-weighting at 0 dB at 1 kHz, a 1 kHz tone reads its mean-square
+    level, i.e. the same as `loudness_db`: a full-scale 1 kHz sine reads -3.01 dB, a -20 dBFS
+    one -23.01 dB. Other frequencies read lower by the A-weighting (100 Hz: -19.1 dB).
+    """
+    length = frame.shape[-1]
+    window = torch.hann_window(length, periodic=True, dtype=frame.dtype, device=frame.device)
+    power = torch.fft.rfft(frame * window, dim=-1).abs().pow(2)
+    # One-sided spectrum: every bin but DC (and Nyquist for even lengths) stands for two.
+    sides = torch.full([power.shape[-1]], 2.0, dtype=frame.dtype, device=frame.device)
+    sides[0] = 1.0
+    if length % 2 == 0:
+        sides[-1] = 1.0
+    weights = sides * a_weighting_power(_bin_frequencies_hz(length, sample_rate, frame))
+    # Parseval: sum |X|^2 over all bins = N * sum (x w)^2; divide by sum w^2 to undo the window.
+    mean_square = (power * weights).sum(-1) / (float(length) * window.pow(2).sum())
+    # Literal -100.0 (SILENCE_DB): TorchScript cannot read module-level floats.
+    return torch.clamp(10.0 * torch.log10(mean_square + 1e-10), min=-100.0)
+
+
+def spectral_bandwidth_hz(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Magnitude-weighted standard deviation of frequency around the spectral centroid of each
+    Hann-windowed frame (librosa's spectral_bandwidth with p=2): [B, F, N] -> [B, F]."""
+    magnitude = _hann_spectrum(frame).abs()
+    freqs = _bin_frequencies_hz(frame.shape[-1], sample_rate, frame)
+    weights = magnitude / (magnitude.sum(-1, keepdim=True) + 1e-9)
+    centroid = (weights * freqs).sum(-1, keepdim=True)
+    return torch.sqrt((weights * (freqs - centroid).pow(2)).sum(-1))
+
+
+def spectral_flatness_db(frame: torch.Tensor) -> torch.Tensor:
+    """10 log10(geometric mean / arithmetic mean) of the Hann-windowed power spectrum: [B, F, N] -> [B, F].
+
+    Same definition as librosa's spectral_flatness (unnormalised |rfft|^2, each bin floored at
+    1e-10, all bins DC to Nyquist). 0 dB is perfectly flat; Gaussian white noise reads about
+    -2.5 dB (exp(-Euler gamma) for exponentially distributed bin powers); a sine reads far below
+    -30 dB. Silence is floored flat and reads 0 dB, so gate it with a loudness descriptor.
+    """
+    power = torch.clamp(_hann_spectrum(frame).abs().pow(2), min=1e-10)
+    log_geometric_mean = torch.log(power).mean(-1)
+    return 10.0 * (log_geometric_mean - torch.log(power.mean(-1))) / math.log(10.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Monophonic pitch (YIN).
+
+
+def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: float = 2000.0,
+               threshold: float = 0.1) -> Tuple[torch.Tensor, torch.Tensor]:
+    """YIN f0 of each frame: [B, F, N] -> (pitch [B, F] in MIDI semitones, voiced [B, F] in 0..1).
+
+    The difference function d(tau) = sum_{j<L} (x[j] - x[j + tau])^2 over an integration window
+    of L = N - tau_max samples is computed for every lag at once from an FFT cross-correlation
+    and energy prefix sums, then cumulative-mean normalised (d'). The period is the first trough
+    of d' below `threshold` within [sample_rate / fmax, tau_max] (the first one avoids octave-down
+    errors), or the deepest trough when none is below it; parabolic interpolation refines it.
+
+    Window length: lags up to sample_rate / fmin need N >= 2 * sample_rate / fmin. Longer lags
+    than N // 2 are not searched, so the lowest pitch found is max(fmin, 2 * sample_rate / N):
+    43.1 Hz for N = 2048 at 44.1 kHz.
+
+    voiced = clamp(1 - d'(period), 0, 1): near 1 for periodic frames, typically 0.1-0.3 for
+    noise, 0 for silence (d' is computed as if every d(tau) had a -100 dB floor added). Frames
+    with no trough below `threshold` still get the estimate from the deepest trough in `pitch`,
+    but voiced is at most 1 - threshold; consumers treat voiced < 0.5 as unvoiced.
+    """
+    length = frame.shape[-1]
+    max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
+    min_lag = max(int(math.floor(float(sample_rate) / fmax)), 2)
+    if min_lag > max_lag - 2:
+        raise ValueError("pitch_midi: the window is too short for fmax")
+    integration = length - max_lag
+
+    # Cross-correlation of the first L samples with the whole frame, lags 0..max_lag. Since
+    # L + max_lag = N, no lag wraps around a length-N circular correlation.
+    head = frame[..., :integration]
+    correlation = torch.fft.irfft(
+        torch.conj(torch.fft.rfft(head, n=length, dim=-1)) * torch.fft.rfft(frame, n=length, dim=-1),
+        n=length, dim=-1)[..., : max_lag + 1]
+    energy_prefix = torch.nn.functional.pad(torch.cumsum(frame.pow(2), dim=-1), [1, 0])
+    lagged_energy = energy_prefix[..., integration: integration + max_lag + 1] - energy_prefix[..., : max_lag + 1]
+    head_energy = energy_prefix[..., integration: integration + 1]
+    difference = torch.clamp(head_energy + lagged_energy - 2.0 * correlation, min=0.0)
+
+    # Cumulative mean normalised difference; the floor makes silence read d' = 1 (unvoiced).
+    floor = float(integration) * 1e-10
+    lags = torch.arange(max_lag + 1, dtype=frame.dtype, device=frame.device)
+    floored = difference[..., 1:] + floor
+    normalised = floored * lags[1:] / torch.cumsum(floored, dim=-1)
+    normalised = torch.cat([torch.ones_like(difference[..., :1]), normalised], dim=-1)
+
+    # Troughs of d' inside the searched lags (each has both neighbours, for interpolation).
+    middle = normalised[..., min_lag: max_lag]
+    before = normalised[..., min_lag - 1: max_lag - 1]
+    after = normalised[..., min_lag + 1: max_lag + 1]
+    trough = (middle < before) & (middle <= after)
+    below = trough & (middle < threshold)
+    first_below = torch.argmax(below.to(torch.int32), dim=-1)
+    deepest = torch.argmin(torch.where(trough, middle, middle + 2.0), dim=-1)
+    chosen = torch.where(below.any(dim=-1), first_below, deepest).unsqueeze(-1)
+
+    # Parabolic interpolation through the trough and its neighbours.
+    a = before.gather(-1, chosen).squeeze(-1)
+    b = middle.gather(-1, chosen).squeeze(-1)
+    c = after.gather(-1, chosen).squeeze(-1)
+    curvature = a - 2.0 * b + c
+    offset = torch.where(curvature > 1e-12, 0.5 * (a - c) / torch.clamp(curvature, min=1e-12),
+                         torch.zeros_like(b))
+    offset = torch.clamp(offset, -1.0, 1.0)
+    period = chosen.squeeze(-1).to(frame.dtype) + float(min_lag) + offset
+    frequency = float(sample_rate) / period
+    pitch = 69.0 + 12.0 * torch.log2(frequency / 440.0)
+    voiced = torch.clamp(1.0 - (b - 0.25 * (a - c) * offset), 0.0, 1.0)
+    return pitch, voiced
+
+
+__all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
+           "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
+           "spectral_flatness_db", "pitch_midi"]
