@@ -56,3 +56,13 @@ def test_broken_model_in_dawdreamer(plugin_path, models_dir):
     assert "NaN or Inf" in status.message
     signal = make_signal()
     assert np.array_equal(host.process(signal, SAMPLE_RATE), signal)
+
+
+def test_models_in_the_user_folder_load_by_name(pedalboard_host, test_model, tmp_path, monkeypatch):
+    folder = tmp_path / "Timbrel" / "models"
+    folder.mkdir(parents=True)
+    (folder / "my-own-model.ts").write_bytes(test_model.read_bytes())
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    status = pedalboard_host.load_model("my-own-model")
+    assert status.ok, status.message
+    assert status.model_reference == "my-own-model"
