@@ -36,17 +36,7 @@ class NotStreamable(FilterGainModel):
 
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        peak = x.abs().max() + 1e-3
-        return self.normalised_encode(x / peak)
-
-    def normalised_encode(self, x: torch.Tensor) -> torch.Tensor:
-        batch = x.shape[0]
-        if self.fir_history.shape[0] != batch:
-            self.fir_history = torch.zeros(batch, 1, self.num_taps - 1)
-        padded = torch.cat([self.fir_history, x], -1)
-        self.fir_history = padded[..., padded.shape[-1] - (self.num_taps - 1):]
-        filtered = torch.nn.functional.conv1d(padded, self.kernel)
-        return filtered.reshape(batch, -1, self.hop).transpose(1, 2)
+        return self.filtered_hops(x / (x.abs().max() + 1e-3))
 
 
 def test_a_model_that_does_not_stream_is_rejected():

@@ -53,8 +53,9 @@ class FilterGainModel(nn.Module):
             "license": "GPL-3.0-or-later",
             "training_data": "none",
         })
-        self.register_buffer("encode_params", torch.tensor([1, hop_length, hop_length, 1]))
-        self.register_buffer("decode_params", torch.tensor([hop_length + 2, 1, 1, hop_length]))
+        # nn~ convention: a ratio is the method's down-sampling relative to the audio rate.
+        self.register_buffer("encode_params", torch.tensor([1, 1, hop_length, hop_length]))
+        self.register_buffer("decode_params", torch.tensor([hop_length + 2, hop_length, 1, 1]))
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
 
         # Internals.
@@ -73,6 +74,10 @@ class FilterGainModel(nn.Module):
 
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.filtered_hops(x)
+
+    def filtered_hops(self, x: torch.Tensor) -> torch.Tensor:
+        """The FIR-filtered signal, one hop per latent frame: [B, 1, T] -> [B, hop, F]."""
         batch = x.shape[0]
         if self.fir_history.shape[0] != batch:
             self.fir_history = torch.zeros(batch, 1, self.num_taps - 1)

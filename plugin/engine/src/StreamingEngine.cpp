@@ -101,12 +101,6 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
                 std::copy (in[ch], in[ch] + numSamples, out[ch]);
         return;
     }
-    if (! active)
-    {
-        processDry (in, out, numSamples);
-        return;
-    }
-
     blockControls = controls;
     const float startMix = previousMix, endMix = controls.mix;
     float* chunkIn[2];
@@ -121,6 +115,14 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
             chunkOut[ch] = out[ch] + done;
         }
         dryDelay.process (chunkIn, dryPointers.data(), n);
+        if (! active)
+        {
+            // A model that cannot run plays the dry signal at the reported latency.
+            for (int ch = 0; ch < numChannels; ++ch)
+                std::copy (dryPointers[static_cast<size_t> (ch)], dryPointers[static_cast<size_t> (ch)] + n, chunkOut[ch]);
+            done += n;
+            continue;
+        }
         hopBuffer.process (chunkIn, chunkOut, n, [this] (const float* i, float* o) { runHop (i, o); });
 
         // Mix ramps linearly over the block from the previous block's value: no zipper noise.
@@ -137,27 +139,5 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
         done += n;
     }
     previousMix = endMix;
-}
-} // namespace timbrel
-
-namespace timbrel
-{
-void StreamingEngine::processDry (const float* const* in, float* const* out, int numSamples) noexcept
-{
-    float* chunkIn[2];
-    float* chunkOut[2];
-    for (int done = 0; done < numSamples;)
-    {
-        const int n = std::min (preparedBlock, numSamples - done);
-        for (int ch = 0; ch < preparedChannels; ++ch)
-        {
-            chunkIn[ch] = const_cast<float*> (in[ch]) + done;
-            chunkOut[ch] = out[ch] + done;
-        }
-        dryDelay.process (chunkIn, dryPointers.data(), n);
-        for (int ch = 0; ch < preparedChannels; ++ch)
-            std::copy (dryPointers[static_cast<size_t> (ch)], dryPointers[static_cast<size_t> (ch)] + n, chunkOut[ch]);
-        done += n;
-    }
 }
 } // namespace timbrel

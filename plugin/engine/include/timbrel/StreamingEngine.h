@@ -52,7 +52,6 @@ public:
 
 private:
     void runHop (const float* in, float* out) noexcept;
-    void processDry (const float* const* in, float* const* out, int numSamples) noexcept;
 
     std::unique_ptr<Model> model;
     HopBuffer hopBuffer;
