@@ -147,7 +147,32 @@ def _weight_norm(v: torch.Tensor, g: torch.Tensor, dims: List[int]) -> torch.Ten
     return v * (g / torch.sqrt(v.pow(2).sum(dims, keepdim=True) + 1e-12))
 
 
-class CachedConv1d(nn.Module):
+class _WeightNormed(nn.Module):
+    """Weight, bias and optional weight normalisation (w = g v / |v| over `norm_dims`) shared by
+    the cached convolutions; `remove_weight_norm()` bakes w for export."""
+
+    def _init_parameters(self, weight: torch.Tensor, bias: torch.Tensor, use_bias: bool,
+                         weight_norm: bool, norm_dims: List[int]) -> None:
+        self.weight = nn.Parameter(weight.detach().clone())
+        self.bias = nn.Parameter(bias.detach().clone() if use_bias else torch.zeros_like(bias),
+                                 requires_grad=use_bias)
+        self.weight_g = nn.Parameter(self.weight.detach().pow(2).sum(norm_dims, keepdim=True).sqrt())
+        self.norm_dims: List[int] = norm_dims
+        self.use_weight_norm = weight_norm
+
+    def effective_weight(self) -> torch.Tensor:
+        if self.use_weight_norm:
+            return _weight_norm(self.weight, self.weight_g, self.norm_dims)
+        return self.weight
+
+    @torch.jit.ignore
+    def remove_weight_norm(self):
+        with torch.no_grad():
+            self.weight.copy_(self.effective_weight())
+        self.use_weight_norm = False
+
+
+class CachedConv1d(_WeightNormed):
     """Causal Conv1d: the (kernel-1)*dilation + 1 - stride samples of left context come from a
     cache of the previous call (zeros after reset), so any split of the input into calls (each a
     multiple of `stride` long) gives the output of one call. Output frame m covers input up to
@@ -167,23 +192,8 @@ class CachedConv1d(nn.Module):
         self.cache_length = receptive - stride
         self.delay = 0
         reference = nn.Conv1d(in_channels, out_channels, kernel_size, bias=True)
-        self.weight = nn.Parameter(reference.weight.detach().clone())
-        self.bias = nn.Parameter(reference.bias.detach().clone() if bias else torch.zeros(out_channels),
-                                 requires_grad=bias)
-        self.weight_g = nn.Parameter(self.weight.detach().pow(2).sum([1, 2], keepdim=True).sqrt())
-        self.use_weight_norm = weight_norm
+        self._init_parameters(reference.weight, reference.bias, bias, weight_norm, [1, 2])
         self.register_buffer("cache", torch.zeros(1, in_channels, self.cache_length))
-
-    def effective_weight(self) -> torch.Tensor:
-        if self.use_weight_norm:
-            return _weight_norm(self.weight, self.weight_g, [1, 2])
-        return self.weight
-
-    @torch.jit.ignore
-    def remove_weight_norm(self):
-        with torch.no_grad():
-            self.weight.copy_(self.effective_weight())
-        self.use_weight_norm = False
 
     @torch.jit.export
     def reset_cache(self):
@@ -199,7 +209,7 @@ class CachedConv1d(nn.Module):
         return F.conv1d(x, self.effective_weight(), self.bias, self.stride, 0, self.dilation)
 
 
-class CachedConvTranspose1d(nn.Module):
+class CachedConvTranspose1d(_WeightNormed):
     """Causal upsampling by `stride` (transposed conv, kernel a multiple of the stride, 2*stride
     by default). Input frame m writes output samples m*stride .. m*stride + kernel - 1; the part
     that falls past the end of this call (kernel - stride samples) is kept and overlap-added at
@@ -217,24 +227,10 @@ class CachedConvTranspose1d(nn.Module):
         self.overlap = kernel_size - stride
         self.delay = 0
         reference = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, bias=True)
-        self.weight = nn.Parameter(reference.weight.detach().clone())  # [in, out, kernel]
-        self.bias = nn.Parameter(reference.bias.detach().clone() if bias else torch.zeros(out_channels),
-                                 requires_grad=bias)
-        # Weight norm over each output-feature slice, as torch's weight_norm(dim=1) would.
-        self.weight_g = nn.Parameter(self.weight.detach().pow(2).sum([0, 2], keepdim=True).sqrt())
-        self.use_weight_norm = weight_norm
+        # Weight [in, out, kernel], normalised over each output-feature slice as torch's
+        # weight_norm(dim=1) would.
+        self._init_parameters(reference.weight, reference.bias, bias, weight_norm, [0, 2])
         self.register_buffer("cache", torch.zeros(1, out_channels, self.overlap))
-
-    def effective_weight(self) -> torch.Tensor:
-        if self.use_weight_norm:
-            return _weight_norm(self.weight, self.weight_g, [0, 2])
-        return self.weight
-
-    @torch.jit.ignore
-    def remove_weight_norm(self):
-        with torch.no_grad():
-            self.weight.copy_(self.effective_weight())
-        self.use_weight_norm = False
 
     @torch.jit.export
     def reset_cache(self):
