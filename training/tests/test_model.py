@@ -74,6 +74,7 @@ def _stack():
         CachedConvTranspose1d(8, 6, 2, kernel_size=6), CachedConv1d(6, 3, 1)])
 
 
+@torch.no_grad()  # inference, as in the plugin (autodiff graphs may fuse ops differently)
 def test_cached_convs_script_and_stream_exactly_like_offline():
     torch.manual_seed(0)
     stack = torch.jit.script(_stack())

@@ -4,6 +4,9 @@
   timbrel check MODEL.ts
   timbrel dataset fluidr3 --instrument violin --minutes N --out DIR
   timbrel dataset folder PATH --out DIR
+  timbrel export RUN --out models/NAME.ts
+  timbrel eval MODEL DATA [--out DIR] [--card]
+  timbrel train DATA --config default|lowlatency|waveform --out RUN [--steps N] [--max-minutes M] [--resume]
   timbrel demo --out DIR
   timbrel bench --out DIR
 """
@@ -109,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     from .dataset import add_parsers as add_dataset_parsers
 
     add_dataset_parsers(commands)
+
+    from .train import add_parser as add_train_parser
+
+    add_train_parser(commands)
+
+    from .export import add_parser as add_export_parser
+
+    add_export_parser(commands)
+
+    from .evaluate import add_parser as add_eval_parser
+
+    add_eval_parser(commands)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -11,7 +11,7 @@ centroid and bandwidth in Hz.
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 
@@ -31,12 +31,9 @@ def loudness_db(frame: torch.Tensor) -> torch.Tensor:
 
 
 def spectral_centroid_hz(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """Magnitude-weighted mean frequency of each Hann-windowed frame: [B, F, hop] -> [B, F]."""
-    hop = frame.shape[-1]
-    window = torch.hann_window(hop, periodic=True, dtype=frame.dtype, device=frame.device)
-    magnitude = torch.fft.rfft(frame * window, dim=-1).abs()
-    freqs = torch.linspace(0.0, sample_rate / 2.0, magnitude.shape[-1], dtype=frame.dtype, device=frame.device)
-    return (magnitude * freqs).sum(-1) / (magnitude.sum(-1) + 1e-9)
+    """Magnitude-weighted mean frequency of each Hann-windowed frame: [B, F, N] -> [B, F]."""
+    magnitude = _hann_spectrum(frame).abs()
+    return _centroid(magnitude, _bin_frequencies_hz(frame.shape[-1], sample_rate, frame))
 
 
 def db_to_gain(db: torch.Tensor) -> torch.Tensor:
@@ -111,29 +108,51 @@ def perceptual_loudness_db(frame: torch.Tensor, sample_rate: int) -> torch.Tenso
     level, i.e. the same as `loudness_db`: a full-scale 1 kHz sine reads -3.01 dB, a -20 dBFS
     one -23.01 dB. Other frequencies read lower by the A-weighting (100 Hz: -19.1 dB).
     """
-    length = frame.shape[-1]
-    window = torch.hann_window(length, periodic=True, dtype=frame.dtype, device=frame.device)
-    power = torch.fft.rfft(frame * window, dim=-1).abs().pow(2)
+    power = _hann_spectrum(frame).abs().pow(2)
+    return _loudness_from_power(power, loudness_weights(frame.shape[-1], sample_rate, frame))
+
+
+def loudness_weights(length: int, sample_rate: int, like: torch.Tensor) -> torch.Tensor:
+    """Per-bin weights that turn a Hann-windowed one-sided power spectrum into A-weighted mean
+    square: one-sided doubling, A-weighting, Parseval and the window's energy."""
+    window = torch.hann_window(length, periodic=True, dtype=like.dtype, device=like.device)
     # One-sided spectrum: every bin but DC (and Nyquist for even lengths) stands for two.
-    sides = torch.full([power.shape[-1]], 2.0, dtype=frame.dtype, device=frame.device)
+    sides = torch.full([length // 2 + 1], 2.0, dtype=like.dtype, device=like.device)
     sides[0] = 1.0
     if length % 2 == 0:
         sides[-1] = 1.0
-    weights = sides * a_weighting_power(_bin_frequencies_hz(length, sample_rate, frame))
     # Parseval: sum |X|^2 over all bins = N * sum (x w)^2; divide by sum w^2 to undo the window.
-    mean_square = (power * weights).sum(-1) / (float(length) * window.pow(2).sum())
+    return sides * a_weighting_power(_bin_frequencies_hz(length, sample_rate, like)) / (
+        float(length) * window.pow(2).sum())
+
+
+def _loudness_from_power(power: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    mean_square = (power * weights).sum(-1)
     # Literal -100.0 (SILENCE_DB): TorchScript cannot read module-level floats.
     return torch.clamp(10.0 * torch.log10(mean_square + 1e-10), min=-100.0)
+
+
+def _centroid(magnitude: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    return (magnitude * freqs).sum(-1) / (magnitude.sum(-1) + 1e-9)
+
+
+def _bandwidth(magnitude: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    weights = magnitude / (magnitude.sum(-1, keepdim=True) + 1e-9)
+    centroid = (weights * freqs).sum(-1, keepdim=True)
+    return torch.sqrt((weights * (freqs - centroid).pow(2)).sum(-1))
+
+
+def _flatness_from_power(power: torch.Tensor) -> torch.Tensor:
+    power = torch.clamp(power, min=1e-10)
+    log_geometric_mean = torch.log(power).mean(-1)
+    return 10.0 * (log_geometric_mean - torch.log(power.mean(-1))) / math.log(10.0)
 
 
 def spectral_bandwidth_hz(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """Magnitude-weighted standard deviation of frequency around the spectral centroid of each
     Hann-windowed frame (librosa's spectral_bandwidth with p=2): [B, F, N] -> [B, F]."""
     magnitude = _hann_spectrum(frame).abs()
-    freqs = _bin_frequencies_hz(frame.shape[-1], sample_rate, frame)
-    weights = magnitude / (magnitude.sum(-1, keepdim=True) + 1e-9)
-    centroid = (weights * freqs).sum(-1, keepdim=True)
-    return torch.sqrt((weights * (freqs - centroid).pow(2)).sum(-1))
+    return _bandwidth(magnitude, _bin_frequencies_hz(frame.shape[-1], sample_rate, frame))
 
 
 def spectral_flatness_db(frame: torch.Tensor) -> torch.Tensor:
@@ -144,9 +163,7 @@ def spectral_flatness_db(frame: torch.Tensor) -> torch.Tensor:
     -2.5 dB (exp(-Euler gamma) for exponentially distributed bin powers); a sine reads far below
     -30 dB. Silence is floored flat and reads 0 dB, so gate it with a loudness descriptor.
     """
-    power = torch.clamp(_hann_spectrum(frame).abs().pow(2), min=1e-10)
-    log_geometric_mean = torch.log(power).mean(-1)
-    return 10.0 * (log_geometric_mean - torch.log(power.mean(-1))) / math.log(10.0)
+    return _flatness_from_power(_hann_spectrum(frame).abs().pow(2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,6 +239,88 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     return pitch, voiced
 
 
+# ---------------------------------------------------------------------------------------------
+# What a model's analyze() runs per hop: every descriptor from one spectrum of each causal
+# window, with the window, bin frequencies and loudness weights computed once. Same math as the
+# functions above (they share the helpers), so the tests of those functions cover it.
+
+
+class CausalWindows(torch.nn.Module):
+    """Streams of causal analysis windows: each hop of a block [B, 1, T] gets the `window`
+    samples ending at its end, [B, F, window]; the window - hop samples before the block are
+    carried in `history` (zeros after `reset()`), so streaming equals offline."""
+
+    def __init__(self, hop: int, window: int):
+        super().__init__()
+        if window < hop:
+            raise ValueError("CausalWindows: window must be at least hop")
+        self.hop = int(hop)
+        self.window = int(window)
+        self.register_buffer("hann", torch.hann_window(window, periodic=True))
+        self.register_buffer("history", torch.zeros(1, 1, window - hop))
+
+    @torch.jit.export
+    def reset(self):
+        self.history = torch.zeros(1, 1, self.window - self.hop, device=self.hann.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.history.shape[0] != x.shape[0] or self.history.dtype != x.dtype or self.history.device != x.device:
+            self.history = zero_history(x, self.hop, self.window)
+        frames, history = causal_frames(x, self.hop, self.window, self.history)
+        self.history = history.detach()
+        return frames
+
+    @torch.jit.export
+    def power_spectrum(self, frames: torch.Tensor) -> torch.Tensor:
+        """|rfft|^2 of each Hann-windowed frame, [B, F, window // 2 + 1]."""
+        return torch.fft.rfft(frames * self.hann, dim=-1).abs().pow(2)
+
+
+class DescriptorAnalyzer(torch.nn.Module):
+    """Causal descriptor stream: [B, 1, T] (T a multiple of hop) -> [B, len(names), T // hop],
+    every descriptor from one spectrum of each CausalWindows window. Names outside the
+    vocabulary read 0. `reset()` clears the history."""
+
+    def __init__(self, names: List[str], sample_rate: int, hop: int, window: int,
+                 pitch_fmin: float = 40.0, pitch_fmax: float = 2000.0):
+        super().__init__()
+        if len(names) == 0:
+            raise ValueError("DescriptorAnalyzer: no descriptors to analyse")
+        self.names: List[str] = list(names)
+        self.sample_rate = int(sample_rate)
+        self.pitch_fmin = float(pitch_fmin)
+        self.pitch_fmax = float(pitch_fmax)
+        self.windows = CausalWindows(hop, window)
+        like = torch.zeros(1)
+        self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
+        self.register_buffer("weights", loudness_weights(window, sample_rate, like))
+        self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
+
+    @torch.jit.export
+    def reset(self):
+        self.windows.reset()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = self.windows(x)
+        power = self.windows.power_spectrum(frames)
+        magnitude = power.sqrt() if self.needs_magnitude else power
+        out: List[torch.Tensor] = []
+        for name in self.names:
+            if name == "loudness":
+                out.append(_loudness_from_power(power, self.weights))
+            elif name == "pitch":
+                out.append(pitch_midi(frames, self.sample_rate, self.pitch_fmin, self.pitch_fmax)[0])
+            elif name == "centroid":
+                out.append(_centroid(magnitude, self.freqs))
+            elif name == "bandwidth":
+                out.append(_bandwidth(magnitude, self.freqs))
+            elif name == "flatness":
+                out.append(_flatness_from_power(power))
+            else:
+                out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=x.dtype, device=x.device))
+        return torch.stack(out, 1)
+
+
 __all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
            "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
-           "spectral_flatness_db", "pitch_midi"]
+           "spectral_flatness_db", "pitch_midi", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]

@@ -3,18 +3,25 @@ rename over the destination. A failed check never leaves a half-written or bad f
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
 
 import torch
 
-from .contract import ModelInfo, check_model
+from .contract import ContractError, ModelInfo, check_model
+
+
+CONTRACT_FIELDS = ("format_version", "sample_rate", "hop_length", "latent_size", "latency_samples",
+                   "descriptor_names", "descriptor_units", "descriptor_min", "descriptor_max", "model_name")
 
 
 def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = True) -> ModelInfo | None:
-    """Scripts `module`, saves it atomically to `path` and (by default) verifies the saved file
-    against the contract. Returns the checked metadata; raises ContractError on a violation."""
+    """Scripts `module`, saves it atomically to `path` and (by default) verifies the saved file:
+    it reloads it, checks the whole contract (including hop-by-hop streaming against one offline
+    call) and that every contract attribute reads back as the module in memory has it. Returns
+    the checked metadata; raises ContractError naming the field on a violation."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())
@@ -26,6 +33,14 @@ def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = T
         if check:
             reloaded = torch.jit.load(temporary, map_location="cpu")
             info = check_model(reloaded)
+            for name in CONTRACT_FIELDS:
+                intended, saved = getattr(scripted, name), getattr(info, name)
+                if isinstance(intended, list):
+                    intended = list(intended)
+                if intended != saved:
+                    raise ContractError(f"attribute '{name}' reads back as {saved!r}, not {intended!r}")
+            if json.loads(str(scripted.model_card)) != info.model_card:
+                raise ContractError("attribute 'model_card' does not read back as written")
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
@@ -34,3 +49,88 @@ def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = T
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+# ---------------------------------------------------------------------------------------------
+# `timbrel export RUN --out models/NAME.ts`
+
+
+def model_card(run: Path, state: dict, name: str, instrument: str | None, description: str | None,
+               parameters: int) -> dict:
+    """The card embedded in the model file: what it is, what it was trained on, and how."""
+    recipe = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    dataset = recipe.get("dataset", {})
+    instrument = instrument or dataset.get("instrument") or "unknown"
+    if dataset.get("kind") == "fluidr3":
+        data = {"source": "FluidR3_GM.sf2 by Frank Wen (Debian package fluid-soundfont-gm)", "license": "MIT",
+                "preset": f"General MIDI program {dataset.get('program')} ({instrument})",
+                "generated_by": f"timbrel dataset fluidr3 --instrument {instrument} "
+                                f"--minutes {dataset.get('minutes_requested')} --seed {dataset.get('seed')}",
+                "minutes": recipe.get("train_minutes_of_audio")}
+    else:
+        data = {"source": recipe.get("data", "unknown"), "license": "as the owner of the recordings states",
+                "minutes": recipe.get("train_minutes_of_audio")}
+    config = state["model_config"]
+    return {
+        "name": name, "instrument": instrument,
+        "kind": "harmonic-noise-fader-vae" if state["config_name"] != "waveform" else "rave-fader-vae",
+        "description": description or f"{instrument.capitalize()} timbre with descriptor faders "
+                                      f"({state['config_name']} config).",
+        "sample_rate": config["sample_rate"], "hop_length": config.get("hop_length") or None,
+        "license": "GPL-3.0-or-later (model weights); training data licence below",
+        "training_data": data,
+        "training": {k: recipe.get(k) for k in ("config", "steps", "minutes", "hardware", "torch",
+                                                 "best_valid_spectral", "stopped_by")}
+                    | {"seed": recipe.get("train_config", {}).get("seed"), "checkpoint_step": state.get("step")},
+        "parameters": parameters,
+        "descriptor_min": state["descriptor_min"], "descriptor_max": state["descriptor_max"],
+        "descriptor_stats": state.get("descriptor_stats"),
+        "config": config,
+    }
+
+
+def export_run(run: Path, out: Path, name: str | None = None, instrument: str | None = None,
+               description: str | None = None, use_last: bool = False) -> ModelInfo:
+    from .train import model_from_checkpoint
+
+    run, out = Path(run), Path(out)
+    source = run / ("checkpoint.pt" if use_last else "best.pt")
+    if not source.exists():
+        raise ContractError(f"{source} does not exist: train the run first (timbrel train ... --out {run})")
+    state = torch.load(source, map_location="cpu", weights_only=False)
+    model = model_from_checkpoint(state).eval()
+    parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    model.remove_weight_norm()
+    name = name or out.stem
+    card = model_card(run, state, name, instrument, description, parameters)
+    if card["hop_length"] is None:
+        card["hop_length"] = model.hop_length
+    model.model_name = name
+    model.model_card = json.dumps(card)
+    model.reset()
+    return save_model(model, out)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="export a training run to a model file (docs/model-format.md)")
+    parser.add_argument("run", type=Path, help="run folder written by `timbrel train`")
+    parser.add_argument("--out", type=Path, required=True, help="model file, e.g. models/violin.ts")
+    parser.add_argument("--name", help="model_name (default: the file name without .ts)")
+    parser.add_argument("--instrument", help="instrument for the card (default: from the dataset)")
+    parser.add_argument("--description", help="one line for the card")
+    parser.add_argument("--last", action="store_true", help="export the last checkpoint, not the best validated one")
+    parser.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    import sys
+
+    try:
+        info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last)
+    except ContractError as error:
+        print(f"timbrel export: {error}", file=sys.stderr)
+        return 2
+    size = args.out.stat().st_size / 2 ** 20
+    print(f"{args.out}: {info.model_name}, {info.sample_rate} Hz, hop {info.hop_length}, "
+          f"{size:.1f} MiB; contract and streaming checks passed")
+    return 0

@@ -91,16 +91,66 @@ class ModelConfig:
         return cls(**base)
 
 
-class TimbrelModel(nn.Module):
+class DescriptorConditioned(nn.Module):
+    """What every Timbrel model shares: the descriptor metadata of the contract and the
+    normalisation decode applies to physical descriptors (about [-1, 1] over descriptor_min..max,
+    frequencies in log2 space so octave faders are linear shifts, clamped to [-2, 2] so extreme
+    fader settings cannot drive a decoder far outside what it saw in training)."""
+
+    def _init_descriptors(self, names: Sequence[str], units: Sequence[str],
+                          minimum: Sequence[float], maximum: Sequence[float]) -> None:
+        count = len(names)
+        for label, values in (("descriptor_units", units), ("descriptor_min", minimum), ("descriptor_max", maximum)):
+            if len(values) != count:
+                raise ValueError(f"model config: {label} must have one entry per descriptor")
+        self.descriptor_names: List[str] = list(names)
+        self.descriptor_units: List[str] = list(units)
+        self.descriptor_min: List[float] = [float(v) for v in minimum]
+        self.descriptor_max: List[float] = [float(v) for v in maximum]
+        self.register_buffer("norm_low", torch.zeros(1, count, 1))
+        self.register_buffer("norm_scale", torch.ones(1, count, 1))
+        self.register_buffer("norm_log", torch.zeros(1, count, 1, dtype=torch.bool))
+        self.set_descriptor_range(self.descriptor_min, self.descriptor_max)
+
+    @torch.jit.ignore
+    def set_descriptor_range(self, minimum: Sequence[float], maximum: Sequence[float]):
+        """Sets descriptor_min/max (contract attributes) and the normalisation used by decode."""
+        minimum, maximum = [float(v) for v in minimum], [float(v) for v in maximum]
+        if len(minimum) != len(self.descriptor_names) or len(maximum) != len(self.descriptor_names):
+            raise ValueError("set_descriptor_range: one min and one max per descriptor")
+        low, scale, log = [], [], []
+        for name, unit, lo, hi in zip(self.descriptor_names, self.descriptor_units, minimum, maximum):
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"set_descriptor_range: '{name}' needs finite min < max")
+            is_log = unit == "Hz"
+            if is_log:
+                lo, hi = math.log2(max(lo, 1e-3)), math.log2(max(hi, 2e-3))
+            low.append(lo)
+            scale.append(1.0 / (hi - lo))
+            log.append(is_log)
+        self.descriptor_min, self.descriptor_max = minimum, maximum
+        count = len(low)
+        device = self.norm_low.device
+        self.norm_low = torch.tensor(low, dtype=torch.float32, device=device).reshape(1, count, 1)
+        self.norm_scale = torch.tensor(scale, dtype=torch.float32, device=device).reshape(1, count, 1)
+        self.norm_log = torch.tensor(log, dtype=torch.bool, device=device).reshape(1, count, 1)
+
+    @torch.jit.ignore
+    def normalise_descriptors(self, d: torch.Tensor) -> torch.Tensor:
+        return self._normalise(d)
+
+    def _normalise(self, d: torch.Tensor) -> torch.Tensor:
+        logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
+        return torch.clamp((logged - self.norm_low) * self.norm_scale * 2.0 - 1.0, -2.0, 2.0)
+
+
+class TimbrelModel(DescriptorConditioned):
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
         config = config or ModelConfig()
         if len(config.channels) != len(config.strides) + 1:
             raise ValueError("ModelConfig: channels needs one entry more than strides")
         count = len(config.descriptor_names)
-        for name in ("descriptor_units", "descriptor_min", "descriptor_max"):
-            if len(getattr(config, name)) != count:
-                raise ValueError(f"ModelConfig: {name} must have one entry per descriptor")
         self.config_dict = json.dumps(asdict(config))
         hop = config.hop_length
 
@@ -109,10 +159,8 @@ class TimbrelModel(nn.Module):
         self.sample_rate = int(config.sample_rate)
         self.hop_length = int(hop)
         self.latent_size = int(config.latent_size)
-        self.descriptor_names: List[str] = list(config.descriptor_names)
-        self.descriptor_units: List[str] = list(config.descriptor_units)
-        self.descriptor_min: List[float] = [float(v) for v in config.descriptor_min]
-        self.descriptor_max: List[float] = [float(v) for v in config.descriptor_max]
+        self._init_descriptors(config.descriptor_names, config.descriptor_units,
+                               config.descriptor_min, config.descriptor_max)
         self.model_name = config.name
         self.pqmf = PQMF(config.bands, config.pqmf_taps)
         self.latency_samples = int(self.pqmf.delay)
@@ -137,10 +185,6 @@ class TimbrelModel(nn.Module):
         self.pitch_fmin = float(config.pitch_fmin)
         self.pitch_fmax = float(config.pitch_fmax)
         self.register_buffer("descriptor_history", torch.zeros(1, 1, self.window - hop))
-        self.register_buffer("norm_low", torch.zeros(1, count, 1))
-        self.register_buffer("norm_scale", torch.ones(1, count, 1))
-        self.register_buffer("norm_log", torch.zeros(1, count, 1, dtype=torch.bool))
-        self.set_descriptor_range(self.descriptor_min, self.descriptor_max)
 
         # Encoder: PQMF bands -> strided cached convs -> (mean, scale) of the latent.
         ch, wn = config.channels, config.weight_norm
@@ -163,28 +207,6 @@ class TimbrelModel(nn.Module):
     # -- Python-only helpers ------------------------------------------------------------------
 
     @torch.jit.ignore
-    def set_descriptor_range(self, minimum: Sequence[float], maximum: Sequence[float]):
-        """Sets descriptor_min/max (contract attributes) and the normalisation used by decode."""
-        minimum, maximum = [float(v) for v in minimum], [float(v) for v in maximum]
-        if len(minimum) != len(self.descriptor_names) or len(maximum) != len(self.descriptor_names):
-            raise ValueError("set_descriptor_range: one min and one max per descriptor")
-        low, scale, log = [], [], []
-        for name, unit, lo, hi in zip(self.descriptor_names, self.descriptor_units, minimum, maximum):
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ValueError(f"set_descriptor_range: '{name}' needs finite min < max")
-            is_log = unit == "Hz"
-            if is_log:
-                lo, hi = math.log2(max(lo, 1e-3)), math.log2(max(hi, 2e-3))
-            low.append(lo)
-            scale.append(1.0 / (hi - lo))
-            log.append(is_log)
-        self.descriptor_min, self.descriptor_max = minimum, maximum
-        count = len(low)
-        self.norm_low = torch.tensor(low, dtype=torch.float32).reshape(1, count, 1)
-        self.norm_scale = torch.tensor(scale, dtype=torch.float32).reshape(1, count, 1)
-        self.norm_log = torch.tensor(log, dtype=torch.bool).reshape(1, count, 1)
-
-    @torch.jit.ignore
     def remove_weight_norm(self):
         """Bakes the weight normalisation into plain weights (do this before export: fewer ops
         per hop, identical output up to rounding)."""
@@ -201,10 +223,6 @@ class TimbrelModel(nn.Module):
         z = mean + std * torch.randn_like(mean)
         kl = 0.5 * (mean * mean + var - torch.log(var) - 1.0).sum(1).mean()
         return z, mean, kl
-
-    @torch.jit.ignore
-    def normalise_descriptors(self, d: torch.Tensor) -> torch.Tensor:
-        return self._normalise(d)
 
     @torch.jit.ignore
     def reconstruct(self, x: torch.Tensor, sample: bool = True, d: torch.Tensor | None = None):
@@ -227,10 +245,6 @@ class TimbrelModel(nn.Module):
     def _encoder_output(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         out = self.encoder(self.pqmf.analysis(x))
         return out[:, : self.latent_size], out[:, self.latent_size:]
-
-    def _normalise(self, d: torch.Tensor) -> torch.Tensor:
-        logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
-        return torch.clamp((logged - self.norm_low) * self.norm_scale * 2.0 - 1.0, -2.0, 2.0)
 
     @torch.jit.export
     def reset(self):

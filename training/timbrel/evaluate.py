@@ -1,0 +1,355 @@
+"""`timbrel eval MODEL DATA [--out DIR] [--card]`: measure a model file on held-out audio.
+
+Metrics (all on DATA/valid, the split training never sees):
+- spectral distance: the multi-scale spectral loss between each held-out excerpt and the
+  model's re-synthesis of it (the training objective; lower is better);
+- descriptor tracking: each descriptor in turn is swept through `decode` as a staircase over
+  the central 80% of the model's range (log-frequency for Hz descriptors), with z and the other
+  descriptors taken from loud held-out frames; `analyze` measures the output. Pearson r and mean
+  absolute error between target and measured, on the settled part of each step (pitch: frames
+  the analysis finds voiced). Hz descriptors are compared in octaves;
+- latent invariance: R^2 of a ridge probe (on z, its squares and pairwise products) that
+  predicts each descriptor from z, fitted on one half of the loud held-out frames and scored on
+  the other; near 0 means z carries no descriptor;
+- real-time factor of hop-by-hop streaming (encode, analyze, decode per hop, as the plugin calls
+  them) on one CPU thread;
+- regression figures on a fixed FluidR3 phrase (what the regression test recomputes).
+Writes DIR/eval.json, DIR/spectrogram.png and DIR/tracking.png; with --card also the model
+card MODEL.json and MODEL.md beside the model file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import descriptors
+from .contract import ContractError, load_and_check
+from .model import multiscale_spectral_loss
+
+TARGETS = {
+    "tracking_r": {"loudness": 0.95, "pitch": 0.95, "centroid": 0.95, "bandwidth": 0.85, "flatness": 0.85},
+    "probe_r2_max": 0.1,
+    "realtime_factor_min": 20.0,
+}
+HOLD_SECONDS = 0.25   # each step of the tracking staircase
+STEPS = 8             # levels up, then the same down
+SKIP_HOPS = 2
+
+
+def _voicing(model, y: torch.Tensor) -> np.ndarray:
+    """YIN voicing of each of the model's analysis frames of y (same windows as analyze)."""
+    hop, window = int(model.hop_length), int(model.window) if hasattr(model, "window") else 1024
+    history = descriptors.zero_history(y, hop, window)
+    frames, _ = descriptors.causal_frames(y, hop, window, history)
+    _, voiced = descriptors.pitch_midi(frames, int(model.sample_rate), float(model.pitch_fmin), float(model.pitch_fmax))
+    return voiced[0].numpy()
+
+
+def load_valid(data: Path, sample_rate: int, hop: int, max_seconds: float = 30.0) -> list[torch.Tensor]:
+    from .train import load_split
+
+    clips = load_split(Path(data), "valid", sample_rate)
+    out, total = [], 0
+    for clip in clips:
+        length = min(len(clip), int((max_seconds - total / sample_rate) * sample_rate)) // hop * hop
+        if length <= 0:
+            break
+        out.append(torch.from_numpy(clip[:length].copy()).reshape(1, 1, -1))
+        total += length
+    return out
+
+
+def spectral_distance(model, clips: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
+    hop = int(model.hop_length)
+    outputs, total = [], 0.0
+    with torch.no_grad():
+        for x in clips:
+            model.reset()
+            y = model.forward(x)
+            outputs.append(y)
+            total += float(multiscale_spectral_loss(x[..., SKIP_HOPS * hop:], y[..., SKIP_HOPS * hop:]))
+    return total / len(clips), outputs
+
+
+def _loud_frames(model, clips) -> tuple[np.ndarray, np.ndarray]:
+    """z [F, latent] and d [F, D] of the held-out frames within 30 dB of the loudest."""
+    zs, ds = [], []
+    with torch.no_grad():
+        for x in clips:
+            model.reset()
+            zs.append(model.encode(x)[0].T.numpy())
+            ds.append(model.analyze(x)[0].T.numpy())
+    z, d = np.concatenate(zs), np.concatenate(ds)
+    names = list(model.descriptor_names)
+    loud = d[:, names.index("loudness")]
+    keep = loud > loud.max() - 30.0
+    return z[keep], d[keep]
+
+
+def _to_fader_space(values: np.ndarray, unit: str) -> np.ndarray:
+    return np.log2(np.maximum(values, 1e-3)) if unit == "Hz" else values
+
+
+def _from_fader_space(values: np.ndarray, unit: str) -> np.ndarray:
+    return 2.0 ** values if unit == "Hz" else values
+
+
+def descriptor_tracking(model, z: np.ndarray, d: np.ndarray) -> tuple[dict, dict]:
+    names, units = list(model.descriptor_names), list(model.descriptor_units)
+    hop, rate = int(model.hop_length), int(model.sample_rate)
+    hold = max(4, int(round(HOLD_SECONDS * rate / hop)))
+    settle = hold // 3
+    levels = np.concatenate([np.linspace(0.1, 0.9, STEPS), np.linspace(0.9, 0.1, STEPS)])
+    frames = hold * len(levels)
+    # A context of loud frames (repeated as needed) supplies z and the other descriptors.
+    pitch_index = names.index("pitch") if "pitch" in names else None
+    order = np.arange(frames) % len(z)
+    context_z, context_d = z[order], d[order].copy()
+    results, curves = {}, {}
+    for i, (name, unit) in enumerate(zip(names, units)):
+        low = _to_fader_space(np.array(model.descriptor_min[i]), unit)
+        high = _to_fader_space(np.array(model.descriptor_max[i]), unit)
+        target_fader = np.repeat(low + levels * (high - low), hold)
+        swept = context_d.copy()
+        swept[:, i] = _from_fader_space(target_fader, unit)
+        zd = torch.from_numpy(np.concatenate([context_z, swept], 1).T.copy()).float().unsqueeze(0)
+        with torch.no_grad():
+            model.reset()
+            y = model.decode(zd)
+            model.reset()
+            measured = model.analyze(y)[0, i].numpy()
+        measured_fader = _to_fader_space(measured, unit)
+        mask = np.zeros(frames, dtype=bool)
+        for step in range(len(levels)):
+            mask[step * hold + settle: (step + 1) * hold] = True
+        if name == "pitch":
+            mask &= _voicing(model, y) >= 0.5
+        if mask.sum() < 4 or np.std(measured_fader[mask]) == 0:
+            r = 0.0
+        else:
+            r = float(np.corrcoef(target_fader[mask], measured_fader[mask])[0, 1])
+        mae = float(np.mean(np.abs(target_fader[mask] - measured_fader[mask]))) if mask.any() else float("nan")
+        results[name] = {"r": round(r, 4), "mae": round(mae, 4),
+                         "mae_unit": "octaves" if unit == "Hz" else unit,
+                         "frames": int(mask.sum())}
+        curves[name] = (target_fader, measured_fader, mask)
+    return results, curves
+
+
+def _quadratic_features(z: np.ndarray) -> np.ndarray:
+    i, j = np.triu_indices(z.shape[1])
+    return np.concatenate([z, z[:, i] * z[:, j]], 1)
+
+
+def latent_probe(model, z: np.ndarray, d: np.ndarray, ridge: float = 1e-2) -> dict:
+    """R^2 on the second half of the frames of a ridge regression fitted on the first half."""
+    names, units = list(model.descriptor_names), list(model.descriptor_units)
+    features = _quadratic_features((z - z.mean(0)) / (z.std(0) + 1e-6))
+    half = len(features) // 2
+    train_x, test_x = features[:half], features[half:]
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
+    train_x = np.concatenate([train_x, np.ones((len(train_x), 1))], 1)
+    test_x = np.concatenate([test_x, np.ones((len(test_x), 1))], 1)
+    out = {}
+    for i, (name, unit) in enumerate(zip(names, units)):
+        target = _to_fader_space(d[:, i], unit)
+        train_y, test_y = target[:half], target[half:]
+        weights = np.linalg.solve(train_x.T @ train_x + ridge * len(train_x) * np.eye(train_x.shape[1]),
+                                  train_x.T @ train_y)
+        residual = test_y - test_x @ weights
+        variance = np.var(test_y)
+        out[name] = round(float(1.0 - np.mean(residual ** 2) / variance) if variance > 0 else 0.0, 4)
+    return out
+
+
+def streaming_realtime_factor(model, seconds: float = 6.0) -> float:
+    hop, rate = int(model.hop_length), int(model.sample_rate)
+    hops = int(seconds * rate / hop)
+    x = 0.1 * torch.randn(1, 1, hops * hop, generator=torch.Generator().manual_seed(0))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            model.reset()
+            for i in range(20):
+                block = x[..., i * hop:(i + 1) * hop]
+                model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
+            model.reset()
+            start = time.perf_counter()
+            for i in range(hops):
+                block = x[..., i * hop:(i + 1) * hop]
+                model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
+            elapsed = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(previous)
+    return hops * hop / rate / elapsed
+
+
+def regression_figures(model, instrument: str) -> dict:
+    """Figures the regression test recomputes: the model on a fixed FluidR3 phrase."""
+    from .synth import PROGRAMS, demo_phrase
+
+    phrase = demo_phrase(instrument if instrument in PROGRAMS else "flute", int(model.sample_rate))
+    hop = int(model.hop_length)
+    x = torch.from_numpy(phrase[: len(phrase) // hop * hop].copy()).reshape(1, 1, -1)
+    with torch.no_grad():
+        model.reset()
+        y = model.forward(x)
+        model.reset()
+        d = model.analyze(y)[0].numpy()
+    names = list(model.descriptor_names)
+    loud = d[names.index("loudness")]
+    gate = loud > loud.max() - 30.0
+    figures = {"phrase": f"synth.demo_phrase('{instrument}')",
+               "spectral_distance": round(float(multiscale_spectral_loss(x[..., SKIP_HOPS * hop:], y[..., SKIP_HOPS * hop:])), 4),
+               "output_rms_db": round(float(20 * np.log10(np.sqrt(np.mean(y.numpy() ** 2)) + 1e-12)), 3)}
+    for i, name in enumerate(names):
+        figures[f"output_{name}_median"] = round(float(np.median(d[i][gate])), 3)
+    return figures
+
+
+def plot(out: Path, x: torch.Tensor, y: torch.Tensor, rate: int, curves: dict, model) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seconds = min(6.0, x.shape[-1] / rate)
+    length = int(seconds * rate)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    for ax, signal, title in ((axes[0], x, "held-out input"), (axes[1], y, f"{model.model_name} output")):
+        ax.specgram(signal[0, 0, :length].numpy(), NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-140)
+        ax.set_ylim(0, 8000)
+        ax.set_ylabel("Hz")
+        ax.set_title(title)
+    axes[1].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(out / "spectrogram.png", dpi=90)
+    plt.close(fig)
+
+    names = list(curves)
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), sharex=True)
+    hop_seconds = model.hop_length / rate
+    for ax, name in zip(np.atleast_1d(axes), names):
+        target, measured, mask = curves[name]
+        t = np.arange(len(target)) * hop_seconds
+        unit = model.descriptor_units[list(model.descriptor_names).index(name)]
+        ax.plot(t, target, label="fader target", color="black")
+        ax.plot(t, np.where(mask, measured, np.nan), label="measured on output", color="tab:orange")
+        ax.set_ylabel(f"{name}\n({'octaves (log2 Hz)' if unit == 'Hz' else unit})")
+        ax.legend(loc="upper right", fontsize=7)
+    np.atleast_1d(axes)[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(out / "tracking.png", dpi=90)
+    plt.close(fig)
+
+
+def evaluate(model_path: Path, data: Path, out: Path) -> dict:
+    model, info = load_and_check(model_path)
+    out.mkdir(parents=True, exist_ok=True)
+    clips = load_valid(data, info.sample_rate, info.hop_length)
+    if not clips:
+        raise ContractError(f"{data}/valid has no audio")
+    distance, outputs = spectral_distance(model, clips)
+    z, d = _loud_frames(model, clips)
+    tracking, curves = descriptor_tracking(model, z, d)
+    probe = latent_probe(model, z, d)
+    rtf = streaming_realtime_factor(model)
+    instrument = info.model_card.get("instrument", "flute")
+    regression = regression_figures(model, instrument)
+    plot(out, clips[0], outputs[0], info.sample_rate, curves, model)
+    passed = {
+        "tracking": {n: tracking[n]["r"] >= TARGETS["tracking_r"].get(n, 0.85) for n in tracking},
+        "probe": {n: probe[n] <= TARGETS["probe_r2_max"] for n in probe},
+        "realtime": rtf >= TARGETS["realtime_factor_min"],
+    }
+    report = {
+        "model": str(model_path), "model_name": info.model_name, "data": str(data),
+        "held_out_seconds": round(sum(c.shape[-1] for c in clips) / info.sample_rate, 2),
+        "spectral_distance": round(distance, 4), "tracking": tracking, "latent_probe_r2": probe,
+        "realtime_factor_one_thread": round(rtf, 2), "latency_samples": info.latency_samples,
+        "hop_length": info.hop_length, "targets": TARGETS, "passed": passed, "regression": regression,
+        "torch": torch.__version__,
+    }
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
+    """MODEL.json (the embedded card plus measured metrics) and a short MODEL.md."""
+    _, info = load_and_check(model_path)
+    card = dict(info.model_card)
+    card["metrics"] = {k: report[k] for k in ("held_out_seconds", "spectral_distance", "tracking",
+                                              "latent_probe_r2", "realtime_factor_one_thread", "passed")}
+    card["regression"] = report["regression"]
+    card["file"] = {"name": model_path.name, "bytes": model_path.stat().st_size}
+    json_path = model_path.with_suffix(".json")
+    json_path.write_text(json.dumps(card, indent=2) + "\n")
+
+    rate, hop = info.sample_rate, info.hop_length
+    training = card.get("training", {})
+    data = card.get("training_data", {})
+    lines = [f"# {info.model_name}", "", card.get("description", ""), "",
+             f"- Instrument: {card.get('instrument', 'unknown')}",
+             f"- Sample rate {rate} Hz, hop {hop} samples ({1000 * hop / rate:.1f} ms), model latency "
+             f"{info.latency_samples} samples; plugin latency in Inline mode = one hop",
+             f"- Size: {model_path.stat().st_size / 2 ** 20:.1f} MiB, {card.get('parameters', '?')} parameters",
+             f"- Training data: {data.get('source', '?')} ({data.get('license', '?')}), "
+             f"{data.get('preset', '')}, {data.get('minutes', '?')} minutes",
+             f"- Training: config `{training.get('config')}`, {training.get('steps')} steps, "
+             f"{training.get('minutes')} minutes on {training.get('hardware')}, seed {training.get('seed')}, "
+             f"torch {training.get('torch')}",
+             "", "| Metric | Value | Target | Met |", "|---|---|---|---|",
+             f"| Spectral distance (held-out, lower is better) | {report['spectral_distance']} | - | - |"]
+    for name, entry in report["tracking"].items():
+        target = TARGETS["tracking_r"].get(name, 0.85)
+        lines.append(f"| Tracking r, {name} (MAE {entry['mae']} {entry['mae_unit']}) | {entry['r']} | >= {target} | "
+                     f"{'yes' if entry['r'] >= target else 'no'} |")
+    for name, r2 in report["latent_probe_r2"].items():
+        lines.append(f"| Latent probe R², {name} | {r2} | <= {TARGETS['probe_r2_max']} | "
+                     f"{'yes' if r2 <= TARGETS['probe_r2_max'] else 'no'} |")
+    rtf = report["realtime_factor_one_thread"]
+    lines.append(f"| Hop-by-hop streaming, one thread (x real time) | {rtf} | >= {TARGETS['realtime_factor_min']} | "
+                 f"{'yes' if rtf >= TARGETS['realtime_factor_min'] else 'no'} |")
+    lines += ["", "Measured by `timbrel eval` (training/timbrel/evaluate.py); the figures in "
+                  f"{json_path.name} are what the regression test checks.", ""]
+    md_path = model_path.with_suffix(".md")
+    md_path.write_text("\n".join(lines))
+    return json_path, md_path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="measure a model on held-out audio; write JSON, PNGs, card")
+    parser.add_argument("model", type=Path)
+    parser.add_argument("data", type=Path, help="a folder written by `timbrel dataset` (its valid/ split is used)")
+    parser.add_argument("--out", type=Path, help="report folder (default: MODEL without .ts + '-eval')")
+    parser.add_argument("--card", action="store_true", help="also write MODEL.json and MODEL.md beside the model")
+    parser.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    from .train import TrainError
+
+    out = args.out or args.model.with_name(args.model.stem + "-eval")
+    try:
+        report = evaluate(args.model, args.data, out)
+    except (ContractError, TrainError) as error:
+        print(f"timbrel eval: {error}", file=sys.stderr)
+        return 2
+    tracking = ", ".join(f"{n} {v['r']:.3f}" for n, v in report["tracking"].items())
+    probe = ", ".join(f"{n} {v:.3f}" for n, v in report["latent_probe_r2"].items())
+    print(f"{report['model_name']}: spectral distance {report['spectral_distance']:.3f}; tracking r: {tracking}; "
+          f"probe R²: {probe}; streaming {report['realtime_factor_one_thread']:.1f}x real time (1 thread)")
+    print(f"wrote {out}/eval.json, spectrogram.png, tracking.png")
+    if args.card:
+        json_path, md_path = write_card(args.model, report)
+        print(f"wrote {json_path} and {md_path}")
+    return 0
