@@ -17,7 +17,22 @@ CONTRACT_FIELDS = ("format_version", "sample_rate", "hop_length", "latent_size",
                    "descriptor_names", "descriptor_units", "descriptor_min", "descriptor_max", "model_name")
 
 
-def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = True) -> ModelInfo | None:
+# Kept through freezing: the contract's methods and attributes, the nn~ buffers, and the analysis
+# settings `timbrel eval` reads.
+PRESERVED = ("encode", "analyze", "decode", "reset") + CONTRACT_FIELDS + (
+    "model_card", "encode_params", "decode_params", "forward_params", "window", "pitch_fmin", "pitch_fmax")
+
+
+def freeze(scripted: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """torch.jit.freeze keeping the contract: weights become constants and submodules are
+    inlined, which removes most attribute lookups from each streaming call (about twice as fast
+    per hop on these models); the streaming state stays, as mutable attributes."""
+    keep = [name for name in PRESERVED if hasattr(scripted, name)]
+    return torch.jit.freeze(scripted, preserved_attrs=keep)
+
+
+def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = True,
+               frozen: bool = True) -> ModelInfo | None:
     """Scripts `module`, saves it atomically to `path` and (by default) verifies the saved file:
     it reloads it, checks the whole contract (including hop-by-hop streaming against one offline
     call) and that every contract attribute reads back as the module in memory has it. Returns
@@ -25,6 +40,8 @@ def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = T
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())
+    if frozen:
+        scripted = freeze(scripted.eval())
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -224,6 +224,20 @@ def validation_batches(clips: list[np.ndarray], hop: int, sample_rate: int, seco
     return batches
 
 
+def validation_loss(model, batches: list[torch.Tensor], skip_hops: int = 2, device=None) -> float:
+    """Mean multi-scale spectral loss of the model's offline re-synthesis (mean z, no sampling)."""
+    model.eval()
+    total = 0.0
+    skip = skip_hops * model.hop_length
+    with torch.no_grad():
+        for batch in batches:
+            batch = batch.to(device) if device is not None else batch
+            model.reset()
+            y = model.forward(batch)
+            total += float(multiscale_spectral_loss(batch[..., skip:], y[..., skip:]))
+    return total / len(batches)
+
+
 # ---------------------------------------------------------------------------------------------
 # The loop
 
@@ -255,8 +269,12 @@ def hardware_description(device: torch.device, threads: int) -> str:
 
 def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minutes: float | None = None,
           resume: bool = False, threads: int | None = None, device_name: str | None = None,
-          progress: bool = True, model_overrides: dict | None = None) -> dict:
-    """Trains (or resumes) a run; returns the final summary (also written to run.json)."""
+          progress: bool = True, model_overrides: dict | None = None, steps: int | None = None) -> dict:
+    """Trains (or resumes) a run; returns the final summary (also written to run.json).
+
+    A resumed run keeps the training config stored in its checkpoint; `steps` (if given)
+    replaces the step budget, so a finished run can be extended. `max_minutes` bounds the run's
+    total training time, counting the sessions before a resume."""
     data, out = Path(data), Path(out)
     checkpoint_path, best_path = out / "checkpoint.pt", out / "best.pt"
     if resume and not checkpoint_path.exists():
@@ -273,6 +291,8 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
     if state is not None:
         config = TrainConfig(**state["train_config"])
         config_name = state["config_name"]
+    if steps is not None:
+        config.steps = steps
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -343,17 +363,9 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
         _atomic_save(payload, checkpoint_path)
 
     def validate() -> float:
-        model.eval()
-        total = 0.0
-        with torch.no_grad():
-            for batch in valid:
-                batch = batch.to(device)
-                model.reset()
-                y = model.forward(batch)
-                skip = config.skip_hops * hop
-                total += float(multiscale_spectral_loss(batch[..., skip:], y[..., skip:]))
+        loss = validation_loss(model, valid, config.skip_hops, device)
         model.train()
-        return total / len(valid)
+        return loss
 
     interrupted = {"flag": False}
 
@@ -448,7 +460,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("data", type=Path, help="a folder written by `timbrel dataset`")
     parser.add_argument("--config", default="default", choices=CONFIGS)
     parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs)")
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"step budget (default {TrainConfig.steps}; with --resume, extends the run)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--seed", type=int, default=0)
@@ -461,12 +474,12 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_train(args) -> int:
-    config = TrainConfig(steps=args.steps, seed=args.seed, batch=args.batch, learning_rate=args.learning_rate,
+    config = TrainConfig(seed=args.seed, batch=args.batch, learning_rate=args.learning_rate,
                          final_learning_rate=args.learning_rate / 10)
     try:
         summary = train(args.data, args.config, args.out, config, max_minutes=args.max_minutes,
                         resume=args.resume, threads=args.threads, device_name=args.device,
-                        progress=not args.quiet)
+                        progress=not args.quiet, steps=args.steps)
     except TrainError as error:
         print(f"timbrel train: {error}", file=sys.stderr)
         return 2
