@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build test test-native test-python demo bench clean
+.PHONY: setup build test test-native test-python demo bench models clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -44,6 +44,11 @@ demo: build
 
 bench: build
 	$(PY) -m timbrel bench --out bench
+
+# Retrains the shipped models from scratch (about 45 minutes per pair of models on 2 cores).
+models: setup
+	mkdir -p runs
+	bash scripts/make_models.sh $(abspath $(PY))
 
 clean:
 	rm -rf $(BUILD) $(DIST) demo bench

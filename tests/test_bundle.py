@@ -35,7 +35,7 @@ def test_vst3_loads_from_another_path_with_an_empty_environment(plugin_path, tmp
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["ok"], report["message"]
-    assert report["model"] == "timbrel-test"
+    assert report["model"] == (REPO / "models" / "DEFAULT").read_text().strip()
     assert not report["torch_imported"]
     assert report["libtorch"] == [str(moved / "Contents" / "x86_64-linux" / "libtorch_cpu.so")]
     assert report["peak"] > 0.01

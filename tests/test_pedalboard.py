@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_RATE, make_signal
+from conftest import REPO, SAMPLE_RATE, make_signal
 from timbrel.host import PedalboardHost
 
 TOLERANCE = 1e-5
@@ -31,8 +31,9 @@ def aligned_reference(reference, audio, shifts=None):
 def test_default_model_loads_without_being_asked(plugin_path):
     status = PedalboardHost(plugin_path).status()
     assert status.ok, status.message
-    assert status.model_name == "timbrel-test"
-    assert status.model_reference == "timbrel-test"
+    default = (REPO / "models" / "DEFAULT").read_text().strip()
+    assert status.model_name == default
+    assert status.model_reference == default
 
 
 def test_reported_latency_is_one_hop_plus_model_delay(host, reference):
