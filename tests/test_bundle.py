@@ -17,7 +17,8 @@ import numpy as np
 import pedalboard
 from timbrel import plugin_state
 plugin = pedalboard.load_plugin(sys.argv[1])
-out = plugin.process(np.full((2, 4096), 0.1, np.float32), 44100)
+tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(8192) / 44100)
+out = plugin.process(np.stack([tone, tone]).astype(np.float32), 44100)
 libtorch = [line.split(maxsplit=5)[-1].strip() for line in open("/proc/self/maps") if "libtorch_cpu.so" in line]
 status = plugin_state.status(plugin.raw_state)
 print(json.dumps({"libtorch": sorted(set(libtorch)), "ok": status.ok, "message": status.message,

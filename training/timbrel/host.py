@@ -76,7 +76,10 @@ class PedalboardHost:
 
     @property
     def latency(self) -> int:
-        return int(self.plugin.reported_latency_samples)
+        # The plugin's own report: pedalboard's reported_latency_samples keeps the previous
+        # model's value after a state load until the next process() call (JUCE's VST3 host
+        # updates it then); the compensation inside process() uses the fresh value.
+        return self.status().latency
 
     def process(self, audio: np.ndarray, sample_rate: float, reset: bool = True) -> np.ndarray:
         return self.plugin.process(_as_channels_first(audio), sample_rate, reset=reset)
