@@ -44,10 +44,8 @@ SKIP_HOPS = 2
 
 
 def _voicing(model, y: torch.Tensor) -> np.ndarray:
-    """YIN voicing of each of the model's analysis frames of y (same windows as analyze)."""
-    hop, window = int(model.hop_length), int(model.window) if hasattr(model, "window") else 1024
-    history = descriptors.zero_history(y, hop, window)
-    frames, _ = descriptors.causal_frames(y, hop, window, history)
+    """YIN voicing of each of the model's analysis frames of y (the windows analyze uses)."""
+    frames = descriptors.CausalWindows(int(model.hop_length), int(model.window))(y)
     _, voiced = descriptors.pitch_midi(frames, int(model.sample_rate), float(model.pitch_fmin), float(model.pitch_fmax))
     return voiced[0].numpy()
 

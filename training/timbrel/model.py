@@ -91,6 +91,17 @@ class ModelConfig:
         return cls(**base)
 
 
+def sample_latent(mean: torch.Tensor, scale: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """VAE reparameterisation shared by the model kinds: (sampled z, mean, KL divergence to
+    N(0, 1) summed over latent channels and averaged over batch and frames); the encoder's
+    `scale` output becomes a standard deviation through softplus."""
+    std = F.softplus(scale) + 1e-4
+    var = std * std
+    z = mean + std * torch.randn_like(mean)
+    kl = 0.5 * (mean * mean + var - torch.log(var) - 1.0).sum(1).mean()
+    return z, mean, kl
+
+
 class DescriptorConditioned(nn.Module):
     """What every Timbrel model shares: the descriptor metadata of the contract and the
     normalisation decode applies to physical descriptors (about [-1, 1] over descriptor_min..max,
@@ -184,7 +195,8 @@ class TimbrelModel(DescriptorConditioned):
         self.window = max(int(config.descriptor_window), hop)
         self.pitch_fmin = float(config.pitch_fmin)
         self.pitch_fmax = float(config.pitch_fmax)
-        self.register_buffer("descriptor_history", torch.zeros(1, 1, self.window - hop))
+        self.analyzer = descriptors.DescriptorAnalyzer(self.descriptor_names, config.sample_rate, hop,
+                                                       self.window, self.pitch_fmin, self.pitch_fmax)
 
         # Encoder: PQMF bands -> strided cached convs -> (mean, scale) of the latent.
         ch, wn = config.channels, config.weight_norm
@@ -217,12 +229,7 @@ class TimbrelModel(DescriptorConditioned):
     def encode_distribution(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training: (sampled z, mean, KL divergence to N(0, 1) summed over latent channels and
         averaged over batch and frames), with the reparameterisation trick."""
-        mean, scale = self._encoder_output(x)
-        std = F.softplus(scale) + 1e-4
-        var = std * std
-        z = mean + std * torch.randn_like(mean)
-        kl = 0.5 * (mean * mean + var - torch.log(var) - 1.0).sum(1).mean()
-        return z, mean, kl
+        return sample_latent(*self._encoder_output(x))
 
     @torch.jit.ignore
     def reconstruct(self, x: torch.Tensor, sample: bool = True, d: torch.Tensor | None = None):
@@ -251,7 +258,7 @@ class TimbrelModel(DescriptorConditioned):
         self.pqmf.reset_cache()
         self.encoder.reset_cache()
         self.decoder.reset_cache()
-        self.descriptor_history = torch.zeros(1, 1, self.window - self.hop_length)
+        self.analyzer.reset()
 
     @torch.jit.export
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -259,29 +266,7 @@ class TimbrelModel(DescriptorConditioned):
 
     @torch.jit.export
     def analyze(self, x: torch.Tensor) -> torch.Tensor:
-        batch = x.shape[0]
-        if self.descriptor_history.shape[0] != batch or self.descriptor_history.dtype != x.dtype:
-            self.descriptor_history = descriptors.zero_history(x, self.hop_length, self.window)
-        frames, history = descriptors.causal_frames(x, self.hop_length, self.window, self.descriptor_history)
-        self.descriptor_history = history.detach()
-        out: List[torch.Tensor] = []
-        for name in self.descriptor_names:
-            if name == "loudness":
-                out.append(descriptors.perceptual_loudness_db(frames, self.sample_rate))
-            elif name == "pitch":
-                pitch, voiced = descriptors.pitch_midi(frames, self.sample_rate, self.pitch_fmin, self.pitch_fmax)
-                out.append(pitch)
-            elif name == "centroid":
-                out.append(descriptors.spectral_centroid_hz(frames, self.sample_rate))
-            elif name == "bandwidth":
-                out.append(descriptors.spectral_bandwidth_hz(frames, self.sample_rate))
-            elif name == "flatness":
-                out.append(descriptors.spectral_flatness_db(frames))
-            else:
-                out.append(torch.zeros(batch, frames.shape[1], dtype=x.dtype, device=x.device))
-        if len(out) == 0:
-            return torch.zeros(batch, 0, frames.shape[1], dtype=x.dtype, device=x.device)
-        return torch.stack(out, 1)
+        return self.analyzer(x)
 
     @torch.jit.export
     def decode(self, zd: torch.Tensor) -> torch.Tensor:

@@ -29,11 +29,10 @@ from typing import List, Tuple
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .descriptors import CausalWindows, DescriptorAnalyzer
 from .model import (DEFAULT_DESCRIPTORS, DEFAULT_MAX, DEFAULT_MIN, DEFAULT_UNITS,
-                    DescriptorConditioned)
+                    DescriptorConditioned, sample_latent)
 from .modules import Activation, CachedConv1d, CachedSequential, ResidualBlock
 
 TWO_PI = 2.0 * math.pi
@@ -188,12 +187,7 @@ class HarmonicNoiseModel(DescriptorConditioned):
     def encode_distribution(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training: (sampled z, mean, KL to N(0, 1) summed over latent channels, averaged over
         batch and frames), with the reparameterisation trick."""
-        mean, scale = self._encoder_output(x)
-        std = F.softplus(scale) + 1e-4
-        var = std * std
-        z = mean + std * torch.randn_like(mean)
-        kl = 0.5 * (mean * mean + var - torch.log(var) - 1.0).sum(1).mean()
-        return z, mean, kl
+        return sample_latent(*self._encoder_output(x))
 
     # -- Scripted path -------------------------------------------------------------------------
 

@@ -92,8 +92,7 @@ def model_from_checkpoint(state: dict):
     return model
 
 
-STREAM_STATE = ("cache", "history", "last_params", "phase", "counter", "analysis_cache", "synthesis_cache",
-                "descriptor_history")
+STREAM_STATE = ("cache", "history", "last_params", "phase", "counter", "analysis_cache", "synthesis_cache")
 
 
 def _is_stream_state(key: str) -> bool:
