@@ -23,6 +23,13 @@ find "$root/models" -maxdepth 1 \( -name '*.ts' -o -name '*.json' -o -name '*.md
 libs_stage="$dist.tmp/.libs"
 mkdir -p "$libs_stage"
 for lib in "${libs[@]}"; do cp "$torch_lib/$lib" "$libs_stage/"; done
+# Debian libraries the engine links that a user's machine may lack (resampling).
+for lib in libsamplerate.so.0; do
+  path=$(ldd "$artefacts/VST3/Timbrel.vst3/Contents/x86_64-linux/Timbrel.so" | awk -v l="$lib" '$1 == l {print $3}')
+  [ -n "$path" ] || { echo "assemble_dist: $lib not found (run make setup)" >&2; exit 1; }
+  cp -L "$path" "$libs_stage/$lib"
+  libs+=("$lib")
+done
 
 install_payload() { # binary_dir models_dir
   local binary_dir=$1 models_dir=$2

@@ -9,6 +9,7 @@ packages=(
   libx11-dev libxext-dev libxcursor-dev libxrandr-dev libxinerama-dev
   libfreetype-dev libpng-dev libjpeg-dev zlib1g-dev libasound2-dev
   catch2                                  # engine unit tests (ctest)
+  libsamplerate0-dev                      # host <-> model sample-rate conversion
   fluidsynth fluid-soundfont-gm           # demo input and training data (FluidR3_GM, MIT)
 )
 

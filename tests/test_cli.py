@@ -57,12 +57,20 @@ def test_render_reports_a_broken_model_and_writes_nothing(tmp_path, input_wav, m
     assert not out.exists()
 
 
-def test_render_reports_a_wrong_sample_rate(tmp_path, test_model):
+def test_render_at_another_sample_rate_resamples_around_the_model(tmp_path, models_dir):
+    # The identity model makes the plugin a pure (compensated) delay: at 48 kHz what comes
+    # back is the input itself, so resampling in and out again is transparent and aligned.
     source = tmp_path / "48k.wav"
-    sf.write(source, make_signal(2).T, 48000)
-    result = timbrel("render", source, tmp_path / "out.wav", "--model", test_model)
-    assert result.returncode == 2
-    assert "44100 Hz" in result.stderr and "48000 Hz" in result.stderr
+    t = np.arange(48000) / 48000
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32)
+    sf.write(source, np.stack([audio, audio]).T, 48000, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    result = timbrel("render", source, out, "--model", models_dir / "timbrel-identity.ts")
+    assert result.returncode == 0, result.stderr
+    rendered, rate = sf.read(out, dtype="float32", always_2d=True)
+    assert rate == 48000
+    # (the last samples meet the end of the file, which the resampler smooths like any edge)
+    assert np.abs(rendered[4800:-200, 0] - audio[4800:-200]).max() < 1e-3
 
 
 def test_render_rejects_unknown_parameters_and_missing_files(tmp_path, input_wav):

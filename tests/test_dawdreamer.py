@@ -25,16 +25,20 @@ def test_reported_latency_matches_the_contract(plugin_path):
     from timbrel.reference import StreamingReference
 
     default = (REPO / "models" / "DEFAULT").read_text().strip()
-    expected = StreamingReference(REPO / "models" / f"{default}.ts").plugin_latency
+    # Threaded (the default) gives the worker one host block or hop, whichever is larger.
+    expected = StreamingReference(REPO / "models" / f"{default}.ts").latency_for("Threaded", BLOCK)
     fresh = DawDreamerHost(plugin_path, sample_rate=SAMPLE_RATE, block_size=BLOCK)
     assert fresh.processor.get_latency_samples() == expected
     assert fresh.latency == expected
 
 
-def test_raw_output_is_the_reference_delayed_by_the_reported_latency(host, reference):
+@pytest.mark.parametrize("mode", ["Threaded", "Inline"])
+def test_raw_output_is_the_reference_delayed_by_the_reported_latency(host, reference, mode):
+    host.set("processing_mode", mode)
     audio = make_signal(2)
     raw = host.render_raw(audio, audio.shape[1])
-    expected = reference.plugin_output(audio)
+    assert host.latency == reference.latency_for(mode, BLOCK)
+    expected = reference.plugin_output(audio, latency=host.latency)
     assert np.abs(raw - expected).max() <= TOLERANCE
     # Aligned by the reported latency it lines up with the model's own (delay-free) stream.
     latency = host.latency
@@ -49,7 +53,8 @@ def test_host_block_size_does_not_change_the_output(plugin_path, test_model, ref
     plugin = DawDreamerHost(plugin_path, model=test_model, sample_rate=SAMPLE_RATE, block_size=block)
     audio = make_signal(2, seconds=0.5)
     raw = plugin.render_raw(audio, audio.shape[1])
-    assert np.abs(raw - reference.plugin_output(audio)).max() <= TOLERANCE
+    assert plugin.latency == reference.latency_for("Threaded", block)
+    assert np.abs(raw - reference.plugin_output(audio, latency=plugin.latency)).max() <= TOLERANCE
 
 
 def test_automated_loudness_shift_follows_the_curve(host, reference):
@@ -62,10 +67,10 @@ def test_automated_loudness_shift_follows_the_curve(host, reference):
     # The engine reads the value at the start of each host block for the hops completing in it.
     block_values = host._normalise("loudness_shift", curve[::BLOCK]) * 48.0 - 24.0
     per_hop = hop_values_from_blocks(block_values, BLOCK, reference.info.hop_length, n)
-    expected = reference.plugin_output(audio, {"loudness": per_hop})
+    expected = reference.plugin_output(audio, {"loudness": per_hop}, latency=host.latency)
     assert np.abs(raw - expected).max() <= TOLERANCE
 
-    unshifted = reference.plugin_output(audio)
+    unshifted = reference.plugin_output(audio, latency=host.latency)
     assert np.abs(raw - unshifted).max() > 0.1, "the automation had no effect"
 
 
@@ -76,7 +81,7 @@ def test_automated_mix_reaches_dry_and_wet(host, reference):
     host.automate("mix", mix)
     raw = host.render_raw(audio, n)
     latency = host.latency
-    wet = reference.plugin_output(audio)
+    wet = reference.plugin_output(audio, latency=latency)
     # Settled regions: first half wet, second half the dry input delayed by the latency.
     assert np.abs(raw[:, 1000: n // 2 - 1000] - wet[:, 1000: n // 2 - 1000]).max() <= TOLERANCE
     # The switch is read at the first block starting after n/2 and ramps over that block.

@@ -1,38 +1,75 @@
 #pragma once
-// Parameter IDs are part of saved sessions and automation: never rename one, add new ones
-// with a higher version. Names stay unique after pedalboard's lowercase/underscore mangling.
+// Parameter IDs are part of saved sessions and automation: never rename one. Every ID is its
+// display name lowercased with spaces as underscores ("Loudness Shift" -> loudness_shift), which
+// is how the Python hosts find them (tests/test_render.py checks it).
 
-#include <timbrel/ModelInfo.h>
+#include <timbrel/Controls.h>
+#include <timbrel/StreamingEngine.h>
 
 #include <juce_audio_processors/juce_audio_processors.h>
 
 namespace timbrel::params
 {
-inline constexpr int kVersion = 1;
+inline constexpr int kFirstVersion = 1;
+inline constexpr int kVersion = 2; // processing/stereo modes, sources, fixed values, latents
 inline const juce::String mix { "mix" };
 inline const juce::String outputGain { "output_gain" };
 inline const juce::String bypass { "bypass" };
+inline const juce::String processingMode { "processing_mode" };
+inline const juce::String stereoMode { "stereo_mode" };
+inline const juce::StringArray processingModeChoices { "Threaded", "Inline" };
+inline const juce::StringArray stereoModeChoices { "Dual Mono", "Linked" };
+inline const juce::StringArray sourceChoices { "Input", "Sidechain", "Fixed" };
 
-/** "loudness_shift", "pitch_shift", ...: one per vocabulary entry. */
-inline juce::String shiftId (const VocabularyEntry& entry) { return juce::String (entry.name) + "_shift"; }
+inline juce::String sourceId (const FaderSlot& slot) { return juce::String (slot.id) + "_source"; }
+inline juce::String shiftId (const FaderSlot& slot) { return juce::String (slot.id) + "_shift"; }
+inline juce::String fixedId (const FaderSlot& slot) { return juce::String (slot.id) + "_fixed"; }
+inline juce::String latentOffsetId (int i) { return "latent_" + juce::String (i + 1) + "_offset"; }
+inline juce::String latentScaleId (int i) { return "latent_" + juce::String (i + 1) + "_scale"; }
+
+/** The display name whose lowercase-underscore form is `id`. */
+inline juce::String displayName (const juce::String& id)
+{
+    auto words = juce::StringArray::fromTokens (id, "_", "");
+    for (auto& w : words)
+        w = w.substring (0, 1).toUpperCase() + w.substring (1);
+    return words.joinIntoString (" ");
+}
 
 inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
 {
+    using Float = juce::AudioParameterFloat;
+    using Attributes = juce::AudioParameterFloatAttributes;
     juce::AudioProcessorValueTreeState::ParameterLayout layout;
-    layout.add (std::make_unique<juce::AudioParameterFloat> (
-        juce::ParameterID { mix, kVersion }, "Mix", juce::NormalisableRange<float> (0.0f, 100.0f, 0.0f), 100.0f,
-        juce::AudioParameterFloatAttributes().withLabel ("%")));
-    layout.add (std::make_unique<juce::AudioParameterFloat> (
-        juce::ParameterID { outputGain, kVersion }, "Output Gain", juce::NormalisableRange<float> (-24.0f, 24.0f, 0.0f), 0.0f,
-        juce::AudioParameterFloatAttributes().withLabel ("dB")));
-    layout.add (std::make_unique<juce::AudioParameterBool> (juce::ParameterID { bypass, kVersion }, "Bypass", false));
-    for (const auto& entry : kDescriptorVocabulary)
+    auto addFloat = [&] (const juce::String& id, int version, juce::NormalisableRange<float> range, float init, const juce::String& unit) {
+        layout.add (std::make_unique<Float> (juce::ParameterID { id, version }, displayName (id), range, init,
+                                             Attributes().withLabel (unit)));
+    };
+    auto addChoice = [&] (const juce::String& id, const juce::StringArray& choices, int init) {
+        layout.add (std::make_unique<juce::AudioParameterChoice> (juce::ParameterID { id, kVersion }, displayName (id), choices, init));
+    };
+
+    addFloat (mix, kFirstVersion, { 0.0f, 100.0f }, 100.0f, "%");
+    addFloat (outputGain, kFirstVersion, { -24.0f, 24.0f }, 0.0f, "dB");
+    layout.add (std::make_unique<juce::AudioParameterBool> (juce::ParameterID { bypass, kFirstVersion }, "Bypass", false));
+    addChoice (processingMode, processingModeChoices, static_cast<int> (ProcessingMode::threaded));
+    addChoice (stereoMode, stereoModeChoices, static_cast<int> (StereoMode::dualMono));
+
+    for (int s = 0; s < kNumFaderSlots; ++s)
     {
-        const auto name = juce::String (entry.name).substring (0, 1).toUpperCase() + juce::String (entry.name).substring (1);
-        layout.add (std::make_unique<juce::AudioParameterFloat> (
-            juce::ParameterID { shiftId (entry), kVersion }, name + " Shift",
-            juce::NormalisableRange<float> (-entry.shiftRange, entry.shiftRange, 0.0f), 0.0f,
-            juce::AudioParameterFloatAttributes().withLabel (entry.shiftUnit)));
+        const auto& slot = faderSlots()[static_cast<size_t> (s)];
+        const int version = s < kVocabularySize ? kFirstVersion : kVersion;
+        addChoice (sourceId (slot), sourceChoices, static_cast<int> (DescriptorSource::input));
+        addFloat (shiftId (slot), version, { -slot.shiftRange, slot.shiftRange }, 0.0f, slot.shiftUnit);
+        juce::NormalisableRange<float> fixedRange (slot.fixedMin, slot.fixedMax);
+        if (slot.unit == "Hz")
+            fixedRange.setSkewForCentre (std::sqrt (slot.fixedMin * slot.fixedMax)); // frequencies feel logarithmic
+        addFloat (fixedId (slot), kVersion, fixedRange, slot.fixedDefault, slot.unit);
+    }
+    for (int i = 0; i < kNumLatentControls; ++i)
+    {
+        addFloat (latentOffsetId (i), kVersion, { -4.0f, 4.0f }, 0.0f, "");
+        addFloat (latentScaleId (i), kVersion, { 0.0f, 4.0f }, 1.0f, "x");
     }
     return layout;
 }

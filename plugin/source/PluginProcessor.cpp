@@ -10,6 +10,8 @@ const juce::Identifier kStateType { "Timbrel" };
 const juce::Identifier kModelNode { "Model" };
 const juce::Identifier kStatusNode { "Status" };
 const juce::Identifier kReference { "reference" };
+
+int choiceIndex (const std::atomic<float>* value) { return static_cast<int> (std::lround (value->load())); }
 } // namespace
 
 juce::AudioProcessor::BusesProperties TimbrelProcessor::busLayout()
@@ -23,21 +25,40 @@ juce::AudioProcessor::BusesProperties TimbrelProcessor::busLayout()
 TimbrelProcessor::TimbrelProcessor()
     : AudioProcessor (busLayout()), parameters (*this, nullptr, kStateType, params::createLayout())
 {
-    parameterRefs.mix = parameters.getRawParameterValue (params::mix);
-    parameterRefs.outputGain = parameters.getRawParameterValue (params::outputGain);
-    parameterRefs.bypass = parameters.getRawParameterValue (params::bypass);
-    for (size_t i = 0; i < kDescriptorVocabulary.size(); ++i)
-        parameterRefs.shifts[i] = parameters.getRawParameterValue (params::shiftId (kDescriptorVocabulary[i]));
+    auto& r = parameterRefs;
+    r.mix = parameters.getRawParameterValue (params::mix);
+    r.outputGain = parameters.getRawParameterValue (params::outputGain);
+    r.bypass = parameters.getRawParameterValue (params::bypass);
+    r.processingMode = parameters.getRawParameterValue (params::processingMode);
+    r.stereoMode = parameters.getRawParameterValue (params::stereoMode);
+    for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
+    {
+        const auto& slot = faderSlots()[s];
+        r.source[s] = parameters.getRawParameterValue (params::sourceId (slot));
+        r.shift[s] = parameters.getRawParameterValue (params::shiftId (slot));
+        r.fixed[s] = parameters.getRawParameterValue (params::fixedId (slot));
+    }
+    for (int i = 0; i < kNumLatentControls; ++i)
+    {
+        r.latentOffset[static_cast<size_t> (i)] = parameters.getRawParameterValue (params::latentOffsetId (i));
+        r.latentScale[static_cast<size_t> (i)] = parameters.getRawParameterValue (params::latentScaleId (i));
+    }
     bypassParameter = parameters.getParameter (params::bypass);
 
     const auto defaultModel = ModelLocator::defaultReference();
     if (defaultModel.isNotEmpty())
         loadModel (defaultModel, false);
     else
-        installEngine (nullptr, {}, "no models found (searched " + ModelLocator::searchFolders()[0].getFullPathName() + " and the user models folder)");
+        publishStatus ({}, "no models found (searched " + ModelLocator::searchFolders()[0].getFullPathName()
+                               + " and the user models folder)", 0);
+    startTimerHz (10);
 }
 
-TimbrelProcessor::~TimbrelProcessor() = default;
+TimbrelProcessor::~TimbrelProcessor()
+{
+    stopTimer();
+    joinLoader();
+}
 
 bool TimbrelProcessor::isBusesLayoutSupported (const BusesLayout& layouts) const
 {
@@ -56,45 +77,67 @@ bool TimbrelProcessor::isBusesLayoutSupported (const BusesLayout& layouts) const
     return true;
 }
 
-juce::String TimbrelProcessor::prepareEngine (StreamingEngine& target)
+EngineConfig TimbrelProcessor::wantedConfig() const
 {
-    if (preparedSampleRate <= 0.0)
-        return {};
-    return juce::String (target.prepare (preparedSampleRate, preparedBlockSize, preparedChannels));
+    EngineConfig config;
+    {
+        const std::lock_guard lock (stateMutex);
+        config = preparedConfig;
+    }
+    config.mode = static_cast<ProcessingMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.processingMode)));
+    config.stereo = static_cast<StereoMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.stereoMode)));
+    return config;
 }
 
 void TimbrelProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamplesPerBlock)
 {
-    const int channels = getMainBusNumInputChannels();
-    // Playback starts: smoothed controls start at their targets instead of ramping.
-    previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
-    if (engine != nullptr)
-        engine->jumpToMix (currentMix());
-
-    // Hosts such as pedalboard call this before every render: only real changes re-prepare,
-    // so streaming state survives chunked processing.
-    if (sampleRate == preparedSampleRate && maximumExpectedSamplesPerBlock <= preparedBlockSize && channels == preparedChannels)
-        return;
-
-    preparedSampleRate = sampleRate;
-    preparedBlockSize = std::max (maximumExpectedSamplesPerBlock, preparedBlockSize);
-    preparedChannels = channels;
-
-    if (engine != nullptr)
+    EngineConfig config;
+    config.sampleRate = sampleRate;
+    config.maxBlockSize = std::max (1, maximumExpectedSamplesPerBlock);
+    config.numChannels = getMainBusNumInputChannels();
+    const auto* sidechainBus = getBusCount (true) > 1 ? getBus (true, 1) : nullptr;
+    config.sidechainChannels = sidechainBus != nullptr && sidechainBus->isEnabled() ? sidechainBus->getNumberOfChannels() : 0;
     {
-        const auto error = prepareEngine (*engine);
+        const std::lock_guard lock (stateMutex);
+        // Hosts such as pedalboard call this before every render with the same settings; keep
+        // a larger block than asked so streaming state survives chunked processing.
+        if (prepared && config.sampleRate == preparedConfig.sampleRate && config.numChannels == preparedConfig.numChannels
+            && config.sidechainChannels == preparedConfig.sidechainChannels)
+            config.maxBlockSize = std::max (config.maxBlockSize, preparedConfig.maxBlockSize);
+        preparedConfig = config;
+        prepared = true;
+    }
+    config = wantedConfig();
+
+    // The audio thread is stopped: finish any switch, then make the playing engine match.
+    engines.prepare (config.numChannels, config.maxBlockSize);
+    auto* engine = engines.settle();
+    juce::String error;
+    bool changed = false;
+    if (engine != nullptr && engine->hasModel())
+    {
+        if (! (engine->wasPrepared() && engine->config() == config))
+        {
+            error = juce::String (engine->prepare (config));
+            changed = true;
+        }
+        engine->setNonRealtime (isNonRealtime());
         engine->jumpToMix (currentMix());
-        const juce::ScopedLock sl (statusLock);
+    }
+    previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
+    if (changed)
+    {
+        const std::lock_guard lock (stateMutex);
         statusMessage = error;
     }
-    setLatencySamples (engine != nullptr ? engine->latencySamples() : 0);
+    setLatencySamples (engine != nullptr && engine->hasModel() ? engine->latencySamples() : 0);
 }
 
 void TimbrelProcessor::reset()
 {
-    // A reset starts a new render: smoothed controls start at their targets, no ramps.
+    // A reset starts a new render: pending switches complete, controls start at their targets.
     previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
-    if (engine != nullptr)
+    if (auto* engine = engines.settle(); engine != nullptr && engine->hasModel())
     {
         engine->reset();
         engine->jumpToMix (currentMix());
@@ -106,62 +149,126 @@ float TimbrelProcessor::currentMix() const
     return parameterRefs.bypass->load() >= 0.5f ? 0.0f : parameterRefs.mix->load() / 100.0f;
 }
 
-juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool keepPreviousOnFailure)
+EngineControls TimbrelProcessor::readControls (bool forceBypass) const
 {
+    const auto& r = parameterRefs;
+    EngineControls controls;
+    controls.mix = forceBypass ? 0.0f : currentMix();
+    for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
+    {
+        controls.faders[s].source = static_cast<DescriptorSource> (juce::jlimit (0, 2, choiceIndex (r.source[s])));
+        controls.faders[s].shift = r.shift[s]->load();
+        controls.faders[s].fixed = r.fixed[s]->load();
+    }
+    for (size_t i = 0; i < static_cast<size_t> (kNumLatentControls); ++i)
+    {
+        controls.latentOffset[i] = r.latentOffset[i]->load();
+        controls.latentScale[i] = r.latentScale[i]->load();
+    }
+    return controls;
+}
+
+juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool keepPreviousOnFailure, bool async)
+{
+    joinLoader();
+    const auto config = wantedConfig();
+    if (async)
+    {
+        loader = std::thread ([this, reference, keepPreviousOnFailure, config] {
+            buildAndPublish (reference, keepPreviousOnFailure, config);
+        });
+        return {};
+    }
+    return buildAndPublish (reference, keepPreviousOnFailure, config);
+}
+
+void TimbrelProcessor::joinLoader()
+{
+    if (loader.joinable())
+        loader.join();
+}
+
+juce::String TimbrelProcessor::buildAndPublish (const juce::String& reference, bool keepPreviousOnFailure, const EngineConfig& config)
+{
+    const std::lock_guard loading (loadMutex);
     juce::String error;
     const auto file = ModelLocator::resolve (reference);
     if (file == juce::File())
         error = "model '" + reference + "' was not found in the model folders";
-    else
+    else if (auto result = Model::load (file.getFullPathName().toStdString()))
     {
-        auto result = Model::load (file.getFullPathName().toStdString());
-        if (result)
+        // Before the host's first prepareToPlay this is a guess (44.1 kHz, 512-sample blocks,
+        // stereo), so that a latency queried early is already right for the common case.
+        auto engine = std::make_unique<StreamingEngine> (std::move (result.model));
+        error = juce::String (engine->prepare (config));
+        engine->setNonRealtime (isNonRealtime());
+        engine->jumpToMix (currentMix());
+        const int latency = engine->latencySamples();
         {
-            auto newEngine = std::make_unique<StreamingEngine> (std::move (result.model));
-            error = prepareEngine (*newEngine);
-            newEngine->jumpToMix (currentMix());
-            installEngine (std::move (newEngine), reference, error);
-            return error;
+            const std::lock_guard lock (stateMutex);
+            engines.publish (std::move (engine));
         }
-        error = juce::String (result.error);
-    }
-
-    if (keepPreviousOnFailure && engine != nullptr)
-    {
-        const juce::ScopedLock sl (statusLock);
-        statusMessage = "could not load '" + reference + "': " + error + " (kept the previous model)";
+        publishStatus (reference, error, latency);
         return error;
     }
-    installEngine (nullptr, reference, "could not load '" + reference + "': " + error + "; audio passes dry");
+    else
+        error = juce::String (result.error);
+
+    {
+        const std::lock_guard lock (stateMutex);
+        auto* latest = engines.latest();
+        if (keepPreviousOnFailure && latest != nullptr && latest->hasModel())
+        {
+            statusMessage = "could not load '" + reference + "': " + error + " (kept the previous model)";
+            return error;
+        }
+        engines.publish (nullptr);
+    }
+    publishStatus (reference, "could not load '" + reference + "': " + error + "; audio passes dry", 0);
     return error;
 }
 
-void TimbrelProcessor::installEngine (std::unique_ptr<StreamingEngine> newEngine, const juce::String& reference, const juce::String& status)
+void TimbrelProcessor::publishStatus (const juce::String& reference, const juce::String& status, int latency)
 {
-    const int latency = newEngine != nullptr ? newEngine->latencySamples() : 0;
     {
-        // The swap is a pointer exchange; the old engine is destroyed after the lock is released.
-        const juce::ScopedLock sl (getCallbackLock());
-        std::swap (engine, newEngine);
-    }
-    newEngine.reset();
-    {
-        const juce::ScopedLock sl (statusLock);
+        const std::lock_guard lock (stateMutex);
         modelReference = reference;
         statusMessage = status;
     }
     setLatencySamples (latency);
 }
 
+void TimbrelProcessor::timerCallback()
+{
+    juce::String reference;
+    bool reconfigure = false;
+    const auto wanted = wantedConfig();
+    {
+        const std::lock_guard lock (stateMutex);
+        engines.collectGarbage();
+        const auto* latest = engines.latest();
+        // A mode change while playing: build the engine anew beside the old one and crossfade.
+        reconfigure = prepared && latest != nullptr && latest->hasModel() && latest->wasPrepared()
+                      && (latest->config().mode != wanted.mode || latest->config().stereo != wanted.stereo);
+        reference = modelReference;
+    }
+    if (reconfigure && ! loader.joinable())
+        loadModel (reference, true, true);
+    else if (loader.joinable() && ! reconfigure)
+    {
+        // Nothing to do; the loader thread is joined by the next load or the destructor.
+    }
+}
+
 juce::String TimbrelProcessor::getModelReference() const
 {
-    const juce::ScopedLock sl (statusLock);
+    const std::lock_guard lock (stateMutex);
     return modelReference;
 }
 
 juce::String TimbrelProcessor::getStatusMessage() const
 {
-    const juce::ScopedLock sl (statusLock);
+    const std::lock_guard lock (stateMutex);
     return statusMessage;
 }
 
@@ -183,15 +290,23 @@ void TimbrelProcessor::processWithBypass (juce::AudioBuffer<float>& buffer, bool
     if (numSamples == 0)
         return;
 
+    // The bus buffer owns its channel-pointer table: it must outlive the engine call.
+    juce::AudioBuffer<float> sidechainBuffer;
+    const float* const* sidechain = nullptr;
+    int sidechainChannels = 0;
+    if (getBusCount (true) > 1)
+        if (const auto* bus = getBus (true, 1); bus != nullptr && bus->isEnabled() && bus->getNumberOfChannels() > 0)
+        {
+            sidechainBuffer = getBusBuffer (buffer, true, 1);
+            sidechain = sidechainBuffer.getArrayOfReadPointers();
+            sidechainChannels = sidechainBuffer.getNumChannels();
+        }
+
     // Bypass is a mix of zero: the dry path is latency-compensated, so bypassing keeps the
     // track aligned and crossfades over one block instead of clicking.
-    EngineControls controls;
-    controls.mix = forceBypass ? 0.0f : currentMix();
-    for (size_t i = 0; i < controls.shifts.size(); ++i)
-        controls.shifts[i] = parameterRefs.shifts[i]->load();
-
-    if (engine != nullptr)
-        engine->process (main.getArrayOfReadPointers(), main.getArrayOfWritePointers(), main.getNumChannels(), numSamples, controls);
+    const auto controls = readControls (forceBypass);
+    engines.process (main.getArrayOfReadPointers(), main.getArrayOfWritePointers(), main.getNumChannels(), sidechain,
+                     sidechainChannels, numSamples, controls, isNonRealtime());
 
     const float gain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
     if (gain != 1.0f || previousGain != 1.0f)
@@ -214,13 +329,20 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
 
     // Read-only report for hosts and scripts (timbrel render prints it); ignored on restore.
     juce::ValueTree status (kStatusNode);
-    status.setProperty ("message", getStatusMessage(), nullptr);
-    status.setProperty ("latency", getLatencySamples(), nullptr);
     {
-        const juce::ScopedLock sl (getCallbackLock());
-        status.setProperty ("active", engine != nullptr && engine->isActive(), nullptr);
-        status.setProperty ("modelName", engine != nullptr ? juce::String (engine->info().modelName) : juce::String(), nullptr);
-        status.setProperty ("failedHops", engine != nullptr ? engine->failedHops() : 0, nullptr);
+        const std::lock_guard lock (stateMutex);
+        const auto* engine = engines.latest();
+        const bool hasModel = engine != nullptr && engine->hasModel();
+        status.setProperty ("message", statusMessage, nullptr);
+        status.setProperty ("latency", hasModel ? engine->latencySamples() : 0, nullptr);
+        status.setProperty ("active", hasModel && engine->isActive(), nullptr);
+        status.setProperty ("modelName", hasModel ? juce::String (engine->info().modelName) : juce::String(), nullptr);
+        status.setProperty ("failedHops", hasModel ? engine->failedHops() : 0, nullptr);
+        status.setProperty ("underruns", hasModel ? engine->underruns() : 0, nullptr);
+        status.setProperty ("mode", params::processingModeChoices[static_cast<int> (hasModel ? engine->config().mode : ProcessingMode::threaded)], nullptr);
+        status.setProperty ("stereoMode", params::stereoModeChoices[static_cast<int> (hasModel ? engine->config().stereo : StereoMode::dualMono)], nullptr);
+        status.setProperty ("hostRate", hasModel ? engine->config().sampleRate : 0.0, nullptr);
+        status.setProperty ("modelRate", hasModel ? engine->info().sampleRate : 0, nullptr);
     }
     state.appendChild (status, nullptr);
 
@@ -242,7 +364,13 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
     parameters.replaceState (state);
 
     // A session restore plays the model it names or nothing: never silently another model.
-    if (reference != getModelReference() || engine == nullptr)
+    bool needsLoad;
+    {
+        const std::lock_guard lock (stateMutex);
+        const auto* latest = engines.latest();
+        needsLoad = reference != modelReference || latest == nullptr || ! latest->hasModel();
+    }
+    if (needsLoad)
         loadModel (reference, false);
 }
 

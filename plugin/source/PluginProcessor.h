@@ -1,18 +1,20 @@
 #pragma once
 // The JUCE processor: wires host buses, parameters and state to the engine. Signal processing,
-// model validation and latency arithmetic live in plugin/engine.
+// model validation, latency arithmetic and the lock-free engine switch live in plugin/engine.
 
 #include "Parameters.h"
 
-#include <timbrel/StreamingEngine.h>
+#include <timbrel/EngineSwitcher.h>
 
 #include <juce_audio_processors/juce_audio_processors.h>
 
 #include <memory>
+#include <mutex>
+#include <thread>
 
 namespace timbrel
 {
-class TimbrelProcessor final : public juce::AudioProcessor
+class TimbrelProcessor final : public juce::AudioProcessor, private juce::Timer
 {
 public:
     TimbrelProcessor();
@@ -45,12 +47,15 @@ public:
     void getStateInformation (juce::MemoryBlock& destData) override;
     void setStateInformation (const void* data, int sizeInBytes) override;
 
-    /** Loads a model (a name from the model folders or an absolute path). On failure the
-        previous model keeps playing when `keepPreviousOnFailure`, otherwise audio passes dry.
-        Returns the error in plain words, empty on success. Message thread only. */
-    juce::String loadModel (const juce::String& reference, bool keepPreviousOnFailure);
+    /** Loads a model (a name from the model folders or an absolute path) and switches to it
+        with a short crossfade. `async`: load and warm up on a background thread and return at
+        once (the editor); otherwise return when the new engine is ready to play (session
+        restore, scripts). On failure the previous model keeps playing when
+        `keepPreviousOnFailure`, otherwise audio passes dry. Returns the error, empty on success
+        (always empty when async: see getStatusMessage()). */
+    juce::String loadModel (const juce::String& reference, bool keepPreviousOnFailure, bool async = false);
 
-    /** Current model reference and status ("" when a model runs, else why audio passes dry). */
+    /** Current model reference and status ("" when a model runs, else what is wrong, in words). */
     juce::String getModelReference() const;
     juce::String getStatusMessage() const;
 
@@ -59,28 +64,38 @@ public:
 private:
     static BusesProperties busLayout();
     float currentMix() const;
+    EngineConfig wantedConfig() const;
+    EngineControls readControls (bool forceBypass) const;
     void processWithBypass (juce::AudioBuffer<float>& buffer, bool forceBypass);
-    void installEngine (std::unique_ptr<StreamingEngine> newEngine, const juce::String& reference, const juce::String& status);
-    juce::String prepareEngine (StreamingEngine& target);
+    void timerCallback() override;
+
+    /** Loads, prepares and publishes an engine for `reference` (any non-audio thread). */
+    juce::String buildAndPublish (const juce::String& reference, bool keepPreviousOnFailure, const EngineConfig& config);
+    void publishStatus (const juce::String& reference, const juce::String& status, int latency);
+    void joinLoader();
 
     struct ParameterRefs
     {
         std::atomic<float>* mix = nullptr;
         std::atomic<float>* outputGain = nullptr;
         std::atomic<float>* bypass = nullptr;
-        std::array<std::atomic<float>*, kVocabularySize> shifts {};
+        std::atomic<float>* processingMode = nullptr;
+        std::atomic<float>* stereoMode = nullptr;
+        std::array<std::atomic<float>*, kNumFaderSlots> source {}, shift {}, fixed {};
+        std::array<std::atomic<float>*, kNumLatentControls> latentOffset {}, latentScale {};
     } parameterRefs;
     juce::AudioProcessorParameter* bypassParameter = nullptr;
 
-    // Owned by the audio thread; replaced only under the host's callback lock.
-    std::unique_ptr<StreamingEngine> engine;
-    float previousGain = 1.0f;
+    EngineSwitcher engines;    // the audio thread's only view of models
+    float previousGain = 1.0f; // audio thread
 
-    // Message-thread state.
-    mutable juce::CriticalSection statusLock;
+    // Non-audio threads (message thread, loader): guarded by stateMutex.
+    mutable std::mutex stateMutex;
     juce::String modelReference, statusMessage;
-    double preparedSampleRate = 0.0;
-    int preparedBlockSize = 0, preparedChannels = 0;
+    EngineConfig preparedConfig;
+    bool prepared = false;
+    std::mutex loadMutex; // one load at a time
+    std::thread loader;
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR (TimbrelProcessor)
 };

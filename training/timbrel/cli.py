@@ -1,6 +1,7 @@
 """The `timbrel` command line.
 
-  timbrel render IN.wav OUT.wav --model PATH [--host dawdreamer|pedalboard] [--set NAME=VALUE ...]
+  timbrel render IN OUT --model PATH [--host dawdreamer|pedalboard] [--set NAME=VALUE ...]
+                 [--automate ID=CURVE ...]     (IN a file or a folder)
   timbrel check MODEL.ts
   timbrel dataset fluidr3 --instrument violin --minutes N --out DIR
   timbrel dataset folder PATH --out DIR
@@ -23,30 +24,67 @@ warnings.filterwarnings("ignore", message=".*TorchScript.*", category=Deprecatio
 warnings.filterwarnings("ignore", message=".*torch.jit.*")
 
 
-def _parse_settings(pairs: list[str]) -> dict[str, float]:
-    from .host import PARAMETER_IDS
+def _parse_settings(pairs: list[str]) -> dict[str, float | str]:
+    """--set NAME=VALUE: a number, or a choice parameter's text. Names are checked for syntax
+    here and against the loaded plugin when the host opens."""
+    from .host import check_parameter_id
 
     settings = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep:
+        name, value = name.strip(), value.strip()
+        if not sep or not value:
             raise SystemExit(f"--set expects NAME=VALUE, got '{pair}'")
-        if name not in PARAMETER_IDS:
-            raise SystemExit(f"unknown parameter '{name}' (known: {', '.join(PARAMETER_IDS)})")
+        try:
+            check_parameter_id(name)
+        except ValueError as error:
+            raise SystemExit(f"--set: {error}") from None
         try:
             settings[name] = float(value)
         except ValueError:
-            raise SystemExit(f"--set {name}: '{value}' is not a number") from None
+            settings[name] = value  # a choice text; the plugin's parameter decides
     return settings
 
 
-def cmd_render(args) -> int:
-    from .render import RenderError, render_file
+def _parse_automation(pairs: list[str]) -> dict[str, tuple]:
+    """--automate ID=CURVE: a CSV file of time_seconds,value rows or inline TIME:VALUE,..."""
+    from .host import check_parameter_id
+    from .render import parse_curve
 
+    automation = {}
+    for pair in pairs:
+        name, sep, curve = pair.partition("=")
+        name = name.strip()
+        if not sep or not curve.strip():
+            raise SystemExit(f"--automate expects ID=CURVE (a CSV file or TIME:VALUE,...), got '{pair}'")
+        try:
+            check_parameter_id(name)
+            automation[name] = parse_curve(curve)
+        except ValueError as error:
+            raise SystemExit(f"--automate {name}: {error}") from None
+    return automation
+
+
+def cmd_render(args) -> int:
+    from .host import PluginError, UnknownParameter
+    from .render import RenderError, render_file, render_folder
+
+    settings = _parse_settings(args.set)
+    automation = _parse_automation(args.automate)
+    if automation and args.host != "dawdreamer":
+        print(f"timbrel render: --automate needs --host dawdreamer ({args.host} cannot automate parameters)",
+              file=sys.stderr)
+        return 2
     try:
-        report = render_file(args.input, args.output, model=args.model, host=args.host,
-                             settings=_parse_settings(args.set), plugin_path=args.plugin)
-    except (RenderError, FileNotFoundError, ValueError) as error:
+        if args.input.is_dir():
+            if args.output.exists() and not args.output.is_dir():
+                raise ValueError(f"{args.output} is a file; a folder input renders into a folder")
+            rendered, _, failed = render_folder(args.input, args.output, model=args.model, host=args.host,
+                                                settings=settings, plugin_path=args.plugin, automation=automation)
+            return 0 if rendered and not failed else 2
+        report = render_file(args.input, args.output, model=args.model, host=args.host, settings=settings,
+                             plugin_path=args.plugin, automation=automation)
+    except (RenderError, PluginError, FileNotFoundError, ValueError, UnknownParameter) as error:
         print(f"timbrel render: {error}", file=sys.stderr)
         return 2
     print(report)
@@ -85,13 +123,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="timbrel", description="Timbrel neural timbre models and plugin harness")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    render = commands.add_parser("render", help="render an audio file through the real plugin")
-    render.add_argument("input", type=Path)
-    render.add_argument("output", type=Path)
+    render = commands.add_parser("render", help="render an audio file (or a folder of them) through the real plugin")
+    render.add_argument("input", type=Path,
+                        help="audio file, or a folder: every readable audio file in it, recursively")
+    render.add_argument("output", type=Path, help="output WAV, or the output folder (same relative paths, .wav)")
     render.add_argument("--model", help="model file or shipped model name (default: the plugin's default)")
     render.add_argument("--host", choices=("dawdreamer", "pedalboard"), default="dawdreamer")
     render.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="parameter in its unit, e.g. loudness_shift=-6, mix=50, output_gain=-3")
+                        help="parameter in its unit, e.g. loudness_shift=-6, mix=50, output_gain=-3; "
+                             "choice parameters take their text or index")
+    render.add_argument("--automate", action="append", default=[], metavar="ID=CURVE",
+                        help="automate a parameter (DawDreamer only): CURVE is a CSV file of time_seconds,value "
+                             "rows or inline breakpoints like 0:0,2:12,4:-12; linear between breakpoints "
+                             "(choices step), held before the first and after the last")
     render.add_argument("--plugin", type=Path, help="plugin bundle (default: dist/Timbrel.vst3)")
     render.set_defaults(func=cmd_render)
 

@@ -1,8 +1,11 @@
 """The plugin's signal path re-run in Python on the same model file: hop-by-hop streaming,
-descriptor shifts applied between analyze() and decode() exactly as the engine does, one hop
-of buffering. The harness compares the real plugin against this."""
+descriptor shifts smoothed per hop and applied between analyze() and decode() exactly as the
+engine does, and the engine's buffering delay. The harness compares the real plugin against
+this (at the model's own sample rate; resampling is tested in the engine's unit tests)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -18,6 +21,37 @@ def apply_shift(kind: str, value: torch.Tensor, shift: float) -> torch.Tensor:
     return value + torch.tensor(np.float32(shift))
 
 
+RAMP_SECONDS = 0.05  # plugin/engine/src/ModelStream.cpp: kRampSeconds
+MODES = ("Threaded", "Inline")
+
+
+def ramp_steps(hop_length: int, sample_rate: int) -> int:
+    """Hops a fader move takes (std::lround of 50 ms in hops)."""
+    return max(1, int(math.floor(RAMP_SECONDS / (hop_length / sample_rate) + 0.5)))
+
+
+def smooth_per_hop(values: np.ndarray, steps: int) -> np.ndarray:
+    """timbrel::LinearRamp driven once per hop in float32: the first hop lands on its target,
+    later changes glide linearly over `steps` hops and land exactly."""
+    values = np.asarray(values, dtype=np.float32)
+    out = np.empty_like(values)
+    current = target = step = np.float32(0.0)
+    remaining = 0
+    for h, value in enumerate(values):
+        if h == 0:
+            current = target = value
+        else:
+            if value != target:
+                target = value
+                remaining = max(1, steps)
+                step = np.float32((target - current) / np.float32(remaining))
+            if remaining > 0:
+                remaining -= 1
+                current = target if remaining == 0 else np.float32(current + step)
+        out[h] = current
+    return out
+
+
 class StreamingReference:
     """Streams a model hop by hop. `shifts` maps a vocabulary name to either one value or one
     value per hop."""
@@ -27,8 +61,16 @@ class StreamingReference:
 
     @property
     def plugin_latency(self) -> int:
-        """What the plugin reports: one hop of buffering plus the model's own delay."""
+        """What the plugin reports in Inline mode: one hop of buffering plus the model's own delay."""
         return self.info.hop_length + self.info.latency_samples
+
+    def latency_for(self, mode: str = "Threaded", max_block: int = 512) -> int:
+        """The plugin's latency at the model's rate: Threaded mode gives the worker the larger of
+        a hop and a host block on top of Inline's."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        extra = max(self.info.hop_length, max_block) if mode == "Threaded" else 0
+        return self.plugin_latency + extra
 
     def model_stream(self, audio: np.ndarray, shifts: dict | None = None) -> np.ndarray:
         """audio [channels, n] -> the model's streamed output [channels, n] (channels as batch),
@@ -47,6 +89,7 @@ class StreamingReference:
                 raise ValueError(f"unknown descriptor '{name}'")
             if name in info.descriptor_names:
                 values = np.broadcast_to(np.asarray(value, dtype=np.float32), (hops,))
+                values = smooth_per_hop(values, ramp_steps(hop, info.sample_rate))
                 per_hop[info.descriptor_names.index(name)] = (VOCABULARY[name][1], values)
 
         out = np.zeros_like(padded)
@@ -61,12 +104,14 @@ class StreamingReference:
                 out[:, h * hop:(h + 1) * hop] = self.module.decode(torch.cat([z, d], 1))[:, 0].numpy()
         return out[:, :length]
 
-    def plugin_output(self, audio: np.ndarray, shifts: dict | None = None) -> np.ndarray:
-        """What the plugin writes (mix 100 %, gain 0 dB): the model stream one hop late."""
+    def plugin_output(self, audio: np.ndarray, shifts: dict | None = None, latency: int | None = None) -> np.ndarray:
+        """What the plugin writes (mix 100 %, gain 0 dB) when it reports `latency` (default:
+        Inline's): the model stream delayed by the buffering part of that latency."""
         stream = self.model_stream(audio, shifts)
-        hop = self.info.hop_length
+        delay = (self.plugin_latency if latency is None else latency) - self.info.latency_samples
         delayed = np.zeros_like(stream)
-        delayed[:, hop:] = stream[:, :-hop] if stream.shape[1] > hop else 0.0
+        if stream.shape[1] > delay:
+            delayed[:, delay:] = stream[:, : stream.shape[1] - delay]
         return delayed
 
 

@@ -1,17 +1,23 @@
-"""Rendering files through the real plugin (`timbrel render`)."""
+"""Rendering files and folders through the real plugin (`timbrel render`), with parameter
+settings and automation curves."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from .host import open_host
+from .host import PluginError, check_parameter_id, open_host
 
 
 class RenderError(RuntimeError):
     pass
+
+
+class SettingsError(ValueError):
+    """A setting or curve the plugin refuses: it concerns every file, not one."""
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
@@ -22,6 +28,8 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     try:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except sf.LibsndfileError as error:
+        raise RenderError(f"cannot read {path}: {error.error_string}") from None
+    except (RuntimeError, TypeError) as error:
         raise RenderError(f"cannot read {path}: {error}") from None
     if audio.shape[1] > 2:
         raise RenderError(f"{path} has {audio.shape[1]} channels; Timbrel takes mono or stereo")
@@ -30,20 +38,264 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(audio.T), rate
 
 
-def render_file(input_path, output_path, model=None, host="dawdreamer", settings=None, plugin_path=None) -> str:
-    audio, rate = read_audio(input_path)
-    plugin = open_host(host, plugin_path, sample_rate=rate)
-    if model is not None:
-        plugin.load_model(model)
-    for name, value in (settings or {}).items():
-        plugin.set(name, value)
-    # The plugin's status is final only once it knows the session's sample rate and layout.
-    output = plugin.process(audio, rate)
-    status = plugin.status()
-    if not status.ok:
-        raise RenderError(status.message or "the plugin is not running a model")
+# ---------------------------------------------------------------------------------------------
+# Automation curves: breakpoints (time in seconds, value in the parameter's unit).
+
+def _curve_value(text: str):
+    """A breakpoint value: a number, or a choice text kept as text."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty value")
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not np.isfinite(value):
+        raise ValueError(f"'{text}' is not a finite number")
+    return value
+
+
+def _curve_time(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"time '{text.strip()}' is not a number of seconds") from None
+    if not np.isfinite(value):
+        raise ValueError(f"time '{text.strip()}' is not finite")
+    return value
+
+
+def _curve_arrays(points: list[tuple[float, object]], source: str) -> tuple[np.ndarray, np.ndarray]:
+    if not points:
+        raise ValueError(f"{source}: no breakpoints")
+    times = np.array([t for t, _ in points], dtype=np.float64)
+    if np.any(np.diff(times) < 0):
+        at = int(np.argmax(np.diff(times) < 0)) + 1
+        raise ValueError(f"{source}: times must not go backwards ({times[at - 1]:g} s then {times[at]:g} s)")
+    raw = [v for _, v in points]
+    if all(isinstance(v, float) for v in raw):
+        values = np.array(raw, dtype=np.float64)
+    else:
+        values = np.empty(len(raw), dtype=object)
+        values[:] = raw
+    return times, values
+
+
+def parse_curve(text_or_path) -> tuple[np.ndarray, np.ndarray]:
+    """An automation curve from a CSV file of `time_seconds,value` rows (a header row and
+    `#` comments are allowed) or from inline breakpoints `0:0,2:12,4:-12`. Returns the times
+    (seconds, non-decreasing) and the values: float64, or an object array when some values
+    are choice texts. Raises ValueError naming the problem."""
+    text = str(text_or_path).strip()
+    path = Path(text)
+    if text and path.is_file():
+        return _parse_csv(path)
+    if not text:
+        raise ValueError("empty automation curve")
+    if ":" not in text:
+        if text.lower().endswith((".csv", ".txt")) or "/" in text or "\\" in text:
+            raise ValueError(f"automation curve file not found: {text}")
+        raise ValueError(f"'{text}' is neither a curve file nor inline breakpoints TIME:VALUE,TIME:VALUE,...")
+    points = []
+    for position, item in enumerate(text.split(","), 1):
+        time, sep, value = item.partition(":")
+        if not sep:
+            raise ValueError(f"breakpoint {position} '{item.strip()}' is not TIME:VALUE")
+        try:
+            points.append((_curve_time(time), _curve_value(value)))
+        except ValueError as error:
+            raise ValueError(f"breakpoint {position} '{item.strip()}': {error}") from None
+    return _curve_arrays(points, "inline curve")
+
+
+def _parse_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    points = []
+    first = True
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 2:
+            raise ValueError(f"{path} line {number}: expected time_seconds,value, got '{line}'")
+        try:
+            time = _curve_time(fields[0])
+        except ValueError as error:
+            if first and _looks_like_header(fields):  # an optional header row, e.g. time,value
+                first = False
+                continue
+            raise ValueError(f"{path} line {number}: {error}") from None
+        first = False
+        try:
+            points.append((time, _curve_value(fields[1])))
+        except ValueError as error:
+            raise ValueError(f"{path} line {number}: {error}") from None
+    return _curve_arrays(points, str(path))
+
+
+def _looks_like_header(fields: list[str]) -> bool:
+    return all(re.match(r"^[A-Za-z_][\w ()\[\]./-]*$", field) for field in fields)
+
+
+def curve_samples(times, values, sample_rate: float, n: int, stepped: bool = False) -> np.ndarray:
+    """The curve at each of n samples (sample k at k / sample_rate seconds): linear between
+    breakpoints (or holding each breakpoint's value until the next when `stepped`), the first
+    value before the first breakpoint and the last after the last. Two breakpoints at the same
+    time make a jump. Values must be numbers (choice texts are converted by the parameter)."""
+    times = np.asarray(times, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if times.ndim != 1 or times.shape != values.shape or len(times) == 0:
+        raise ValueError("a curve needs as many values as times, at least one")
+    t = np.arange(n, dtype=np.float64) / sample_rate
+    # The last breakpoint at or before t; interpolate towards the next one (strictly later).
+    left = np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1)
+    if stepped or len(times) == 1:
+        out = values[left]
+    else:
+        right = np.minimum(left + 1, len(times) - 1)
+        span = times[right] - times[left]
+        fraction = np.where(span > 0, (t - times[left]) / np.where(span > 0, span, 1.0), 0.0)
+        fraction = np.clip(fraction, 0.0, 1.0)
+        out = values[left] + fraction * (values[right] - values[left])
+    out = np.where(t < times[0], values[0], out)
+    return out.astype(np.float64)
+
+
+def as_curve(curve) -> tuple[np.ndarray, np.ndarray]:
+    """A curve given as text or a CSV path (parse_curve) or as (times, values)."""
+    if isinstance(curve, (str, Path)):
+        return parse_curve(curve)
+    times, values = curve
+    if np.ndim(times) != 1 or np.shape(times) != np.shape(values):
+        raise ValueError("a curve is (times, values) with one value per time")
+    return _curve_arrays([(float(t), v if isinstance(v, str) else float(v)) for t, v in zip(times, values)], "curve")
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering.
+
+class Renderer:
+    """One loaded plugin reused across files: the model is loaded and the settings applied once
+    per sample rate (DawDreamer's engine has a fixed rate, so another rate opens another host).
+    Each file is rendered from a reset plugin, aligned with its input."""
+
+    def __init__(self, model=None, host: str = "dawdreamer", settings=None, automation=None, plugin_path=None):
+        self.model = model
+        self.host_name = host
+        self.settings = dict(settings or {})
+        self.plugin_path = plugin_path
+        automation = dict(automation or {})
+        for name in list(self.settings) + list(automation):
+            check_parameter_id(name)
+        if automation and host != "dawdreamer":
+            raise ValueError(f"automation needs the DawDreamer host ({host} cannot automate parameters): "
+                             f"use --host dawdreamer")
+        both = sorted(set(self.settings) & set(automation))
+        if both:
+            raise ValueError(f"{', '.join(both)}: both set and automated; give one or the other")
+        self.automation = {name: as_curve(curve) for name, curve in automation.items()}
+        self._hosts = {}
+
+    def host_for(self, sample_rate: int):
+        key = sample_rate if self.host_name == "dawdreamer" else None
+        if key not in self._hosts:
+            plugin = open_host(self.host_name, self.plugin_path, sample_rate=sample_rate)
+            # Every name and value must be valid before anything is loaded or rendered.
+            try:
+                for name, (_, values) in self.automation.items():
+                    plugin.parameter(name).plain_array(values)
+                for name, value in self.settings.items():
+                    plugin.parameter(name).plain(value)
+            except ValueError as error:
+                raise SettingsError(str(error)) from None
+            if self.model is not None:
+                plugin.load_model(self.model)
+            for name, value in self.settings.items():
+                plugin.set(name, value)
+            self._hosts[key] = plugin
+        return self._hosts[key]
+
+    def render(self, audio: np.ndarray, sample_rate: int):
+        """(aligned output [channels, samples], the plugin's status); raises RenderError when the
+        plugin cannot run the model."""
+        plugin = self.host_for(sample_rate)
+        if self.automation:
+            # DawDreamer renders the input plus the latency; the curve runs on the input's
+            # timeline and holds its last value over the tail.
+            length = audio.shape[1] + plugin.latency
+            for name, (times, values) in self.automation.items():
+                parameter = plugin.parameter(name)
+                plain = parameter.plain_array(values)
+                plugin.automate(name, curve_samples(times, plain, sample_rate, length, stepped=parameter.stepped))
+        output = plugin.process(audio, sample_rate)
+        # The plugin's status is final only once it knows the session's sample rate and layout.
+        status = plugin.status()
+        if not status.ok:
+            raise RenderError(status.message or "the plugin is not running a model")
+        return output, status
+
+
+def _write(output_path: Path, output: np.ndarray, rate: int) -> None:
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(output_path, output.T, rate, subtype="FLOAT")
+
+
+def render_file(input_path, output_path, model=None, host="dawdreamer", settings=None, plugin_path=None,
+                automation: dict | None = None) -> str:
+    """Renders one file; `settings` maps parameter IDs to values (choice parameters: text or
+    index), `automation` maps IDs to curves (a CSV path or inline breakpoints as parse_curve
+    reads them, or (times, values)). Returns the report line."""
+    renderer = Renderer(model, host, settings, automation, plugin_path)
+    audio, rate = read_audio(input_path)
+    output, status = renderer.render(audio, rate)
+    _write(output_path, output, rate)
     return (f"{output_path}: {audio.shape[1] / rate:.2f} s, {audio.shape[0]} ch at {rate} Hz through "
             f"{status.model_name} in {host} (latency {status.latency} samples, compensated)")
+
+
+def render_folder(input_dir, output_dir, model=None, host="dawdreamer", settings=None, plugin_path=None,
+                  automation: dict | None = None, log=print) -> tuple[int, int, int]:
+    """Renders every audio file under input_dir (recursively, sorted) to the same relative path
+    under output_dir as a float WAV, with one loaded plugin. Unreadable files are skipped with
+    the reason. Returns (rendered, skipped, failed); failed counts files the plugin could not
+    process."""
+    input_dir, output_dir = Path(input_dir), Path(output_dir)
+    if not input_dir.is_dir():
+        raise FileNotFoundError(f"input folder not found: {input_dir}")
+    renderer = Renderer(model, host, settings, automation, plugin_path)
+    inside = output_dir.resolve()
+    files = sorted((p for p in input_dir.rglob("*") if p.is_file()), key=lambda p: p.relative_to(input_dir).as_posix())
+    rendered = skipped = failed = 0
+    targets = {}
+    for path in files:
+        relative = path.relative_to(input_dir)
+        if inside in path.resolve().parents:
+            continue  # an earlier render's output inside the input folder
+        target = output_dir / relative.with_suffix(".wav")
+        if target in targets:
+            log(f"skipped {relative}: same output file as {targets[target]}")
+            skipped += 1
+            continue
+        try:
+            audio, rate = read_audio(path)
+        except (RenderError, FileNotFoundError) as error:
+            reason = str(error).replace(f"cannot read {path}: ", "not readable audio: ").replace(f"{path} ", "")
+            log(f"skipped {relative}: {reason}")
+            skipped += 1
+            continue
+        try:
+            output, status = renderer.render(audio, rate)
+        except SettingsError:
+            raise
+        except (RenderError, PluginError, ValueError) as error:
+            log(f"failed  {relative}: {error}")
+            failed += 1
+            continue
+        _write(target, output, rate)
+        targets[target] = relative
+        rendered += 1
+        log(f"{relative} -> {target}: {audio.shape[1] / rate:.2f} s, {audio.shape[0]} ch at {rate} Hz "
+            f"({status.model_name}, latency {status.latency} samples, compensated)")
+    log(f"{rendered} rendered, {skipped} skipped" + (f", {failed} failed" if failed else ""))
+    return rendered, skipped, failed

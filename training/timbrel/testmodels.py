@@ -3,7 +3,7 @@
     python -m timbrel.testmodels --out build/models
 
 writes timbrel-test.ts (the default until trained models ship), timbrel-test-22k.ts (a valid
-model at another sample rate), and broken/*.ts with broken/MANIFEST.tsv listing, for each file,
+model at another sample rate), timbrel-identity.ts (an exact pass-through), and broken/*.ts with broken/MANIFEST.tsv listing, for each file,
 a fragment of the error message the loader must give.
 """
 
@@ -30,6 +30,20 @@ class HalfLengthDecodeModel(FilterGainModel):
     def decode(self, zd: torch.Tensor) -> torch.Tensor:
         y = self.rescale_hops(zd)
         return y[..., : y.shape[-1] // 2]
+
+
+class IdentityModel(FilterGainModel):
+    """Contract-conforming pass-through: a one-tap filter and a decode that returns the latent
+    (the hop's samples) untouched. The plugin around it must then equal a pure delay of its
+    reported latency, which makes buffering and resampling measurable exactly."""
+
+    def __init__(self, sample_rate: int = 44100, hop_length: int = 128):
+        super().__init__(sample_rate=sample_rate, hop_length=hop_length, num_taps=1, name="timbrel-identity")
+        self.kernel = torch.ones(1, 1, 1)
+
+    @torch.jit.export
+    def decode(self, zd: torch.Tensor) -> torch.Tensor:
+        return zd[:, : self.hop].transpose(1, 2).reshape(zd.shape[0], 1, -1)
 
 
 def _variant(**overrides) -> FilterGainModel:
@@ -73,6 +87,7 @@ def export_all(out: Path) -> None:
     good = out / "timbrel-test.ts"
     save_model(FilterGainModel(), good)
     save_model(FilterGainModel(sample_rate=22050, name="timbrel-test-22k"), out / "timbrel-test-22k.ts")
+    save_model(IdentityModel(), out / "timbrel-identity.ts")
 
     broken = out / "broken"
     broken.mkdir(exist_ok=True)

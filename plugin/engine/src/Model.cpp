@@ -1,5 +1,6 @@
 #include "timbrel/Model.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -121,13 +122,20 @@ struct Model::Impl
 {
     torch::jit::Module module;
     torch::jit::Method encode, analyze, decode, resetMethod;
+    // The sidechain is analysed by a deep copy: analyze() keeps streaming state (its window
+    // history), and the sidechain's must not mix with the input's.
+    torch::jit::Module sidechainModule;
+    torch::jit::Method sidechainAnalyze, sidechainReset;
 
     explicit Impl (torch::jit::Module m)
         : module (std::move (m)),
           encode (module.get_method ("encode")),
           analyze (module.get_method ("analyze")),
           decode (module.get_method ("decode")),
-          resetMethod (module.get_method ("reset"))
+          resetMethod (module.get_method ("reset")),
+          sidechainModule (module.clone()),
+          sidechainAnalyze (sidechainModule.get_method ("analyze")),
+          sidechainReset (sidechainModule.get_method ("reset"))
     {
     }
 
@@ -226,18 +234,31 @@ LoadResult Model::load (const std::string& path)
 std::string Model::warmUp (int batchSize, int hops)
 {
     const auto hop = static_cast<size_t> (modelInfo.hopLength);
-    std::vector<float> in (hop * static_cast<size_t> (batchSize)), out (in.size());
-    std::vector<float> shifts (static_cast<size_t> (modelInfo.numDescriptors()), 0.0f);
-    std::vector<ShiftKind> kinds (shifts.size(), ShiftKind::add);
+    std::vector<float> in (hop * static_cast<size_t> (batchSize)), side (in.size()), out (in.size());
+    HopRequest request;
+    request.batch = batchSize;
+    request.input = in.data();
+    request.output = out.data();
     for (int h = 0; h < hops; ++h)
     {
         for (size_t i = 0; i < in.size(); ++i)
+        {
             in[i] = 0.1f * std::sin (0.05f * static_cast<float> (i + hop * static_cast<size_t> (h)));
-        if (! processHop (in.data(), out.data(), batchSize, shifts.data(), kinds.data()))
+            side[i] = 0.1f * std::sin (0.031f * static_cast<float> (i + hop * static_cast<size_t> (h)));
+        }
+        // Alternate with and without the sidechain so both paths are compiled before playback.
+        request.sidechain = (h % 2 == 1) ? side.data() : nullptr;
+        if (! processHop (request))
             return "the model failed while warming up at batch size " + std::to_string (batchSize);
     }
     reset();
     return {};
+}
+
+void Model::configureCurrentThread()
+{
+    at::set_num_threads (1);
+    at::globalContext().setFlushDenormal (true);
 }
 
 void Model::reset()
@@ -246,6 +267,7 @@ void Model::reset()
     {
         torch::NoGradGuard noGrad;
         impl->resetMethod ({});
+        impl->sidechainReset ({});
     }
     catch (const std::exception&)
     {
@@ -253,28 +275,59 @@ void Model::reset()
     }
 }
 
-bool Model::processHop (const float* input, float* output, int batch, const float* shifts, const ShiftKind* kinds,
-                        float* descriptorsOut) noexcept
+bool Model::processHop (const HopRequest& r) noexcept
 {
-    const int64_t hop = modelInfo.hopLength, numDescriptors = modelInfo.numDescriptors();
+    const int64_t hop = modelInfo.hopLength, numDescriptors = modelInfo.numDescriptors(), latents = modelInfo.latentSize;
+    const int64_t batch = r.batch;
     try
     {
         torch::NoGradGuard noGrad;
-        auto x = torch::from_blob (const_cast<float*> (input), { batch, 1, hop }, torch::kFloat32);
+        auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, hop }, torch::kFloat32);
         auto z = impl->encode ({ x }).toTensor();
-        auto d = impl->analyze ({ x }).toTensor().contiguous().clone();
+        auto measured = impl->analyze ({ x }).toTensor().contiguous();
+        at::Tensor sidechain;
+        if (r.sidechain != nullptr)
+        {
+            auto xs = torch::from_blob (const_cast<float*> (r.sidechain), { batch, 1, hop }, torch::kFloat32);
+            sidechain = impl->sidechainAnalyze ({ xs }).toTensor().contiguous();
+        }
 
-        auto* dp = d.data_ptr<float>(); // [batch, D, 1]
-        if (descriptorsOut != nullptr)
-            std::memcpy (descriptorsOut, dp, sizeof (float) * static_cast<size_t> (batch * numDescriptors));
-        for (int64_t b = 0; b < batch; ++b)
-            for (int64_t i = 0; i < numDescriptors; ++i)
-                dp[b * numDescriptors + i] = applyShift (kinds[i], dp[b * numDescriptors + i], shifts[i]);
+        auto targets = torch::empty ({ batch, numDescriptors, 1 }, torch::kFloat32);
+        const DescriptorMix* mixes = r.mixes;
+        std::vector<DescriptorMix> ownMixes;
+        if (mixes == nullptr)
+        {
+            ownMixes.assign (static_cast<size_t> (numDescriptors), DescriptorMix {});
+            mixes = ownMixes.data();
+        }
+        combineDescriptors (measured.data_ptr<float>(), sidechain.defined() ? sidechain.data_ptr<float>() : nullptr,
+                            mixes, static_cast<int> (numDescriptors), static_cast<int> (batch), targets.data_ptr<float>());
+        const size_t descriptorBytes = sizeof (float) * static_cast<size_t> (batch * numDescriptors);
+        if (r.measured != nullptr)
+            std::memcpy (r.measured, measured.data_ptr<float>(), descriptorBytes);
+        if (r.targets != nullptr)
+            std::memcpy (r.targets, targets.data_ptr<float>(), descriptorBytes);
 
-        auto y = impl->decode ({ torch::cat ({ z, d }, 1) }).toTensor().contiguous();
+        bool latentTouched = false;
+        for (int64_t i = 0; i < latents && (r.latentOffset != nullptr || r.latentScale != nullptr); ++i)
+            latentTouched = latentTouched || (r.latentOffset != nullptr && r.latentOffset[i] != 0.0f)
+                            || (r.latentScale != nullptr && r.latentScale[i] != 1.0f);
+        if (latentTouched)
+        {
+            z = z.contiguous().clone(); // [batch, latent, 1]
+            auto* zp = z.data_ptr<float>();
+            for (int64_t b = 0; b < batch; ++b)
+                for (int64_t i = 0; i < latents; ++i)
+                {
+                    float& v = zp[b * latents + i];
+                    v = v * (r.latentScale != nullptr ? r.latentScale[i] : 1.0f) + (r.latentOffset != nullptr ? r.latentOffset[i] : 0.0f);
+                }
+        }
+
+        auto y = impl->decode ({ torch::cat ({ z, targets }, 1) }).toTensor().contiguous();
         if (y.numel() != batch * hop)
             return false;
-        std::memcpy (output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * hop));
+        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * hop));
         return true;
     }
     catch (const std::exception&)

@@ -1,100 +1,260 @@
 #include "timbrel/StreamingEngine.h"
 
+#include <cfloat>
+#include <chrono>
 #include <cmath>
 
 namespace timbrel
 {
-StreamingEngine::StreamingEngine (std::unique_ptr<Model> m) : model (std::move (m))
+namespace
 {
-    const auto& info = model->info();
-    for (int v = 0; v < kVocabularySize; ++v)
-        vocabularyToModel[static_cast<size_t> (v)] = info.descriptorIndex (kDescriptorVocabulary[static_cast<size_t> (v)].name).value_or (-1);
+constexpr int kUnderrunFadeSamples = 64;
+constexpr double kInputRingSeconds = 2.0; // the worker may fall this far behind before the engine gives up
 
-    hopShifts.assign (static_cast<size_t> (info.numDescriptors()), 0.0f);
-    hopKinds.assign (hopShifts.size(), ShiftKind::add);
-    for (int v = 0; v < kVocabularySize; ++v)
-        if (const int index = vocabularyToModel[static_cast<size_t> (v)]; index >= 0)
-            hopKinds[static_cast<size_t> (index)] = kDescriptorVocabulary[static_cast<size_t> (v)].shiftKind;
-}
+// NaN, Inf and subnormals never reach the model or the resamplers.
+inline float clean (float v) { return (std::isfinite (v) && std::abs (v) >= FLT_MIN) ? v : 0.0f; }
+} // namespace
 
-bool StreamingEngine::isPreparedFor (double hostSampleRate, int maxBlockSize, int numChannels) const
+StreamingEngine::StreamingEngine (std::unique_ptr<Model> m) : model (std::move (m)) {}
+
+StreamingEngine::~StreamingEngine() { stopWorker(); }
+
+std::string StreamingEngine::prepare (const EngineConfig& c)
 {
-    return preparedRate == hostSampleRate && preparedBlock >= maxBlockSize && preparedChannels == numChannels;
-}
-
-std::string StreamingEngine::prepare (double hostSampleRate, int maxBlockSize, int numChannels)
-{
+    stopWorker();
+    engineConfig = c;
+    preparedOnce = true;
     active = false;
     buffersReady = false;
-    preparedRate = hostSampleRate;
-    preparedBlock = std::max (1, maxBlockSize);
-    preparedChannels = numChannels;
-    failures = 0;
+    if (c.numChannels < 1 || c.numChannels > 2)
+        return "only mono and stereo are supported, got " + std::to_string (c.numChannels) + " channels";
+    if (c.sidechainChannels < 0 || c.sidechainChannels > 2)
+        return "the sidechain must be mono or stereo, got " + std::to_string (c.sidechainChannels) + " channels";
 
-    if (numChannels < 1 || numChannels > 2)
-        return "only mono and stereo are supported, got " + std::to_string (numChannels) + " channels";
+    batch = (c.numChannels == 2 && c.stereo == StereoMode::dualMono) ? 2 : 1;
+    chunkSize = std::max (1, c.maxBlockSize);
+    useWorker = c.mode == ProcessingMode::threaded;
 
-    const auto& info = model->info();
-    hopBuffer.prepare (numChannels, info.hopLength);
-    dryDelay.prepare (numChannels, latencySamples());
-    dryScratch.assign (static_cast<size_t> (numChannels * preparedBlock), 0.0f);
-    dryPointers.resize (static_cast<size_t> (numChannels));
-    for (int ch = 0; ch < numChannels; ++ch)
-        dryPointers[static_cast<size_t> (ch)] = dryScratch.data() + static_cast<size_t> (ch * preparedBlock);
+    stream = std::make_unique<ModelStream> (*model);
+    const auto streamError = stream->prepare ({ c.sampleRate, chunkSize, batch, c.sidechainChannels > 0 });
+
+    // Buffering: output sample n is ready once input n + lag is in; +1 because the block that
+    // completes a hop is played back before the hop is computed.
+    const int hopHost = streamError.empty() ? stream->hopInHostSamples() : model->info().hopLength;
+    int buffering = streamError.empty() ? stream->bufferingLag() + 1 : hopHost;
+    if (useWorker)
+        buffering += std::max (hopHost, chunkSize); // the worker gets a hop (or a block) of time
+    primeSamples = buffering;
+    latency = buffering + (streamError.empty() ? stream->modelLatencyInHostSamples() : 0);
+
+    const size_t chunk = static_cast<size_t> (chunkSize);
+    dryDelay.prepare (c.numChannels, latency);
+    auto assign = [chunk] (std::vector<float>& data, std::vector<float*>& ptrs, int channels) {
+        data.assign (static_cast<size_t> (channels) * chunk, 0.0f);
+        ptrs.resize (static_cast<size_t> (channels));
+        for (size_t ch = 0; ch < ptrs.size(); ++ch)
+            ptrs[ch] = data.data() + ch * chunk;
+    };
+    assign (dryScratch, dryPtrs, c.numChannels);
+    assign (batchIn, batchInPtrs, batch);
+    assign (batchSide, batchSidePtrs, batch);
+    assign (batchOut, batchOutPtrs, batch);
+    assign (workerMain, workerMainPtrs, batch);
+    assign (workerSide, workerSidePtrs, batch);
+    wetWeights.assign (chunk, 1.0f);
+
+    const int inputCapacity = static_cast<int> (kInputRingSeconds * c.sampleRate) + chunkSize;
+    inputRing.prepare (batch, useWorker ? inputCapacity : 1);
+    sidechainRing.prepare (batch, useWorker && c.sidechainChannels > 0 ? inputCapacity : 1);
+    recordRing.prepare (useWorker ? inputCapacity / 16 + 64 : 1);
+    outputRing.prepare (batch, buffering + 4 * (chunkSize + hopHost) + 1024);
     buffersReady = true;
 
-    // From here on a failure still plays the dry signal delayed by the reported latency, so
-    // the track stays where the host put it whether or not the model runs.
-    if (std::lround (hostSampleRate) != info.sampleRate)
-        return "the model runs at " + std::to_string (info.sampleRate) + " Hz but the host runs at "
-               + std::to_string (std::lround (hostSampleRate)) + " Hz; set the session to "
-               + std::to_string (info.sampleRate) + " Hz (resampling is not available yet)";
-    if (auto error = model->warmUp (numChannels); ! error.empty())
+    // From here on a failure still plays the dry signal delayed by the reported latency.
+    if (! streamError.empty())
+        return streamError;
+    if (auto error = model->warmUp (batch); ! error.empty())
         return error;
     active = true;
+    reset();
+    if (useWorker)
+    {
+        running.store (true);
+        worker = std::thread ([this] { workerLoop(); });
+    }
     return {};
 }
 
-int StreamingEngine::latencySamples() const
+void StreamingEngine::stopWorker()
 {
-    return model->info().hopLength + model->info().latencySamples;
+    if (worker.joinable())
+    {
+        running.store (false);
+        workAvailable.release();
+        worker.join();
+    }
+}
+
+void StreamingEngine::workerLoop()
+{
+    Model::configureCurrentThread();
+    while (true)
+    {
+        workAvailable.acquire();
+        if (! running.load())
+            return;
+        BlockRecord record;
+        while (recordRing.pop (record))
+        {
+            inputRing.read (workerMainPtrs.data(), record.numSamples);
+            const bool side = engineConfig.sidechainChannels > 0;
+            if (side)
+                sidechainRing.read (workerSidePtrs.data(), record.numSamples);
+            stream->pump (workerMainPtrs.data(), side ? workerSidePtrs.data() : nullptr, record.numSamples, record.controls,
+                          outputRing);
+            processedBlocks.fetch_add (1, std::memory_order_release);
+        }
+    }
+}
+
+void StreamingEngine::waitForWorker() noexcept
+{
+    // Offline or stopped only: the host is not waiting on a real-time deadline.
+    while (worker.joinable() && processedBlocks.load (std::memory_order_acquire) < pushedBlocks.load (std::memory_order_relaxed))
+        std::this_thread::sleep_for (std::chrono::microseconds (20));
 }
 
 void StreamingEngine::reset()
 {
-    model->reset();
-    hopBuffer.reset();
+    if (! buffersReady)
+        return;
+    waitForWorker();
+    if (stream != nullptr && active)
+        stream->reset();
+    inputRing.clear();
+    sidechainRing.clear();
+    recordRing.clear();
+    outputRing.clear();
+    outputRing.write (nullptr, primeSamples);
+    pushedBlocks.store (0);
+    processedBlocks.store (0);
     dryDelay.reset();
+    debt = 0;
+    wetGain = 1.0f;
+    stalled.store (false);
 }
 
-void StreamingEngine::runHop (const float* in, float* out) noexcept
+int StreamingEngine::takeOutput (int n) noexcept
 {
-    const size_t count = static_cast<size_t> (preparedChannels * model->info().hopLength);
-    auto* input = const_cast<float*> (in); // the hop buffer's own frame: safe to clean in place
-    for (size_t i = 0; i < count; ++i)
-        if (! std::isfinite (input[i]))
-            input[i] = 0.0f;
-
-    for (int v = 0; v < kVocabularySize; ++v)
-        if (const int index = vocabularyToModel[static_cast<size_t> (v)]; index >= 0)
-            hopShifts[static_cast<size_t> (index)] = blockControls.shifts[static_cast<size_t> (v)];
-
-    bool ok = model->processHop (in, out, preparedChannels, hopShifts.data(), hopKinds.data());
-    for (size_t i = 0; ok && i < count; ++i)
-        ok = std::isfinite (out[i]);
-    if (! ok)
+    int available = outputRing.availableToRead();
+    if (debt > 0)
     {
-        // Play the hop dry rather than garbage; the model state is cleared so it can recover.
-        ++failures;
-        std::copy (in, in + count, out);
-        model->reset();
+        // Samples that were replaced by dry during an underrun arrive late: skip them.
+        const int skip = static_cast<int> (std::min<long> (debt, available));
+        outputRing.read (nullptr, skip);
+        debt -= skip;
+        available -= skip;
+    }
+    const int k = std::min (available, n);
+    outputRing.read (batchOutPtrs.data(), k);
+
+    constexpr float step = 1.0f / kUnderrunFadeSamples;
+    for (int i = 0; i < k; ++i)
+        wetWeights[static_cast<size_t> (i)] = wetGain = std::min (1.0f, wetGain + step);
+    if (k < n)
+    {
+        // Underrun: fade the last wet samples we have into the dry signal, then play dry.
+        underrunCount.fetch_add (1, std::memory_order_relaxed);
+        debt += n - k;
+        const int fade = std::min (k, kUnderrunFadeSamples);
+        for (int j = 0; j < fade; ++j)
+            wetWeights[static_cast<size_t> (k - fade + j)] *= static_cast<float> (fade - 1 - j) / static_cast<float> (fade);
+        std::fill (wetWeights.begin() + k, wetWeights.begin() + n, 0.0f);
+        wetGain = 0.0f;
+    }
+    return k;
+}
+
+void StreamingEngine::processChunk (const float* const* in, float* const* out, const float* const* sidechain,
+                                    int sidechainChannels, int n, float mixFrom, float mixTo) noexcept
+{
+    const int channels = engineConfig.numChannels;
+    dryDelay.process (in, dryPtrs.data(), n);
+    if (! active)
+    {
+        for (int ch = 0; ch < channels; ++ch)
+            std::copy (dryPtrs[static_cast<size_t> (ch)], dryPtrs[static_cast<size_t> (ch)] + n, out[ch]);
+        return;
+    }
+
+    // Host channels -> model batch: dual-mono keeps channels, linked stereo sends the mid.
+    auto toBatch = [&] (const float* const* src, int srcChannels, std::vector<float*>& dst) {
+        for (int b = 0; b < batch; ++b)
+        {
+            float* d = dst[static_cast<size_t> (b)];
+            if (src == nullptr || srcChannels == 0)
+                std::fill (d, d + n, 0.0f);
+            else if (batch == 1 && srcChannels == 2)
+                for (int i = 0; i < n; ++i)
+                    d[i] = clean (0.5f * (clean (src[0][i]) + clean (src[1][i])));
+            else
+            {
+                const float* s = src[std::min (b, srcChannels - 1)];
+                for (int i = 0; i < n; ++i)
+                    d[i] = clean (s[i]);
+            }
+        }
+    };
+    toBatch (in, channels, batchInPtrs);
+    const bool withSidechain = engineConfig.sidechainChannels > 0;
+    if (withSidechain)
+        toBatch (sidechain, sidechainChannels, batchSidePtrs);
+
+    const bool offline = nonRealtime.load (std::memory_order_relaxed);
+    if (useWorker && ! offline)
+    {
+        bool pushed = ! stalled.load (std::memory_order_relaxed) && inputRing.availableToWrite() >= n
+                      && (! withSidechain || sidechainRing.availableToWrite() >= n);
+        if (pushed)
+        {
+            inputRing.write (batchInPtrs.data(), n);
+            if (withSidechain)
+                sidechainRing.write (batchSidePtrs.data(), n);
+            pushed = recordRing.push ({ n, blockControls });
+        }
+        if (pushed)
+        {
+            pushedBlocks.fetch_add (1, std::memory_order_relaxed);
+            workAvailable.release();
+        }
+        else
+            stalled.store (true, std::memory_order_relaxed); // the worker is hopelessly behind: dry until reset
+    }
+    else
+    {
+        waitForWorker(); // offline after real-time: let the worker finish what it was given
+        stream->pump (batchInPtrs.data(), withSidechain ? batchSidePtrs.data() : nullptr, n, blockControls, outputRing);
+    }
+
+    takeOutput (n);
+
+    for (int ch = 0; ch < channels; ++ch)
+    {
+        const float* wet = batchOutPtrs[static_cast<size_t> (std::min (ch, batch - 1))];
+        const float* dry = dryPtrs[static_cast<size_t> (ch)];
+        for (int i = 0; i < n; ++i)
+        {
+            const float mix = mixFrom + (mixTo - mixFrom) * static_cast<float> (i + 1) / static_cast<float> (n);
+            const float w = (mixFrom == 1.0f && mixTo == 1.0f ? 1.0f : mix) * wetWeights[static_cast<size_t> (i)];
+            out[ch][i] = w == 1.0f ? wet[i] : w * wet[i] + (1.0f - w) * clean (dry[i]);
+        }
     }
 }
 
-void StreamingEngine::process (const float* const* in, float* const* out, int numChannels, int numSamples,
-                               const EngineControls& controls) noexcept
+void StreamingEngine::process (const float* const* in, float* const* out, int numChannels, const float* const* sidechain,
+                               int sidechainChannels, int numSamples, const EngineControls& controls) noexcept
 {
-    if (! buffersReady || numChannels != preparedChannels)
+    if (! buffersReady || numChannels != engineConfig.numChannels)
     {
         for (int ch = 0; ch < numChannels; ++ch)
             if (in[ch] != out[ch])
@@ -103,39 +263,25 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
     }
     blockControls = controls;
     const float startMix = previousMix, endMix = controls.mix;
-    float* chunkIn[2];
+    const float* chunkIn[2];
     float* chunkOut[2];
+    const float* chunkSide[2] = { nullptr, nullptr };
 
     for (int done = 0; done < numSamples;)
     {
-        const int n = std::min (preparedBlock, numSamples - done);
+        const int n = std::min (chunkSize, numSamples - done);
         for (int ch = 0; ch < numChannels; ++ch)
         {
-            chunkIn[ch] = const_cast<float*> (in[ch]) + done;
+            chunkIn[ch] = in[ch] + done;
             chunkOut[ch] = out[ch] + done;
         }
-        dryDelay.process (chunkIn, dryPointers.data(), n);
-        if (! active)
-        {
-            // A model that cannot run plays the dry signal at the reported latency.
-            for (int ch = 0; ch < numChannels; ++ch)
-                std::copy (dryPointers[static_cast<size_t> (ch)], dryPointers[static_cast<size_t> (ch)] + n, chunkOut[ch]);
-            done += n;
-            continue;
-        }
-        hopBuffer.process (chunkIn, chunkOut, n, [this] (const float* i, float* o) { runHop (i, o); });
-
-        // Mix ramps linearly over the block from the previous block's value: no zipper noise.
-        for (int ch = 0; ch < numChannels && ! (startMix == 1.0f && endMix == 1.0f); ++ch)
-        {
-            const float* dry = dryPointers[static_cast<size_t> (ch)];
-            for (int i = 0; i < n; ++i)
-            {
-                const float mix = startMix + (endMix - startMix) * static_cast<float> (done + i + 1) / static_cast<float> (numSamples);
-                const float drySample = std::isfinite (dry[i]) ? dry[i] : 0.0f;
-                chunkOut[ch][i] = mix * chunkOut[ch][i] + (1.0f - mix) * drySample;
-            }
-        }
+        for (int ch = 0; sidechain != nullptr && ch < std::min (sidechainChannels, 2); ++ch)
+            chunkSide[ch] = sidechain[ch] + done;
+        // The mix ramps linearly over the whole host block from the previous block's value.
+        const float from = startMix + (endMix - startMix) * static_cast<float> (done) / static_cast<float> (numSamples);
+        const float to = startMix + (endMix - startMix) * static_cast<float> (done + n) / static_cast<float> (numSamples);
+        processChunk (chunkIn, chunkOut, sidechain != nullptr ? chunkSide : nullptr, sidechain != nullptr ? sidechainChannels : 0,
+                      n, from, to);
         done += n;
     }
     previousMix = endMix;

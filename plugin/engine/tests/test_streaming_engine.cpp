@@ -3,13 +3,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 using namespace timbrel;
 
 namespace
 {
+using Signal = std::vector<std::vector<float>>;
+
 std::unique_ptr<StreamingEngine> makeEngine (const std::string& path = test::testModelPath())
 {
     auto result = Model::load (path);
@@ -18,76 +22,171 @@ std::unique_ptr<StreamingEngine> makeEngine (const std::string& path = test::tes
     return std::make_unique<StreamingEngine> (std::move (result.model));
 }
 
-std::vector<std::vector<float>> testSignal (int channels, int length)
+std::string identityPath() { return test::modelsFolder() + "/timbrel-identity.ts"; }
+
+EngineConfig config (double rate, int block, int channels, ProcessingMode mode = ProcessingMode::inlined, int sidechain = 0)
 {
-    std::vector<std::vector<float>> x (static_cast<size_t> (channels), std::vector<float> (static_cast<size_t> (length)));
+    EngineConfig c;
+    c.sampleRate = rate;
+    c.maxBlockSize = block;
+    c.numChannels = channels;
+    c.mode = mode;
+    c.sidechainChannels = sidechain;
+    return c;
+}
+
+Signal testSignal (int channels, int length, float freqScale = 1.0f)
+{
+    Signal x (static_cast<size_t> (channels), std::vector<float> (static_cast<size_t> (length)));
     for (int ch = 0; ch < channels; ++ch)
         for (int n = 0; n < length; ++n)
-            x[ch][n] = 0.3f * std::sin (0.01f * n * (1 + ch)) + 0.1f * std::sin (0.37f * n);
+            x[ch][n] = 0.3f * std::sin (0.01f * freqScale * n * (1 + ch)) + 0.1f * std::sin (0.37f * freqScale * n);
     return x;
 }
 
-std::vector<std::vector<float>> render (StreamingEngine& engine, std::vector<std::vector<float>> x,
-                                        const std::vector<int>& blocks, const EngineControls& controls = {})
+struct RenderOptions
+{
+    std::vector<int> blocks { 256 };
+    EngineControls controls {};
+    const Signal* sidechain = nullptr;
+    double pacedRate = 0.0;      // > 0: wait like an audio device at this rate (times 1.5 for slack)
+    int unpacedSamples = 0;      // ... except for the first samples, fed as fast as possible
+};
+
+Signal render (StreamingEngine& engine, Signal x, const RenderOptions& o = {})
 {
     const int total = static_cast<int> (x[0].size());
     size_t which = 0;
+    auto next = std::chrono::steady_clock::now();
     for (int done = 0; done < total;)
     {
-        const int n = std::min (blocks[which++ % blocks.size()], total - done);
+        const int n = std::min (o.blocks[which++ % o.blocks.size()], total - done);
         float* ptrs[2] = { x[0].data() + done, x.size() > 1 ? x[1].data() + done : nullptr };
-        engine.process (ptrs, ptrs, static_cast<int> (x.size()), n, controls);
+        const float* side[2] = { nullptr, nullptr };
+        if (o.sidechain != nullptr)
+            for (size_t ch = 0; ch < o.sidechain->size(); ++ch)
+                side[ch] = (*o.sidechain)[ch].data() + done;
+        if (o.pacedRate > 0.0 && done >= o.unpacedSamples)
+        {
+            next += std::chrono::microseconds (static_cast<long> (1.5e6 * n / o.pacedRate));
+            std::this_thread::sleep_until (next);
+        }
+        else
+            next = std::chrono::steady_clock::now();
+        engine.process (ptrs, ptrs, static_cast<int> (x.size()), o.sidechain != nullptr ? side : nullptr,
+                        o.sidechain != nullptr ? static_cast<int> (o.sidechain->size()) : 0, n, o.controls);
         done += n;
     }
     return x;
 }
+
+double rmsDb (const std::vector<float>& x, int from, int to)
+{
+    double sum = 0.0;
+    for (int n = from; n < to; ++n)
+        sum += static_cast<double> (x[n]) * x[n];
+    return 10.0 * std::log10 (sum / (to - from) + 1e-20);
+}
 } // namespace
 
-TEST_CASE ("latency is one hop plus the model's own delay")
+TEST_CASE ("latency: one hop plus the model's delay inline; Threaded adds a hop or a block")
 {
     auto engine = makeEngine();
-    REQUIRE (engine->prepare (44100.0, 512, 2).empty());
+    REQUIRE (engine->prepare (config (44100.0, 512, 2)).empty());
     CHECK (engine->latencySamples() == 256 + 31);
+    REQUIRE (engine->prepare (config (44100.0, 64, 2, ProcessingMode::threaded)).empty());
+    CHECK (engine->latencySamples() == 256 + 256 + 31);
+    REQUIRE (engine->prepare (config (44100.0, 1024, 2, ProcessingMode::threaded)).empty());
+    CHECK (engine->latencySamples() == 256 + 1024 + 31);
 }
 
 TEST_CASE ("odd and changing host block sizes give the same output as hop-sized blocks")
 {
-    auto engine = makeEngine();
-    REQUIRE (engine->prepare (44100.0, 8192, 2).empty());
-    const auto x = testSignal (2, 30000);
-    const auto reference = render (*engine, x, { 256 });
-    engine->reset();
-    const auto odd = render (*engine, x, { 1, 7, 8192, 255, 300, 64, 4097 });
-    REQUIRE (reference == odd);
+    for (auto mode : { ProcessingMode::inlined, ProcessingMode::threaded })
+    {
+        auto engine = makeEngine();
+        REQUIRE (engine->prepare (config (44100.0, 8192, 2, mode)).empty());
+        engine->setNonRealtime (true);
+        const auto x = testSignal (2, 30000);
+        const auto reference = render (*engine, x, { { 256 } });
+        engine->reset();
+        const auto odd = render (*engine, x, { { 1, 7, 8192, 255, 300, 64, 4097 } });
+        REQUIRE (reference == odd);
+        CHECK (engine->underruns() == 0);
 
-    // And it is not a pass-through: the model filters the signal.
-    float difference = 0.0f;
-    for (int n = 1000; n < 30000; ++n)
-        difference = std::max (difference, std::abs (reference[0][n] - x[0][n - 287]));
-    CHECK (difference > 0.01f);
+        // And it is not a pass-through: the model filters the signal.
+        const int latency = engine->latencySamples();
+        float difference = 0.0f;
+        for (int n = latency + 1000; n < 30000; ++n)
+            difference = std::max (difference, std::abs (reference[0][n] - x[0][n - latency]));
+        CHECK (difference > 0.01f);
+    }
 }
 
 TEST_CASE ("blocks larger than prepared are split, not overrun")
 {
     auto engine = makeEngine();
-    REQUIRE (engine->prepare (44100.0, 64, 1).empty());
+    REQUIRE (engine->prepare (config (44100.0, 64, 1)).empty());
     const auto x = testSignal (1, 20000);
-    const auto small = render (*engine, x, { 64 });
+    const auto small = render (*engine, x, { { 64 } });
     engine->reset();
-    const auto large = render (*engine, x, { 5000 });
+    const auto large = render (*engine, x, { { 5000 } });
     REQUIRE (small == large);
+}
+
+TEST_CASE ("the identity model comes out as a pure delay of the reported latency")
+{
+    for (auto mode : { ProcessingMode::inlined, ProcessingMode::threaded })
+    {
+        auto engine = makeEngine (identityPath());
+        REQUIRE (engine->prepare (config (44100.0, 100, 2, mode)).empty());
+        engine->setNonRealtime (true);
+        const auto x = testSignal (2, 10000);
+        const auto out = render (*engine, x, { { 100, 37 } });
+        const int latency = engine->latencySamples();
+        CHECK (latency == (mode == ProcessingMode::inlined ? 128 : 256));
+        for (int ch = 0; ch < 2; ++ch)
+            for (int n = 0; n < 10000; ++n)
+                REQUIRE (out[ch][n] == (n < latency ? 0.0f : x[ch][n - latency]));
+    }
+}
+
+TEST_CASE ("at 48 kHz the model runs resampled, with a constant latency")
+{
+    auto engine = makeEngine (identityPath());
+    REQUIRE (engine->prepare (config (48000.0, 512, 1)).empty());
+    REQUIRE (engine->isActive());
+    engine->setNonRealtime (true);
+    const int latency = engine->latencySamples();
+    INFO ("latency " << latency);
+    CHECK (latency >= 140);  // a 128-sample hop at 44.1 kHz is 139.3 samples at 48 kHz
+    CHECK (latency <= 256);
+
+    const auto x = testSignal (1, 48000, 0.5f); // band-limited well below 20 kHz
+    for (const auto& blocks : { std::vector<int> { 512 }, std::vector<int> { 1, 31, 480, 7 } })
+    {
+        engine->reset();
+        const auto out = render (*engine, x, { blocks });
+        CHECK (engine->underruns() == 0);
+        float worst = 0.0f;
+        for (int n = latency + 2000; n < 48000; ++n)
+            worst = std::max (worst, std::abs (out[0][n] - x[0][n - latency]));
+        CHECK (worst < 1e-3f);
+    }
 }
 
 TEST_CASE ("mix 0 gives the input delayed by exactly the reported latency")
 {
     auto engine = makeEngine();
-    REQUIRE (engine->prepare (44100.0, 512, 1).empty());
-    EngineControls dry;
-    dry.mix = 0.0f;
-    render (*engine, testSignal (1, 512), { 512 }, dry); // settle the mix ramp
+    REQUIRE (engine->prepare (config (44100.0, 512, 1)).empty());
+    RenderOptions dry;
+    dry.controls.mix = 0.0f;
+    dry.blocks = { 512 };
+    render (*engine, testSignal (1, 512), dry); // settle the mix ramp
     engine->reset();
     const auto x = testSignal (1, 10000);
-    const auto out = render (*engine, x, { 100 }, dry);
+    dry.blocks = { 100 };
+    const auto out = render (*engine, x, dry);
     const int latency = engine->latencySamples();
     for (int n = latency; n < 10000; ++n)
         REQUIRE (out[0][n] == x[0][n - latency]);
@@ -96,52 +195,236 @@ TEST_CASE ("mix 0 gives the input delayed by exactly the reported latency")
 TEST_CASE ("a loudness shift of +6 dB doubles the output amplitude")
 {
     auto engine = makeEngine();
-    REQUIRE (engine->prepare (44100.0, 512, 1).empty());
+    REQUIRE (engine->prepare (config (44100.0, 512, 1)).empty());
     const auto x = testSignal (1, 20000);
-    const auto plain = render (*engine, x, { 512 });
+    const auto plain = render (*engine, x, { { 512 } });
     engine->reset();
-    EngineControls louder;
-    louder.shifts[0] = 6.0f; // loudness
-    const auto shifted = render (*engine, x, { 512 }, louder);
-    double plainEnergy = 0, shiftedEnergy = 0;
-    for (int n = 5000; n < 20000; ++n)
-    {
-        plainEnergy += plain[0][n] * plain[0][n];
-        shiftedEnergy += shifted[0][n] * shifted[0][n];
-    }
-    CHECK (10.0 * std::log10 (shiftedEnergy / plainEnergy) == Approx (6.0).margin (0.05));
+    RenderOptions louder;
+    louder.blocks = { 512 };
+    louder.controls.faders[0].shift = 6.0f; // loudness
+    const auto shifted = render (*engine, x, louder);
+    CHECK (rmsDb (shifted[0], 5000, 20000) - rmsDb (plain[0], 5000, 20000) == Approx (6.0).margin (0.05));
 }
 
-TEST_CASE ("NaN and Inf input leave the output finite")
+TEST_CASE ("fader moves glide over several hops instead of jumping")
 {
     auto engine = makeEngine();
-    REQUIRE (engine->prepare (44100.0, 512, 2).empty());
+    REQUIRE (engine->prepare (config (44100.0, 256, 1)).empty());
+    const int hop = 256;
+    auto x = testSignal (1, 40 * hop);
+    // First half at 0 dB shift, then the fader jumps to +12 dB.
+    Signal out = x;
+    RenderOptions o;
+    o.blocks = { hop };
+    for (int done = 0; done < 40 * hop; done += hop)
+    {
+        o.controls.faders[0].shift = done < 20 * hop ? 0.0f : 12.0f;
+        float* p[1] = { out[0].data() + done };
+        engine->process (p, p, 1, nullptr, 0, hop, o.controls);
+    }
+    engine->reset();
+    const auto plain = render (*engine, x, o = RenderOptions {});
+    std::vector<double> gains;
+    for (int h = 20; h < 35; ++h)
+        gains.push_back (rmsDb (out[0], h * hop, (h + 1) * hop) - rmsDb (plain[0], h * hop, (h + 1) * hop));
+    int intermediate = 0;
+    for (double g : gains)
+        intermediate += (g > 1.0 && g < 11.0) ? 1 : 0;
+    CHECK (intermediate >= 5);          // about 50 ms on the way up (8.6 hops of 256), not one step
+    CHECK (gains.back() == Approx (12.0).margin (0.1));
+}
+
+TEST_CASE ("a fixed loudness and a sidechain loudness drive the output level")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 512, 1, ProcessingMode::inlined, 1)).empty());
+    const auto x = testSignal (1, 30000);
+    auto quiet = x, loud = x;
+    for (auto& v : quiet[0]) v *= 0.25f;
+    for (auto& v : loud[0]) v *= 1.0f;
+
+    RenderOptions o;
+    o.blocks = { 512 };
+    o.controls.faders[0].source = DescriptorSource::sidechain;
+    o.sidechain = &quiet;
+    const auto followQuiet = render (*engine, x, o);
+    engine->reset();
+    o.sidechain = &loud;
+    const auto followLoud = render (*engine, x, o);
+    CHECK (rmsDb (followLoud[0], 5000, 30000) - rmsDb (followQuiet[0], 5000, 30000) == Approx (12.04).margin (0.2));
+
+    engine->reset();
+    o.sidechain = nullptr;
+    o.controls.faders[0].source = DescriptorSource::fixed;
+    o.controls.faders[0].fixed = -30.0f;
+    const auto fixedA = render (*engine, x, o);
+    engine->reset();
+    o.controls.faders[0].fixed = -20.0f;
+    const auto fixedB = render (*engine, x, o);
+    CHECK (rmsDb (fixedB[0], 5000, 30000) - rmsDb (fixedA[0], 5000, 30000) == Approx (10.0).margin (0.2));
+}
+
+TEST_CASE ("latent controls scale and offset the latent dimensions")
+{
+    auto engine = makeEngine (identityPath()); // latent = the hop's samples
+    REQUIRE (engine->prepare (config (44100.0, 128, 1)).empty());
+    RenderOptions o;
+    o.blocks = { 128 };
+    o.controls.latentOffset[0] = 0.5f;
+    o.controls.latentScale[1] = 2.0f;
+    const auto x = testSignal (1, 128 * 20);
+    const auto out = render (*engine, x, o);
+    for (int h = 2; h < 19; ++h)
+    {
+        const int at = h * 128 + 128; // one hop of latency
+        CHECK (out[0][at] == Approx (x[0][h * 128] + 0.5f));
+        CHECK (out[0][at + 1] == Approx (2.0f * x[0][h * 128 + 1]));
+        CHECK (out[0][at + 2] == x[0][h * 128 + 2]);
+    }
+}
+
+TEST_CASE ("linked stereo runs the mid through one stream and sends it to both channels")
+{
+    auto engine = makeEngine();
+    auto c = config (44100.0, 512, 2);
+    c.stereo = StereoMode::linked;
+    REQUIRE (engine->prepare (c).empty());
+    const auto x = testSignal (2, 20000);
+    const auto out = render (*engine, x, { { 512 } });
+    REQUIRE (out[0] == out[1]);
+
+    Signal mid (1, std::vector<float> (20000));
+    for (int n = 0; n < 20000; ++n)
+        mid[0][n] = 0.5f * (x[0][n] + x[1][n]);
+    auto mono = makeEngine();
+    REQUIRE (mono->prepare (config (44100.0, 512, 1)).empty());
+    const auto expected = render (*mono, mid, { { 512 } });
+    REQUIRE (out[0] == expected[0]);
+}
+
+TEST_CASE ("Threaded real time without underruns equals offline, bit for bit")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 128, 2, ProcessingMode::threaded)).empty());
+    const auto x = testSignal (2, 22050);
+    engine->setNonRealtime (true);
+    const auto offline = render (*engine, x, { { 128 } });
+    engine->reset();
+    engine->setNonRealtime (false);
+    RenderOptions paced;
+    paced.blocks = { 128 };
+    paced.pacedRate = 44100.0;
+    const auto realtime = render (*engine, x, paced);
+    REQUIRE (engine->underruns() == 0);
+    REQUIRE (realtime == offline);
+}
+
+TEST_CASE ("an underrun plays dry, then the wet signal comes back in place")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 32, 1, ProcessingMode::threaded)).empty());
+    const auto x = testSignal (1, 44100);
+    engine->setNonRealtime (true);
+    const auto offline = render (*engine, x, { { 32 } });
+    engine->reset();
+    engine->setNonRealtime (false);
+    RenderOptions o;
+    o.blocks = { 32 };
+    o.pacedRate = 44100.0;
+    o.unpacedSamples = 22050; // the first half arrives far faster than real time
+    const auto realtime = render (*engine, x, o);
+    CHECK (engine->underruns() > 0);
+    for (float v : realtime[0])
+        REQUIRE (std::isfinite (v));
+    // Once the worker has caught up, the output is exactly where it belongs again.
+    for (int n = 40000; n < 44100; ++n)
+        REQUIRE (realtime[0][n] == offline[0][n]);
+}
+
+TEST_CASE ("NaN, Inf and subnormal input leave the output finite")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 512, 2)).empty());
     auto x = testSignal (2, 8000);
     x[0][1000] = std::numeric_limits<float>::quiet_NaN();
     x[1][2000] = std::numeric_limits<float>::infinity();
+    for (int n = 3000; n < 3500; ++n)
+        x[0][n] = 1e-42f;
     for (auto mix : { 1.0f, 0.5f })
     {
-        EngineControls controls;
-        controls.mix = mix;
-        const auto out = render (*engine, x, { 333 }, controls);
+        RenderOptions o;
+        o.blocks = { 333 };
+        o.controls.mix = mix;
+        const auto out = render (*engine, x, o);
         for (const auto& channel : out)
             for (float v : channel)
                 REQUIRE (std::isfinite (v));
     }
 }
 
-TEST_CASE ("a model at another sample rate is reported and passes audio dry at the reported latency")
+TEST_CASE ("every common host rate runs the model with a constant latency")
 {
-    auto engine = makeEngine (test::modelsFolder() + "/timbrel-test-22k.ts");
-    const auto error = engine->prepare (44100.0, 512, 1);
-    CHECK (error.find ("22050 Hz") != std::string::npos);
-    CHECK (error.find ("44100 Hz") != std::string::npos);
-    CHECK_FALSE (engine->isActive());
-    const auto x = testSignal (1, 2000);
-    const auto out = render (*engine, x, { 100 });
-    const int latency = engine->latencySamples();
-    for (int n = 0; n < 2000; ++n)
-        REQUIRE (out[0][n] == (n < latency ? 0.0f : x[0][n - latency]));
-    CHECK (engine->prepare (22050.0, 512, 1).empty());
-    CHECK (engine->isActive());
+    for (double rate : { 22050.0, 48000.0, 88200.0, 96000.0, 192000.0 })
+    {
+        auto engine = makeEngine (identityPath());
+        REQUIRE (engine->prepare (config (rate, 256, 1)).empty());
+        engine->setNonRealtime (true);
+        const int latency = engine->latencySamples();
+        const int length = static_cast<int> (rate);
+        Signal x (1, std::vector<float> (static_cast<size_t> (length)));
+        for (int n = 0; n < length; ++n)
+            x[0][n] = 0.4f * static_cast<float> (std::sin (2.0 * M_PI * 1000.0 * n / rate) + 0.5 * std::sin (2.0 * M_PI * 5000.0 * n / rate));
+        const auto out = render (*engine, x, { { 256, 3, 1000 } });
+        CHECK (engine->underruns() == 0);
+        float worst = 0.0f;
+        for (int n = latency + length / 10; n < length; ++n)
+            worst = std::max (worst, std::abs (out[0][n] - x[0][n - latency]));
+        INFO ("host rate " << rate << ", latency " << latency << " samples, worst error " << worst);
+        CHECK (worst < 1e-3f);
+    }
+}
+
+TEST_CASE ("resampling rejects what the model's rate cannot carry by at least 90 dB")
+{
+    // A 23 kHz tone at a 48 kHz host lies above the model's 22.05 kHz Nyquist: it must not come
+    // back aliased (at 21.1 kHz) or at all. A 10 kHz tone passes at unity.
+    auto level = [] (double frequency) {
+        auto engine = makeEngine (identityPath());
+        REQUIRE (engine->prepare (config (48000.0, 512, 1)).empty());
+        engine->setNonRealtime (true);
+        const int length = 48000;
+        Signal x (1, std::vector<float> (static_cast<size_t> (length)));
+        for (int n = 0; n < length; ++n)
+            x[0][n] = 0.5f * static_cast<float> (std::sin (2.0 * M_PI * frequency * n / 48000.0));
+        const auto out = render (*engine, x, { { 512 } });
+        return rmsDb (out[0], 8000, length) - rmsDb (x[0], 8000, length);
+    };
+    const double passed = level (10000.0), rejected = level (23000.0);
+    INFO ("10 kHz " << passed << " dB, 23 kHz " << rejected << " dB");
+    CHECK (std::abs (passed) < 0.1);
+    CHECK (rejected < -90.0);
+}
+
+TEST_CASE ("a mono sidechain drives both channels of a stereo input in Threaded mode")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 128, 2, ProcessingMode::threaded, 1)).empty());
+    const auto x = testSignal (2, 20000);
+    Signal quiet (1, std::vector<float> (20000));
+    for (int n = 0; n < 20000; ++n)
+        quiet[0][n] = 0.1f * x[0][n];
+    RenderOptions o;
+    o.blocks = { 128 };
+    o.sidechain = &quiet;
+    o.controls.faders[0].source = DescriptorSource::sidechain;
+    engine->setNonRealtime (true);
+    const auto offline = render (*engine, x, o);
+    engine->reset();
+    engine->setNonRealtime (false);
+    o.pacedRate = 44100.0;
+    const auto realtime = render (*engine, x, o);
+    REQUIRE (engine->underruns() == 0);
+    REQUIRE (realtime == offline);
+    const auto plain = render (*engine, x, RenderOptions {});
+    CHECK (rmsDb (plain[0], 5000, 20000) - rmsDb (offline[0], 5000, 20000) > 10.0);
 }

@@ -2,6 +2,7 @@
 // A loaded, validated, warmed-up model (docs/model-format.md). The torch module is hidden
 // behind a pointer so this header stays torch-free.
 
+#include "timbrel/Controls.h"
 #include "timbrel/ModelInfo.h"
 
 #include <memory>
@@ -37,16 +38,30 @@ public:
         then clears the streaming state. Returns an error message, empty on success. */
     std::string warmUp (int batchSize, int hops = 8);
 
+    /** Call once on any thread that runs the model: one intra-op thread, subnormals flushed. */
+    static void configureCurrentThread();
+
     /** Clears all streaming state (the model's reset()). */
     void reset();
 
-    /** Processes one hop for `batch` channels: input and output are `batch` x hop_length
-        floats, channel-major and contiguous. `shifts` holds one value per model descriptor
-        (in the model's descriptor order), applied to analyze() before decode().
-        `descriptorsOut`, if not null, receives batch x D descriptor values before shifting.
-        Returns false (leaving `output` untouched) if the model threw. */
-    bool processHop (const float* input, float* output, int batch, const float* shifts, const ShiftKind* kinds,
-                     float* descriptorsOut = nullptr) noexcept;
+    /** One hop for `batch` channels. Every buffer is channel-major and contiguous. */
+    struct HopRequest
+    {
+        int batch = 1;
+        const float* input = nullptr;     // batch x hop_length
+        const float* sidechain = nullptr; // batch x hop_length, or null: descriptors come from the input only
+        float* output = nullptr;          // batch x hop_length
+        const DescriptorMix* mixes = nullptr; // one per model descriptor (null: the model's own analysis)
+        const float* latentOffset = nullptr;  // latent_size values or null
+        const float* latentScale = nullptr;
+        float* measured = nullptr;        // batch x D: the input's descriptors (optional)
+        float* targets = nullptr;         // batch x D: what decode() was given (optional)
+    };
+
+    /** encode + analyze the input (and analyze the sidechain with its own streaming state),
+        form the descriptor targets, scale/offset the latent, decode. Returns false, leaving
+        `output` untouched, if the model threw. */
+    bool processHop (const HopRequest& request) noexcept;
 
 private:
     struct Impl;

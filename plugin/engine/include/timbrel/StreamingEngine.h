@@ -1,71 +1,123 @@
 #pragma once
-// The model in the host's signal path: hop buffering, descriptor shifts, latency-compensated
-// dry/wet, and the latency the host must be told. Torch-free header (the model is pimpl'd).
+// The model in the host's signal path, seen from the audio thread: channel mapping (mono,
+// dual-mono, linked stereo, sidechain), a worker thread fed through lock-free rings (Threaded
+// mode) or the chain run in the callback (Inline mode), underrun handling, the
+// latency-compensated dry path and dry/wet. Torch-free header.
 
 #include "timbrel/HopBuffer.h"
-#include "timbrel/Model.h"
+#include "timbrel/ModelStream.h"
 
-#include <array>
+#include <atomic>
 #include <memory>
+#include <semaphore>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace timbrel
 {
-/** Control values for one block, indexed like kDescriptorVocabulary. */
-struct EngineControls
+enum class ProcessingMode
 {
-    std::array<float, kVocabularySize> shifts {};
-    float mix = 1.0f; // 0 = dry only, 1 = model only
+    threaded = 0, // libtorch on a worker thread; the callback only copies and mixes
+    inlined = 1   // libtorch in the callback: one hop less latency, allocates on the audio thread
+};
+
+enum class StereoMode
+{
+    dualMono = 0, // each channel its own stream (batch 2)
+    linked = 1    // the mid signal through one stream, sent to both channels
+};
+
+struct EngineConfig
+{
+    double sampleRate = 44100.0;
+    int maxBlockSize = 512;
+    int numChannels = 2;        // main bus: 1 or 2
+    int sidechainChannels = 0;  // 0 (no sidechain bus), 1 or 2
+    ProcessingMode mode = ProcessingMode::threaded;
+    StereoMode stereo = StereoMode::dualMono;
+
+    bool operator== (const EngineConfig&) const = default;
 };
 
 class StreamingEngine
 {
 public:
     explicit StreamingEngine (std::unique_ptr<Model> model);
+    ~StreamingEngine();
 
-    /** Allocates buffers and warms the model up for this channel count. Returns a plain-words
-        error when the model cannot run in this configuration; the engine then plays the dry
-        signal delayed by latencySamples(), so the reported latency holds either way. */
-    std::string prepare (double hostSampleRate, int maxBlockSize, int numChannels);
+    /** Allocates everything, warms the model up and starts the worker (Threaded mode). Returns
+        a plain-words error when the model cannot run; the engine then plays the dry signal
+        delayed by latencySamples(), so the reported latency holds either way. */
+    std::string prepare (const EngineConfig& config);
 
+    const EngineConfig& config() const { return engineConfig; }
+    /** False for the placeholder that passes audio through when no model could be loaded. */
+    bool hasModel() const { return model != nullptr; }
+    /** prepare() has run (successfully or not) at least once. */
+    bool wasPrepared() const { return preparedOnce; }
     bool isActive() const { return active; }
-    bool isPreparedFor (double hostSampleRate, int maxBlockSize, int numChannels) const;
     const ModelInfo& info() const { return model->info(); }
 
-    /** Host-visible latency: one hop of buffering plus the model's own delay. */
-    int latencySamples() const;
+    /** Host-visible latency in host samples: buffering (one hop; Threaded adds the larger of a
+        hop and a host block), the resamplers' lag, and the model's own delay. */
+    int latencySamples() const { return latency; }
 
-    /** Clears the model's streaming state and every buffer. */
+    /** Offline (host non-realtime) processing is synchronous: the callback waits for the
+        worker, so no underrun is possible and the output equals a real-time render without
+        underruns. */
+    void setNonRealtime (bool offline) { nonRealtime.store (offline, std::memory_order_relaxed); }
+
+    /** Clears all streaming state. Not concurrently with process(). */
     void reset();
 
     /** Starts the next block at this mix instead of ramping from the last one (a new render). */
     void jumpToMix (float mix) { previousMix = mix; }
 
-    /** Processes `numSamples` of `numChannels` audio; `in` and `out` may alias. Blocks larger
-        than prepared are split. Non-finite input is zeroed before it reaches the model. */
-    void process (const float* const* in, float* const* out, int numChannels, int numSamples,
-                  const EngineControls& controls) noexcept;
+    /** Processes `numSamples` (any size; larger than prepared is split). `in` and `out` may
+        alias. `sidechain` may be null. Non-finite input never reaches the model. */
+    void process (const float* const* in, float* const* out, int numChannels, const float* const* sidechain,
+                  int sidechainChannels, int numSamples, const EngineControls& controls) noexcept;
 
-    /** Hops the model failed to compute since prepare (the dry hop was played instead). */
-    int failedHops() const { return failures; }
+    /** Hops the model failed to compute (played dry), and blocks the worker was late for. */
+    int failedHops() const { return stream != nullptr ? stream->failedHops() : 0; }
+    int underruns() const { return underrunCount.load (std::memory_order_relaxed); }
 
 private:
-    void runHop (const float* in, float* out) noexcept;
+    struct BlockRecord
+    {
+        int numSamples = 0;
+        EngineControls controls;
+    };
+
+    void processChunk (const float* const* in, float* const* out, const float* const* sidechain, int sidechainChannels,
+                       int n, float mixFrom, float mixTo) noexcept;
+    void stopWorker();
+    void workerLoop();
+    void waitForWorker() noexcept;
+    int takeOutput (int n) noexcept;
 
     std::unique_ptr<Model> model;
-    HopBuffer hopBuffer;
+    std::unique_ptr<ModelStream> stream;
+    EngineConfig engineConfig;
+    int batch = 1, latency = 0, chunkSize = 1, primeSamples = 0;
+    bool active = false, buffersReady = false, useWorker = false, preparedOnce = false;
+    float previousMix = 1.0f, wetGain = 1.0f;
+    long debt = 0; // output samples replaced by dry after an underrun, skipped when they arrive
+
     DelayLine dryDelay;
-    std::vector<float> dryScratch;
-    std::vector<float*> dryPointers;
-    std::vector<float> hopShifts;
-    std::vector<ShiftKind> hopKinds;
-    std::array<int, kVocabularySize> vocabularyToModel {};
+    std::vector<float> dryScratch, batchIn, batchSide, batchOut, wetWeights;
+    std::vector<float*> dryPtrs, batchInPtrs, batchSidePtrs, batchOutPtrs;
     EngineControls blockControls;
-    double preparedRate = 0.0;
-    int preparedBlock = 0, preparedChannels = 0;
-    float previousMix = 1.0f;
-    bool active = false, buffersReady = false;
-    int failures = 0;
+
+    SampleRing inputRing, sidechainRing, outputRing;
+    RecordRing<BlockRecord> recordRing;
+    std::vector<float> workerMain, workerSide;
+    std::vector<float*> workerMainPtrs, workerSidePtrs;
+    std::thread worker;
+    std::counting_semaphore<> workAvailable { 0 };
+    std::atomic<bool> running { false }, nonRealtime { false }, stalled { false };
+    std::atomic<long> pushedBlocks { 0 }, processedBlocks { 0 };
+    std::atomic<int> underrunCount { 0 };
 };
 } // namespace timbrel

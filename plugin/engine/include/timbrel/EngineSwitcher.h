@@ -1,0 +1,63 @@
+#pragma once
+// Hands engines from the loader to the audio thread without locks: a new engine is published
+// into an atomic slot, the audio thread picks it up, runs it beside the old one until it has
+// filled its latency, crossfades, and hands the old one back through retirement slots that a
+// non-audio thread empties. Offline (and right after prepare/reset) the switch is immediate.
+
+#include "timbrel/StreamingEngine.h"
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace timbrel
+{
+class EngineSwitcher
+{
+public:
+    ~EngineSwitcher();
+
+    /** Scratch for crossfades. Audio stopped. */
+    void prepare (int numChannels, int maxBlockSize);
+
+    // ---- any one non-audio thread at a time (loader, message thread) ----
+    /** The next engine to play (null: pass audio through). Replaces one not yet picked up. */
+    void publish (std::unique_ptr<StreamingEngine> engine);
+    /** Deletes engines the audio thread has retired. */
+    void collectGarbage();
+    /** The engine most recently published, or null. Valid until the next publish + collectGarbage. */
+    StreamingEngine* latest() const { return latestPublished; }
+
+    // ---- audio stopped (prepareToPlay, reset) ----
+    /** Installs a pending engine at once and ends any crossfade. Returns the engine now playing. */
+    StreamingEngine* settle();
+    StreamingEngine* playing() const { return current; }
+
+    // ---- audio thread ----
+    void process (const float* const* in, float* const* out, int numChannels, const float* const* sidechain,
+                  int sidechainChannels, int numSamples, const EngineControls& controls, bool offline) noexcept;
+
+    bool isSwitching() const { return incoming != nullptr; }
+
+private:
+    void retire (StreamingEngine* engine) noexcept;
+    void runEngine (StreamingEngine* engine, const float* const* in, float* const* out, int numChannels,
+                    const float* const* sidechain, int sidechainChannels, int n, const EngineControls& controls) noexcept;
+
+    static constexpr int kFadeSamples = 2048;
+    static constexpr int kRetireSlots = 8;
+
+    std::atomic<StreamingEngine*> pending { nullptr };
+    std::array<std::atomic<StreamingEngine*>, kRetireSlots> retired {};
+    StreamingEngine* latestPublished = nullptr;
+
+    StreamingEngine* current = nullptr;  // audio thread
+    StreamingEngine* incoming = nullptr; // audio thread: warming up or fading in
+    StreamingEngine* waitingToRetire = nullptr;
+    bool offlineBlock = false;
+    int warmRemaining = 0, fadePosition = 0, channels = 0, maxBlock = 0;
+    std::vector<float> inCopy, incomingOut;
+    std::vector<float*> inCopyPtrs, incomingOutPtrs;
+};
+} // namespace timbrel

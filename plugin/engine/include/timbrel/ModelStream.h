@@ -1,0 +1,65 @@
+#pragma once
+// The model-domain signal chain: host-rate input -> resampler -> hop accumulation -> model
+// (with per-hop smoothed fader targets) -> resampler -> host-rate output ring. It runs on one
+// thread at a time: the engine's worker in Threaded mode, the audio thread in Inline mode or
+// when the host renders offline. Buffers are sized in prepare(); libtorch allocates inside
+// Model::processHop, which is why Threaded mode keeps this off the audio thread.
+
+#include "timbrel/Controls.h"
+#include "timbrel/Model.h"
+#include "timbrel/Resampler.h"
+#include "timbrel/Rings.h"
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+namespace timbrel
+{
+class ModelStream
+{
+public:
+    struct Config
+    {
+        double hostRate = 44100.0;
+        int maxBlockSize = 512; // host samples per pump() call at most
+        int batch = 1;          // model channels: 1 (mono or linked stereo) or 2 (dual mono)
+        bool sidechain = false; // a sidechain signal comes with every pump()
+    };
+
+    explicit ModelStream (Model& model) : model (model) {}
+
+    std::string prepare (const Config& config);
+    void reset();
+
+    /** Host samples of buffering lag this chain adds at worst: the output of input sample n
+        is available once input sample n + lag has been pumped. */
+    int bufferingLag() const { return lag; }
+    /** One model hop in host samples, rounded up. */
+    int hopInHostSamples() const;
+    /** The model's own latency_samples in host samples (rounded when resampling). */
+    int modelLatencyInHostSamples() const;
+
+    /** Consumes `n` host samples per batch channel (sidechain null unless configured) and
+        appends every host sample of output produced so far to `out`. */
+    void pump (const float* const* main, const float* const* sidechain, int n, const EngineControls& controls,
+               SampleRing& out) noexcept;
+
+    int failedHops() const { return failures.load (std::memory_order_relaxed); }
+
+private:
+    int measureLag() const;
+    void runHop (const EngineControls& controls) noexcept;
+
+    Model& model;
+    Config config;
+    Resampler inMain, inSide, outResampler;
+    HopControlSmoother smoother;
+    int hop = 1, fill = 0, lag = 0, maxResampled = 0, maxOutPerHop = 0;
+    std::vector<float> hopMain, hopSide, hopOut, measured, targets;
+    std::vector<float> resampledMain, resampledSide, resampledOut;
+    std::vector<const float*> hopOutPtrs;
+    std::vector<float*> mainPtrs, sidePtrs, outPtrs;
+    std::atomic<int> failures { 0 };
+};
+} // namespace timbrel
