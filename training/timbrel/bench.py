@@ -1,5 +1,11 @@
 """`make bench`: figures for the README and the issues, printed as a table and written as
-JSON. Timings are measured, never asserted (tests do not depend on machine speed)."""
+JSON. Timings are measured, never asserted (tests do not depend on machine speed).
+
+Everything runs the real built plugin in our native host (timbrel_rt_host) in real-time mode:
+per-callback time distributions per mode, model and host block; offline real-time factor;
+reported latency at 44.1 and 48 kHz; and underruns during a long render paced like an audio
+device (10 minutes unless --paced-seconds says otherwise).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .host import PedalboardHost, default_plugin_path
-from .reference import StreamingReference
+from .host import default_plugin_path
+from .rthost import model_state, render_native
 
 SAMPLE_RATE = 44100
 BLOCK_SIZES = (32, 64, 128, 512, 2048)
+MODES = ("Threaded", "Inline")
 
 
 def _folder_size(path: Path) -> int:
@@ -36,48 +43,103 @@ def _load_time_in_fresh_process(plugin: Path) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def run_bench(out: Path, plugin_path=None, seconds: float = 10.0) -> dict:
+def _signal(seconds: float, rate: int = SAMPLE_RATE) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * rate)) / rate
+    audio = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 331 * t)]).astype(np.float32)
+    return audio + 0.01 * rng.standard_normal(audio.shape).astype(np.float32)
+
+
+def _shipped_models(plugin: Path) -> list[Path]:
+    folder = plugin / "Contents" / "Resources" / "models"
+    return sorted(p for p in folder.glob("*.ts") if not p.stem.startswith("timbrel-"))
+
+
+def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: float = 600.0,
+              models: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     plugin = Path(plugin_path or default_plugin_path())
-    rng = np.random.default_rng(0)
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    audio = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 331 * t)]).astype(np.float32)
-    audio += 0.01 * rng.standard_normal(audio.shape).astype(np.float32)
+    model_files = [m for m in _shipped_models(plugin) if not models or m.stem in models]
+    audio = _signal(seconds)
 
     results = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
         "bundle_bytes": _folder_size(plugin),
         "load_seconds": _load_time_in_fresh_process(plugin),
-        "renders": [],
+        "seconds_per_render": seconds,
+        "callbacks": [],
+        "offline": [],
+        "latency": [],
     }
 
-    host = PedalboardHost(plugin)
-    status = host.status()
-    results["model"] = status.model_name
-    results["latency_samples"] = status.latency
-    results["latency_ms"] = 1000.0 * status.latency / SAMPLE_RATE
-    for block in BLOCK_SIZES:
-        host.process(audio[:, :SAMPLE_RATE], SAMPLE_RATE)  # warm
-        start = time.perf_counter()
-        host.plugin.process(audio, SAMPLE_RATE, buffer_size=block, reset=True)
-        elapsed = time.perf_counter() - start
-        results["renders"].append({"host": "pedalboard", "block": block, "seconds": elapsed,
-                                   "realtime_factor": seconds / elapsed})
+    for model in model_files:
+        state = model_state(model)
+        for mode in MODES:
+            settings = {"processing_mode": mode}
+            for rate in (44100, 48000):
+                _, report = render_native(_signal(0.1, rate), rate, plugin_path=plugin, block=512, realtime=False,
+                                          state=state, settings=settings)
+                results["latency"].append({"model": model.stem, "mode": mode, "sample_rate": rate,
+                                           "samples": report["latency_samples"],
+                                           "ms": 1000.0 * report["latency_samples"] / rate})
+            # Offline speed: the whole chain, synchronous, one intra-op thread.
+            start = time.perf_counter()
+            _, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin, block=512, realtime=False,
+                                      state=state, settings=settings)
+            process_seconds = report["process_us"]["mean"] * report["timed_blocks"] / 1e6
+            results["offline"].append({"model": model.stem, "mode": mode,
+                                       "realtime_factor": seconds / process_seconds,
+                                       "wall_seconds": time.perf_counter() - start})
+            # Real-time callbacks, paced like an audio device.
+            for block in BLOCK_SIZES:
+                _, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin, block=block, realtime=True,
+                                          pace=1.0, state=state, settings=settings, warmup_blocks=16)
+                us = report["callback_us"]
+                results["callbacks"].append({
+                    "model": model.stem, "mode": mode, "block": block, "budget_us": report["budget_us"],
+                    "mean_us": us["mean"], "p99_us": us["p99"], "p999_us": us["p999"], "max_us": us["max"],
+                    "p999_of_budget": us["p999"] / report["budget_us"],
+                    "underruns": int(report["status"].get("underruns", 0)),
+                    "audio_thread_allocations": report["audio_thread_allocations"],
+                })
 
-    reference = StreamingReference(plugin / "Contents" / "Resources" / "models" / f"{status.model_name}.ts")
-    start = time.perf_counter()
-    reference.model_stream(audio)
-    elapsed = time.perf_counter() - start
-    results["python_streaming_realtime_factor"] = seconds / elapsed
+    default = (plugin / "Contents" / "Resources" / "models" / "DEFAULT").read_text().strip()
+    if paced_seconds > 0:
+        default_file = next(m for m in model_files + _shipped_models(plugin) if m.stem == default)
+        _, report = render_native(_signal(paced_seconds), SAMPLE_RATE, plugin_path=plugin, block=64, realtime=True,
+                                  pace=1.0, state=model_state(default_file), settings={"processing_mode": "Threaded"})
+        results["paced_render"] = {"model": default, "mode": "Threaded", "block": 64, "seconds": paced_seconds,
+                                   "underruns": int(report["status"].get("underruns", 0)),
+                                   "max_callback_us": report["callback_us"]["max"],
+                                   "late_blocks": report["late_blocks"]}
 
     (out / "bench.json").write_text(json.dumps(results, indent=2))
-    print(f"Timbrel bench: model '{results['model']}', stereo, {seconds:.0f} s of audio at {SAMPLE_RATE} Hz")
-    print(f"  bundle size            {results['bundle_bytes'] / 2**20:8.1f} MiB")
-    print(f"  load + warm-up         {results['load_seconds']:8.2f} s   (fresh process, pedalboard)")
-    print(f"  reported latency       {results['latency_samples']:8d} samples ({results['latency_ms']:.1f} ms)")
-    print("  host block   render s   x real time   (pedalboard, one intra-op thread)")
-    for row in results["renders"]:
-        print(f"  {row['block']:10d} {row['seconds']:10.3f} {row['realtime_factor']:13.1f}")
-    print(f"  python hop-by-hop reference: {results['python_streaming_realtime_factor']:.1f}x real time")
+    _print(results)
     print(f"  written to {out / 'bench.json'}")
     return results
+
+
+def _print(results: dict) -> None:
+    print(f"Timbrel bench: stereo at {SAMPLE_RATE} Hz, {results['seconds_per_render']:.0f} s per render, "
+          f"{results['machine']['cores']} cores, one intra-op thread per instance")
+    print(f"  bundle size {results['bundle_bytes'] / 2**20:.1f} MiB; load + warm-up "
+          f"{results['load_seconds']:.2f} s (fresh process, pedalboard)")
+    print("\n  reported latency            44.1 kHz            48 kHz")
+    rows = {}
+    for row in results["latency"]:
+        rows.setdefault((row["model"], row["mode"]), {})[row["sample_rate"]] = row
+    for (model, mode), by_rate in rows.items():
+        cells = "  ".join(f"{by_rate[r]['samples']:5d} ({by_rate[r]['ms']:5.1f} ms)" for r in (44100, 48000))
+        print(f"  {model:18s} {mode:8s} {cells}")
+    print("\n  offline real-time factor (the plugin's own processing time)")
+    for row in results["offline"]:
+        print(f"  {row['model']:18s} {row['mode']:8s} {row['realtime_factor']:7.1f}x")
+    print("\n  real-time callbacks, paced   block  budget us   mean    p99  p99.9    max  p99.9/budget  underruns  allocs")
+    for r in results["callbacks"]:
+        print(f"  {r['model']:18s} {r['mode']:8s} {r['block']:5d} {r['budget_us']:9.0f} {r['mean_us']:6.0f} "
+              f"{r['p99_us']:6.0f} {r['p999_us']:6.0f} {r['max_us']:6.0f} {r['p999_of_budget']:12.0%} "
+              f"{r['underruns']:10d} {r['audio_thread_allocations']:7d}")
+    if "paced_render" in results:
+        p = results["paced_render"]
+        print(f"\n  paced render: {p['seconds'] / 60:.1f} min of {p['model']} in {p['mode']} mode at block {p['block']}: "
+              f"{p['underruns']} underruns, worst callback {p['max_callback_us']:.0f} us, {p['late_blocks']} late blocks")

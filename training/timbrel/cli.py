@@ -9,7 +9,7 @@
   timbrel eval MODEL DATA [--out DIR] [--card]
   timbrel train DATA --config default|lowlatency|waveform --out RUN [--steps N] [--max-minutes M] [--resume]
   timbrel demo --out DIR
-  timbrel bench --out DIR
+  timbrel bench --out DIR [--seconds S] [--paced-seconds S] [--models NAME ...]
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def cmd_demo(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
-    run_bench(Path(args.out), plugin_path=args.plugin)
+    run_bench(Path(args.out), plugin_path=args.plugin, seconds=args.seconds, paced_seconds=args.paced_seconds,
+              models=args.models)
     return 0
 
 
@@ -148,9 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--plugin", type=Path)
     demo.set_defaults(func=cmd_demo)
 
-    bench = commands.add_parser("bench", help="measure load time and render speed of the plugin")
+    bench = commands.add_parser("bench", help="measure latency, callback times and speed of the plugin")
     bench.add_argument("--out", default="bench")
     bench.add_argument("--plugin", type=Path)
+    bench.add_argument("--seconds", type=float, default=5.0, help="audio per measured render")
+    bench.add_argument("--paced-seconds", type=float, default=600.0,
+                       help="length of the real-time paced underrun render (0 skips it)")
+    bench.add_argument("--models", nargs="*", help="shipped model names to measure (default: all)")
     bench.set_defaults(func=cmd_bench)
 
     from .dataset import add_parsers as add_dataset_parsers
