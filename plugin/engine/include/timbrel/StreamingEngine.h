@@ -4,7 +4,7 @@
 // mode) or the chain run in the callback (Inline mode), underrun handling, the
 // latency-compensated dry path and dry/wet. Torch-free header.
 
-#include "timbrel/HopBuffer.h"
+#include "timbrel/DelayLine.h"
 #include "timbrel/ModelStream.h"
 
 #include <atomic>
