@@ -133,3 +133,16 @@ def test_state_round_trip_restores_model_and_parameters(plugin_path, host, test_
         # pedalboard sets values through the parameter's text, to about 0.01 of its range.
         assert fresh.get(name) == host.get(name) == pytest.approx(value, abs=0.01)
     assert np.array_equal(fresh.process(signal, SAMPLE_RATE), host.process(signal, SAMPLE_RATE))
+
+
+def test_sample_rate_changes_between_renders_keep_it_running(plugin_path, models_dir):
+    # One instance, the host's rate changing from render to render: re-prepared every time, the
+    # identity model's output stays the (compensated) input at each rate.
+    host = PedalboardHost(plugin_path, model=models_dir / "timbrel-identity.ts")
+    for rate in (44100, 48000, 22050, 44100):
+        t = np.arange(rate // 2) / rate
+        audio = (0.3 * np.sin(2 * np.pi * 440 * t))[np.newaxis].astype(np.float32)
+        out = host.process(audio, rate)
+        status = host.status()
+        assert status.ok, status.message
+        assert np.abs(out[:, rate // 10: -200] - audio[:, rate // 10: -200]).max() < 1e-3, rate

@@ -191,16 +191,26 @@ def streaming_realtime_factor(model, seconds: float = 6.0) -> float:
     return hops * hop / rate / elapsed
 
 
-def regression_figures(model, instrument: str) -> dict:
-    """Figures the regression test recomputes: the model on a fixed FluidR3 phrase."""
+def regression_phrase(model, instrument: str) -> np.ndarray:
+    """The fixed FluidR3 phrase of the regression figures, a whole number of hops long."""
     from .synth import PROGRAMS, demo_phrase
 
     phrase = demo_phrase(instrument if instrument in PROGRAMS else "flute", int(model.sample_rate))
     hop = int(model.hop_length)
-    x = torch.from_numpy(phrase[: len(phrase) // hop * hop].copy()).reshape(1, 1, -1)
+    return np.ascontiguousarray(phrase[: len(phrase) // hop * hop], dtype=np.float32)
+
+
+def regression_figures(model, instrument: str, rendered: np.ndarray | None = None) -> dict:
+    """Figures the regression test recomputes: the model on a fixed FluidR3 phrase. `rendered`
+    (the phrase through the plugin, aligned with it) replaces the model's own forward()."""
+    x = torch.from_numpy(regression_phrase(model, instrument)).reshape(1, 1, -1)
+    hop = int(model.hop_length)
     with torch.no_grad():
         model.reset()
-        y = model.forward(x)
+        if rendered is None:
+            y = model.forward(x)
+        else:
+            y = torch.from_numpy(np.ascontiguousarray(rendered, dtype=np.float32)).reshape(1, 1, -1)
         model.reset()
         d = model.analyze(y)[0].numpy()
     names = list(model.descriptor_names)
