@@ -247,8 +247,10 @@ void TimbrelProcessor::timerCallback()
         const std::lock_guard lock (stateMutex);
         engines.collectGarbage();
         const auto* latest = engines.latest();
-        // A mode change while playing: build the engine anew beside the old one and crossfade.
-        reconfigure = prepared && latest != nullptr && latest->hasModel() && latest->wasPrepared()
+        // A mode change while playing in real time: build the engine anew beside the old one and
+        // crossfade. Offline hosts re-prepare before each render instead (prepareToPlay), and a
+        // switch arriving in the middle of an offline render would break its determinism.
+        reconfigure = playingInRealtime.load (std::memory_order_relaxed) && prepared && latest != nullptr && latest->hasModel() && latest->wasPrepared()
                       && (latest->config().mode != wanted.mode || latest->config().stereo != wanted.stereo);
         reference = modelReference;
     }
@@ -304,6 +306,7 @@ void TimbrelProcessor::processWithBypass (juce::AudioBuffer<float>& buffer, bool
 
     // Bypass is a mix of zero: the dry path is latency-compensated, so bypassing keeps the
     // track aligned and crossfades over one block instead of clicking.
+    playingInRealtime.store (! isNonRealtime(), std::memory_order_relaxed);
     const auto controls = readControls (forceBypass);
     engines.process (main.getArrayOfReadPointers(), main.getArrayOfWritePointers(), main.getNumChannels(), sidechain,
                      sidechainChannels, numSamples, controls, isNonRealtime());

@@ -88,6 +88,7 @@ private:
 
     EngineSwitcher engines;    // the audio thread's only view of models
     float previousGain = 1.0f; // audio thread
+    std::atomic<bool> playingInRealtime { false }; // set by the audio thread, read by the timer
 
     // Non-audio threads (message thread, loader): guarded by stateMutex.
     mutable std::mutex stateMutex;
