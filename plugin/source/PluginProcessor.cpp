@@ -174,8 +174,10 @@ juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool ke
     const auto config = wantedConfig();
     if (async)
     {
+        loaderBusy.store (true);
         loader = std::thread ([this, reference, keepPreviousOnFailure, config] {
             buildAndPublish (reference, keepPreviousOnFailure, config);
+            loaderBusy.store (false);
         });
         return {};
     }
@@ -254,12 +256,9 @@ void TimbrelProcessor::timerCallback()
                       && (latest->config().mode != wanted.mode || latest->config().stereo != wanted.stereo);
         reference = modelReference;
     }
-    if (reconfigure && ! loader.joinable())
+    // A finished loader thread stays joinable until the next load joins it: ask whether it is busy.
+    if (reconfigure && ! loaderBusy.load())
         loadModel (reference, true, true);
-    else if (loader.joinable() && ! reconfigure)
-    {
-        // Nothing to do; the loader thread is joined by the next load or the destructor.
-    }
 }
 
 juce::String TimbrelProcessor::getModelReference() const

@@ -97,6 +97,7 @@ private:
     bool prepared = false;
     std::mutex loadMutex; // one load at a time
     std::thread loader;
+    std::atomic<bool> loaderBusy { false };
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR (TimbrelProcessor)
 };

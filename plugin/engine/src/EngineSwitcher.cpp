@@ -47,25 +47,24 @@ void EngineSwitcher::collectGarbage()
 
 StreamingEngine* EngineSwitcher::settle()
 {
+    retryRetirement();
     if (auto* next = pending.exchange (nullptr))
-    {
-        retire (incoming);
-        incoming = nullptr;
-        retire (current);
-        current = next;
-    }
+        installNow (next);
     else if (incoming != nullptr)
-    {
-        retire (current);
-        current = incoming;
-        incoming = nullptr;
-    }
-    if (waitingToRetire != nullptr)
-    {
-        auto* engine = std::exchange (waitingToRetire, nullptr);
-        retire (engine);
-    }
+        installNow (std::exchange (incoming, nullptr));
     return current;
+}
+
+void EngineSwitcher::installNow (StreamingEngine* next) noexcept
+{
+    retire (std::exchange (incoming, nullptr));
+    retire (std::exchange (current, next));
+}
+
+void EngineSwitcher::retryRetirement() noexcept
+{
+    if (waitingToRetire != nullptr)
+        retire (std::exchange (waitingToRetire, nullptr));
 }
 
 void EngineSwitcher::retire (StreamingEngine* engine) noexcept
@@ -101,51 +100,49 @@ void EngineSwitcher::process (const float* const* in, float* const* out, int num
                               int sidechainChannels, int numSamples, const EngineControls& controls, bool offline) noexcept
 {
     offlineBlock = offline;
-    if (waitingToRetire != nullptr)
-    {
-        auto* engine = std::exchange (waitingToRetire, nullptr);
-        retire (engine);
-    }
+    retryRetirement();
     if (auto* next = pending.exchange (nullptr))
     {
         if (current == nullptr || ! current->hasModel() || offline)
-        {
-            retire (incoming);
-            incoming = nullptr;
-            retire (current);
-            current = next;
-        }
+            installNow (next);
         else
         {
-            retire (incoming);
-            incoming = next;
+            retire (std::exchange (incoming, next));
             warmRemaining = next->latencySamples();
             fadePosition = 0;
         }
     }
 
-    if (incoming == nullptr || numChannels != channels)
-    {
-        runEngine (current, in, out, numChannels, sidechain, sidechainChannels, numSamples, controls);
-        return;
-    }
-
-    // Both engines run; the new one is heard once its own latency has filled with real output.
     for (int done = 0; done < numSamples;)
     {
-        const int n = std::min (maxBlock, numSamples - done);
         const float* chunkIn[2];
         float* chunkOut[2];
         const float* chunkSide[2] = { nullptr, nullptr };
         for (int ch = 0; ch < numChannels; ++ch)
         {
-            std::memcpy (inCopyPtrs[static_cast<size_t> (ch)], in[ch] + done, sizeof (float) * static_cast<size_t> (n));
-            chunkIn[ch] = inCopyPtrs[static_cast<size_t> (ch)];
+            chunkIn[ch] = in[ch] + done;
             chunkOut[ch] = out[ch] + done;
         }
         for (int ch = 0; sidechain != nullptr && ch < std::min (2, sidechainChannels); ++ch)
             chunkSide[ch] = sidechain[ch] + done;
         const float* const* side = sidechain != nullptr ? chunkSide : nullptr;
+
+        if (incoming == nullptr || numChannels != channels)
+        {
+            // No switch under way (or it just completed, or there is no scratch for this
+            // layout): the rest of the block is the current engine's.
+            runEngine (current, chunkIn, chunkOut, numChannels, side, sidechainChannels, numSamples - done, controls);
+            return;
+        }
+
+        // Both engines run on a copy of the input (the current one may write in place); the new
+        // one is heard once its own latency has filled with real output.
+        const int n = std::min (maxBlock, numSamples - done);
+        for (int ch = 0; ch < numChannels; ++ch)
+        {
+            std::memcpy (inCopyPtrs[static_cast<size_t> (ch)], chunkIn[ch], sizeof (float) * static_cast<size_t> (n));
+            chunkIn[ch] = inCopyPtrs[static_cast<size_t> (ch)];
+        }
         runEngine (current, chunkIn, chunkOut, numChannels, side, sidechainChannels, n, controls);
         runEngine (incoming, chunkIn, incomingOutPtrs.data(), numChannels, side, sidechainChannels, n, controls);
 
@@ -162,28 +159,7 @@ void EngineSwitcher::process (const float* const* in, float* const* out, int num
         }
         done += n;
         if (fadePosition >= kFadeSamples)
-        {
-            retire (current);
-            current = incoming;
-            incoming = nullptr;
-            // The rest of the block belongs to the new engine alone.
-            if (done < numSamples)
-            {
-                const float* restIn[2];
-                float* restOut[2];
-                for (int ch = 0; ch < numChannels; ++ch)
-                {
-                    restIn[ch] = in[ch] + done;
-                    restOut[ch] = out[ch] + done;
-                }
-                const float* restSide[2] = { nullptr, nullptr };
-                for (int ch = 0; sidechain != nullptr && ch < std::min (2, sidechainChannels); ++ch)
-                    restSide[ch] = sidechain[ch] + done;
-                runEngine (current, restIn, restOut, numChannels, sidechain != nullptr ? restSide : nullptr,
-                           sidechainChannels, numSamples - done, controls);
-            }
-            return;
-        }
+            installNow (std::exchange (incoming, nullptr));
     }
 }
 } // namespace timbrel

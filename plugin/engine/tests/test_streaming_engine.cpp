@@ -223,7 +223,7 @@ TEST_CASE ("fader moves glide over several hops instead of jumping")
         engine->process (p, p, 1, nullptr, 0, hop, o.controls);
     }
     engine->reset();
-    const auto plain = render (*engine, x, o = RenderOptions {});
+    const auto plain = render (*engine, x, { { hop } });
     std::vector<double> gains;
     for (int h = 20; h < 35; ++h)
         gains.push_back (rmsDb (out[0], h * hop, (h + 1) * hop) - rmsDb (plain[0], h * hop, (h + 1) * hop));

@@ -42,6 +42,9 @@ public:
 
 private:
     void retire (StreamingEngine* engine) noexcept;
+    /** Plays `next` from now on; the current and any incoming engine are retired. */
+    void installNow (StreamingEngine* next) noexcept;
+    void retryRetirement() noexcept;
     void runEngine (StreamingEngine* engine, const float* const* in, float* const* out, int numChannels,
                     const float* const* sidechain, int sidechainChannels, int n, const EngineControls& controls) noexcept;
 

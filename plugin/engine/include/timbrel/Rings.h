@@ -122,8 +122,6 @@ public:
         return true;
     }
 
-    bool empty() const { return readCount.load (std::memory_order_acquire) == writeCount.load (std::memory_order_acquire); }
-
 private:
     size_t capacity = 1;
     std::vector<T> records;
