@@ -62,11 +62,6 @@ def check_parameter_id(name: str) -> str:
     return name
 
 
-# IDs every build of the plugin has had (plugin/source/Parameters.h). Not the full set: hosts
-# discover that from the loaded plugin (`host.parameters`).
-PARAMETER_IDS = ("mix", "output_gain", "bypass", "loudness_shift", "pitch_shift", "centroid_shift",
-                 "bandwidth_shift", "flatness_shift")
-
 _TRUE_TEXTS = ("on", "true", "yes", "1")
 _FALSE_TEXTS = ("off", "false", "no", "0")
 

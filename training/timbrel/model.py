@@ -154,6 +154,19 @@ class DescriptorConditioned(nn.Module):
         logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
         return torch.clamp((logged - self.norm_low) * self.norm_scale * 2.0 - 1.0, -2.0, 2.0)
 
+    # The contract's methods that every model kind implements the same way: its own
+    # `_encoder_output`, `analyzer` and `decode` supply the differences.
+    @torch.jit.export
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self._encoder_output(x)[0]
+
+    @torch.jit.export
+    def analyze(self, x: torch.Tensor) -> torch.Tensor:
+        return self.analyzer(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(torch.cat([self.encode(x), self.analyze(x)], 1))
+
 
 class TimbrelModel(DescriptorConditioned):
     def __init__(self, config: ModelConfig | None = None):
@@ -261,23 +274,12 @@ class TimbrelModel(DescriptorConditioned):
         self.analyzer.reset()
 
     @torch.jit.export
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self._encoder_output(x)[0]
-
-    @torch.jit.export
-    def analyze(self, x: torch.Tensor) -> torch.Tensor:
-        return self.analyzer(x)
-
-    @torch.jit.export
     def decode(self, zd: torch.Tensor) -> torch.Tensor:
         z = zd[:, : self.latent_size]
         d = self._normalise(zd[:, self.latent_size:])
         out = self.decoder(torch.cat([z, d], 1))
         wave = out[:, : self.bands] * torch.sigmoid(out[:, self.bands:])
         return self.pqmf.synthesis(wave)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(torch.cat([self.encode(x), self.analyze(x)], 1))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -171,6 +171,12 @@ class _WeightNormed(nn.Module):
             self.weight.copy_(self.effective_weight())
         self.use_weight_norm = False
 
+    def _cache_for(self, x: torch.Tensor, channels: int, length: int) -> torch.Tensor:
+        """The streaming cache, re-zeroed when the batch size, dtype or device of `x` changed."""
+        if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
+            self.cache = torch.zeros(x.shape[0], channels, length, dtype=x.dtype, device=x.device)
+        return self.cache
+
 
 class CachedConv1d(_WeightNormed):
     """Causal Conv1d: the (kernel-1)*dilation + 1 - stride samples of left context come from a
@@ -201,10 +207,7 @@ class CachedConv1d(_WeightNormed):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.cache_length > 0:
-            if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
-                self.cache = torch.zeros(x.shape[0], self.in_channels, self.cache_length,
-                                         dtype=x.dtype, device=x.device)
-            x = torch.cat([self.cache, x], -1)
+            x = torch.cat([self._cache_for(x, self.in_channels, self.cache_length), x], -1)
             self.cache = x[..., x.shape[-1] - self.cache_length:].detach()
         weight = self.effective_weight()
         if self.stride != 1:
@@ -253,9 +256,8 @@ class CachedConvTranspose1d(_WeightNormed):
         length = x.shape[-1] * self.stride
         y = F.conv_transpose1d(x, self.effective_weight(), None, self.stride)
         if self.overlap > 0:
-            if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
-                self.cache = torch.zeros(x.shape[0], self.out_channels, self.overlap, dtype=x.dtype, device=x.device)
-            y = torch.cat([y[..., : self.overlap] + self.cache, y[..., self.overlap:]], -1)
+            cache = self._cache_for(y, self.out_channels, self.overlap)
+            y = torch.cat([y[..., : self.overlap] + cache, y[..., self.overlap:]], -1)
             self.cache = y[..., length:].detach()
             y = y[..., :length]
         return y + self.bias.unsqueeze(-1)

@@ -273,19 +273,8 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.counter = torch.zeros(1, dtype=torch.int64, device=device)
 
     @torch.jit.export
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self._encoder_output(x)[0]
-
-    @torch.jit.export
-    def analyze(self, x: torch.Tensor) -> torch.Tensor:
-        return self.analyzer(x)
-
-    @torch.jit.export
     def decode(self, zd: torch.Tensor) -> torch.Tensor:
         return self._synthesise(self._synth_parameters(zd))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(torch.cat([self.encode(x), self.analyze(x)], 1))
 
 
 __all__ = ["SynthConfig", "HarmonicNoiseModel", "mel_filterbank", "band_noise_table"]
