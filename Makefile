@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build test test-native test-python demo bench models clean
+.PHONY: setup build test test-native test-python demo bench models screenshot clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -44,6 +44,11 @@ demo: build
 
 bench: build
 	$(PY) -m timbrel bench --out bench
+
+# The editor with the default model, fed a short phrase with two faders moved: docs/screenshot.png.
+screenshot: build
+	$(BUILD)/tests/native/timbrel_editor_snapshot --model $(abspath models/violin.ts) \
+	  --set pitch_shift=5 --set centroid_shift=0.5 --out docs/screenshot.png
 
 # Retrains the shipped models from scratch (about 45 minutes per pair of models on 2 cores).
 models: setup

@@ -41,6 +41,16 @@ juce::File ModelLocator::resolve (const juce::String& reference)
     return {};
 }
 
+juce::StringArray ModelLocator::listModels()
+{
+    juce::StringArray names;
+    for (const auto& folder : searchFolders())
+        for (const auto& file : folder.findChildFiles (juce::File::findFiles, false, "*.ts"))
+            names.addIfNotAlreadyThere (file.getFileNameWithoutExtension());
+    names.sortNatural();
+    return names;
+}
+
 juce::String ModelLocator::defaultReference()
 {
     for (const auto& folder : searchFolders())

@@ -18,6 +18,10 @@ struct ModelLocator
     /** Resolves a reference to a file; returns a non-existent File when nothing matches. */
     static juce::File resolve (const juce::String& reference);
 
+    /** Every model in the search folders by name (NAME.ts), a name found twice listed once:
+        the file that resolve() picks. Sorted by name. */
+    static juce::StringArray listModels();
+
     /** The default model's name: the first DEFAULT file found in the search folders. */
     static juce::String defaultReference();
 };

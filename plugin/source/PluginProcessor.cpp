@@ -1,6 +1,7 @@
 #include "PluginProcessor.h"
 
 #include "ModelLocator.h"
+#include "PluginEditor.h"
 
 namespace timbrel
 {
@@ -222,6 +223,7 @@ juce::String TimbrelProcessor::buildAndPublish (const juce::String& reference, b
         if (keepPreviousOnFailure && latest != nullptr && latest->hasModel())
         {
             statusMessage = "could not load '" + reference + "': " + error + " (kept the previous model)";
+            ++generation;
             return error;
         }
         engines.publish (nullptr);
@@ -238,6 +240,94 @@ void TimbrelProcessor::publishStatus (const juce::String& reference, const juce:
         statusMessage = status;
     }
     setLatencySamples (latency);
+    ++generation;
+}
+
+TimbrelProcessor::ModelView TimbrelProcessor::describeModel() const
+{
+    ModelView view;
+    const std::lock_guard lock (stateMutex);
+    view.reference = modelReference;
+    const auto* engine = engines.latest();
+    if (engine == nullptr || ! engine->hasModel())
+        return view;
+    const auto& info = engine->info();
+    view.hasModel = true;
+    view.name = juce::String (info.modelName);
+    view.modelRate = info.sampleRate;
+    view.hop = info.hopLength;
+    view.latentSize = info.latentSize;
+    view.latencySamples = engine->latencySamples();
+    view.hostRate = engine->config().sampleRate;
+    const auto card = juce::JSON::parse (juce::String (info.modelCard));
+    view.instrument = card.getProperty ("instrument", {}).toString();
+    view.description = card.getProperty ("description", {}).toString();
+    const auto map = mapSlotsToModel (info);
+    for (size_t s = 0; s < map.size(); ++s)
+    {
+        auto& slot = view.slots[s];
+        const int index = map[s];
+        slot.active = index >= 0;
+        if (! slot.active)
+            continue;
+        const auto i = static_cast<size_t> (index);
+        slot.name = juce::String (info.descriptorNames[i]);
+        slot.unit = juce::String (info.descriptorUnits[i]);
+        slot.min = info.descriptorMin[i];
+        slot.max = info.descriptorMax[i];
+    }
+    return view;
+}
+
+void TimbrelProcessor::setMetering (bool enabled)
+{
+    const std::lock_guard lock (stateMutex);
+    metering = enabled;
+    if (auto* engine = engines.latest(); engine != nullptr && engine->hasModel() && engine->meters() != nullptr)
+        engine->meters()->wantOutputTap (enabled);
+}
+
+bool TimbrelProcessor::pollMeters (MeterFrame& frame)
+{
+    // Under stateMutex: the engine cannot be retired and deleted meanwhile (collectGarbage
+    // and publish take it too). The audio thread never takes it.
+    const std::lock_guard lock (stateMutex);
+    auto* engine = engines.latest();
+    auto* meters = engine != nullptr && engine->hasModel() ? engine->meters() : nullptr;
+    if (meters == nullptr)
+    {
+        meteredEngine = nullptr;
+        return false;
+    }
+    if (engine != meteredEngine)
+    {
+        meteredEngine = engine;
+        meters->wantOutputTap (metering);
+    }
+    const auto map = mapSlotsToModel (engine->info());
+    frame.hops = meters->hopCount();
+    frame.modelLoad = meters->modelLoad();
+    frame.underruns = engine->underruns();
+    frame.failedHops = engine->failedHops();
+
+    std::array<float, DescriptorMeters::kMaxDescriptors> output {};
+    frame.outputValid = false;
+    if (const int hops = std::min (meters->tappedHops(), DescriptorMeters::kTapHops); hops > 0)
+    {
+        tapScratch.resize (static_cast<size_t> (hops * meters->hopLength()));
+        frame.outputValid = meters->readTappedHops (tapScratch.data(), hops)
+                            && meters->numDescriptors() <= DescriptorMeters::kMaxDescriptors
+                            && engine->analyzeOutput (tapScratch.data(), hops, output.data());
+    }
+    for (size_t s = 0; s < map.size(); ++s)
+    {
+        const int index = map[s];
+        const bool known = index >= 0 && index < meters->numDescriptors();
+        frame.input[s] = known ? meters->inputValue (index) : 0.0f;
+        frame.target[s] = known ? meters->targetValue (index) : 0.0f;
+        frame.output[s] = known ? output[static_cast<size_t> (index)] : 0.0f;
+    }
+    return true;
 }
 
 void TimbrelProcessor::timerCallback()
@@ -378,7 +468,7 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
 
 juce::AudioProcessorEditor* TimbrelProcessor::createEditor()
 {
-    return new juce::GenericAudioProcessorEditor (*this);
+    return new TimbrelEditor (*this);
 }
 } // namespace timbrel
 

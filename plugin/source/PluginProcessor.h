@@ -8,9 +8,11 @@
 
 #include <juce_audio_processors/juce_audio_processors.h>
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace timbrel
 {
@@ -59,6 +61,43 @@ public:
     juce::String getModelReference() const;
     juce::String getStatusMessage() const;
 
+    // ---- the editor's view (message thread) ----
+
+    /** A fader slot as the loaded model defines it: inactive when the model lacks the descriptor. */
+    struct SlotView
+    {
+        bool active = false;
+        juce::String name, unit;
+        float min = 0.0f, max = 1.0f; // the model's useful range (from its training data)
+    };
+
+    struct ModelView
+    {
+        bool hasModel = false;
+        juce::String reference, name, instrument, description;
+        int modelRate = 0, hop = 0, latentSize = 0, latencySamples = 0;
+        double hostRate = 0.0;
+        std::array<SlotView, kNumFaderSlots> slots {};
+    };
+    ModelView describeModel() const;
+
+    /** Changes whenever a model load finishes (successfully or not). */
+    int modelGeneration() const { return generation.load(); }
+
+    struct MeterFrame
+    {
+        uint32_t hops = 0;          // hops computed so far by the engine metered
+        bool outputValid = false;   // `output` measured this poll
+        std::array<float, kNumFaderSlots> input {}, target {}, output {};
+        float modelLoad = 0.0f;     // compute time over audio time per hop
+        int underruns = 0, failedHops = 0;
+    };
+    /** Reads the latest engine's meters and measures the output it produced since the last
+        poll (a copy of the model's analysis, run here on the calling thread). */
+    bool pollMeters (MeterFrame& frame);
+    /** The editor taps the output only while it is open. */
+    void setMetering (bool enabled);
+
     juce::AudioProcessorValueTreeState parameters;
 
 private:
@@ -98,6 +137,12 @@ private:
     std::mutex loadMutex; // one load at a time
     std::thread loader;
     std::atomic<bool> loaderBusy { false };
+    std::atomic<int> generation { 0 };
+
+    // Metering (message thread).
+    bool metering = false;
+    StreamingEngine* meteredEngine = nullptr;
+    std::vector<float> tapScratch;
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR (TimbrelProcessor)
 };

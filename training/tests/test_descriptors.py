@@ -257,3 +257,21 @@ def test_all_descriptors_script_and_match_eager():
     history = descriptors.zero_history(signal, CAUSAL_HOP, CAUSAL_WINDOW)
     for got, expected in zip(scripted(signal, history), module(signal, history)):
         torch.testing.assert_close(got, expected)
+
+
+def test_analyzer_computes_what_the_descriptor_functions_compute():
+    """DescriptorAnalyzer shares work between descriptors for speed; it must still agree with
+    the functions that the tests above check against known signals and librosa."""
+    names = ["loudness", "pitch", "centroid", "bandwidth", "flatness", "unknown"]
+    analyzer = torch.jit.script(descriptors.DescriptorAnalyzer(names, RATE, CAUSAL_HOP, CAUSAL_WINDOW, 60.0, 1500.0))
+    signal = mixed_signal()[..., : CAUSAL_HOP * 40]
+    got = analyzer(signal)[0]
+    windows = causal_windows(signal)
+    expected = torch.stack([
+        descriptors.perceptual_loudness_db(windows, RATE)[0],
+        descriptors.pitch_midi(windows, RATE, 60.0, 1500.0)[0][0],
+        descriptors.spectral_centroid_hz(windows, RATE)[0],
+        descriptors.spectral_bandwidth_hz(windows, RATE)[0],
+        descriptors.spectral_flatness_db(windows)[0],
+        torch.zeros(windows.shape[1])])
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)

@@ -195,46 +195,44 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     if min_lag > max_lag - 2:
         raise ValueError("pitch_midi: the window is too short for fmax")
     integration = length - max_lag
+    # Written for few ops per call (each costs microseconds when streaming hop by hop): index
+    # arithmetic replaces padding, one gather serves the interpolation, one argmin the search.
 
-    # Cross-correlation of the first L samples with the whole frame, lags 0..max_lag. Since
+    # Cross-correlation of the first L samples with the whole frame, lags 1..max_lag. Since
     # L + max_lag = N, no lag wraps around a length-N circular correlation.
-    head = frame[..., :integration]
     correlation = torch.fft.irfft(
-        torch.conj(torch.fft.rfft(head, n=length, dim=-1)) * torch.fft.rfft(frame, n=length, dim=-1),
-        n=length, dim=-1)[..., : max_lag + 1]
-    energy_prefix = torch.nn.functional.pad(torch.cumsum(frame.pow(2), dim=-1), [1, 0])
-    lagged_energy = energy_prefix[..., integration: integration + max_lag + 1] - energy_prefix[..., : max_lag + 1]
-    head_energy = energy_prefix[..., integration: integration + 1]
-    difference = torch.clamp(head_energy + lagged_energy - 2.0 * correlation, min=0.0)
-
-    # Cumulative mean normalised difference; the floor makes silence read d' = 1 (unvoiced).
+        torch.conj(torch.fft.rfft(frame[..., :integration], n=length, dim=-1)) * torch.fft.rfft(frame, dim=-1),
+        n=length, dim=-1)[..., 1: max_lag + 1]
+    # energy[i] = sum of x[j]^2 for j <= i: the head is energy[L - 1], the window lagged by tau
+    # is energy[L + tau - 1] - energy[tau - 1].
+    energy = torch.cumsum(frame.pow(2), dim=-1)
+    lagged_energy = energy[..., integration: integration + max_lag] - energy[..., :max_lag]
+    head_energy = energy[..., integration - 1: integration]
+    # d(tau) for tau = 1..max_lag, floored as if every d had a -100 dB floor added, so silence
+    # reads d' = 1 (unvoiced); then cumulative mean normalised.
     floor = float(integration) * 1e-10
-    lags = torch.arange(max_lag + 1, dtype=frame.dtype, device=frame.device)
-    floored = difference[..., 1:] + floor
-    normalised = floored * lags[1:] / torch.cumsum(floored, dim=-1)
-    normalised = torch.cat([torch.ones_like(difference[..., :1]), normalised], dim=-1)
+    difference = torch.clamp(head_energy + lagged_energy - 2.0 * correlation, min=0.0) + floor
+    lags = torch.arange(1, max_lag + 1, dtype=frame.dtype, device=frame.device)
+    normalised = difference * lags / torch.cumsum(difference, dim=-1)  # index i is lag i + 1
 
     # Troughs of d' inside the searched lags (each has both neighbours, for interpolation).
-    middle = normalised[..., min_lag: max_lag]
-    before = normalised[..., min_lag - 1: max_lag - 1]
-    after = normalised[..., min_lag + 1: max_lag + 1]
-    trough = (middle < before) & (middle <= after)
+    middle = normalised[..., min_lag - 1: max_lag - 1]
+    trough = (middle < normalised[..., min_lag - 2: max_lag - 2]) & (middle <= normalised[..., min_lag: max_lag])
     below = trough & (middle < threshold)
-    first_below = torch.argmax(below.to(torch.int32), dim=-1)
-    deepest = torch.argmin(torch.where(trough, middle, middle + 2.0), dim=-1)
-    chosen = torch.where(below.any(dim=-1), first_below, deepest).unsqueeze(-1)
+    # One argmin: any trough below the threshold keys below -9.9, the first of them lowest;
+    # otherwise the deepest trough wins, and with no trough the deepest value (d' >= 0).
+    order = lags[: middle.shape[-1]] * 1e-4 - 10.0
+    chosen = torch.argmin(torch.where(below, order, torch.where(trough, middle, middle + 2.0)),
+                          dim=-1, keepdim=True)
 
     # Parabolic interpolation through the trough and its neighbours.
-    a = before.gather(-1, chosen).squeeze(-1)
-    b = middle.gather(-1, chosen).squeeze(-1)
-    c = after.gather(-1, chosen).squeeze(-1)
+    neighbours = normalised[..., min_lag - 2: max_lag].gather(-1, chosen + torch.arange(3, device=frame.device))
+    a, b, c = neighbours.unbind(-1)
     curvature = a - 2.0 * b + c
-    offset = torch.where(curvature > 1e-12, 0.5 * (a - c) / torch.clamp(curvature, min=1e-12),
-                         torch.zeros_like(b))
-    offset = torch.clamp(offset, -1.0, 1.0)
-    period = chosen.squeeze(-1).to(frame.dtype) + float(min_lag) + offset
-    frequency = float(sample_rate) / period
-    pitch = 69.0 + 12.0 * torch.log2(frequency / 440.0)
+    offset = torch.clamp(0.5 * (a - c) / torch.clamp(curvature, min=1e-12), -1.0, 1.0)
+    offset = torch.where(curvature > 1e-12, offset, torch.zeros_like(offset))
+    period = chosen.squeeze(-1).to(frame.dtype) + (float(min_lag) + offset)
+    pitch = (69.0 + 12.0 * math.log(float(sample_rate) / 440.0) / math.log(2.0)) - 12.0 * torch.log2(period)
     voiced = torch.clamp(1.0 - (b - 0.25 * (a - c) * offset), 0.0, 1.0)
     return pitch, voiced
 
@@ -303,17 +301,28 @@ class DescriptorAnalyzer(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = self.windows(x)
         power = self.windows.power_spectrum(frames)
-        magnitude = power.sqrt() if self.needs_magnitude else power
+        # Centroid and bandwidth share the normalised magnitude and the centroid; matrix
+        # products stand in for multiply-and-sum (fewer ops per streaming call, same sums).
+        centroid = torch.zeros(0)
+        bandwidth = torch.zeros(0)
+        if self.needs_magnitude:
+            magnitude = power.sqrt()
+            weights = magnitude / (magnitude.sum(-1, keepdim=True) + 1e-9)
+            centroid = torch.matmul(weights, self.freqs)
+            if "bandwidth" in self.names:
+                spread = (self.freqs - centroid.unsqueeze(-1)).pow(2)
+                bandwidth = torch.sqrt((weights * spread).sum(-1))
         out: List[torch.Tensor] = []
         for name in self.names:
             if name == "loudness":
-                out.append(_loudness_from_power(power, self.weights))
+                mean_square = torch.matmul(power, self.weights)
+                out.append(torch.clamp(10.0 * torch.log10(mean_square + 1e-10), min=-100.0))
             elif name == "pitch":
                 out.append(pitch_midi(frames, self.sample_rate, self.pitch_fmin, self.pitch_fmax)[0])
             elif name == "centroid":
-                out.append(_centroid(magnitude, self.freqs))
+                out.append(centroid)
             elif name == "bandwidth":
-                out.append(_bandwidth(magnitude, self.freqs))
+                out.append(bandwidth)
             elif name == "flatness":
                 out.append(_flatness_from_power(power))
             else:

@@ -126,6 +126,11 @@ struct Model::Impl
     // history), and the sidechain's must not mix with the input's.
     torch::jit::Module sidechainModule;
     torch::jit::Method sidechainAnalyze, sidechainReset;
+    // A third copy measures the model's output for the editor's meters, on the message thread
+    // while the model plays elsewhere: cloned here, because cloning reads the streaming state
+    // that a playing model rewrites.
+    torch::jit::Module outputModule;
+    torch::jit::Method outputAnalyze, outputReset;
 
     explicit Impl (torch::jit::Module m)
         : module (std::move (m)),
@@ -135,7 +140,10 @@ struct Model::Impl
           resetMethod (module.get_method ("reset")),
           sidechainModule (module.clone()),
           sidechainAnalyze (sidechainModule.get_method ("analyze")),
-          sidechainReset (sidechainModule.get_method ("reset"))
+          sidechainReset (sidechainModule.get_method ("reset")),
+          outputModule (module.clone()),
+          outputAnalyze (outputModule.get_method ("analyze")),
+          outputReset (outputModule.get_method ("reset"))
     {
     }
 
@@ -333,6 +341,37 @@ bool Model::processHop (const HopRequest& r) noexcept
     catch (const std::exception&)
     {
         return false;
+    }
+}
+
+bool Model::analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept
+{
+    if (numHops <= 0)
+        return false;
+    try
+    {
+        torch::NoGradGuard noGrad;
+        const int64_t length = static_cast<int64_t> (numHops) * modelInfo.hopLength;
+        auto x = torch::from_blob (const_cast<float*> (audio), { 1, 1, length }, torch::kFloat32);
+        auto d = impl->outputAnalyze ({ x }).toTensor().select (2, numHops - 1).contiguous(); // [1, D]
+        std::memcpy (lastDescriptors, d.data_ptr<float>(), sizeof (float) * static_cast<size_t> (modelInfo.numDescriptors()));
+        return true;
+    }
+    catch (const std::exception&)
+    {
+        return false;
+    }
+}
+
+void Model::resetOutputAnalysis() noexcept
+{
+    try
+    {
+        torch::NoGradGuard noGrad;
+        impl->outputReset ({});
+    }
+    catch (const std::exception&)
+    {
     }
 }
 } // namespace timbrel

@@ -1,6 +1,7 @@
 #include "timbrel/ModelStream.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace timbrel
@@ -22,6 +23,7 @@ std::string ModelStream::prepare (const Config& c)
     hopOut.assign (frame, 0.0f);
     measured.assign (static_cast<size_t> (config.batch * info.numDescriptors()), 0.0f);
     targets.assign (measured.size(), 0.0f);
+    hopMeters.prepare (info.numDescriptors(), hop);
 
     const double modelRate = info.sampleRate;
     for (auto* r : { &inMain, &inSide })
@@ -164,6 +166,7 @@ void ModelStream::runHop (const EngineControls& controls) noexcept
     request.measured = measured.data();
     request.targets = targets.data();
 
+    const auto started = std::chrono::steady_clock::now();
     bool ok = model.processHop (request);
     for (size_t i = 0; ok && i < hopOut.size(); ++i)
         ok = std::isfinite (hopOut[i]);
@@ -173,6 +176,9 @@ void ModelStream::runHop (const EngineControls& controls) noexcept
         failures.fetch_add (1, std::memory_order_relaxed);
         std::copy (hopMain.begin(), hopMain.end(), hopOut.begin());
         model.reset();
+        return;
     }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    hopMeters.publish (measured.data(), targets.data(), hopOut.data(), took.count(), hop / static_cast<double> (model.info().sampleRate));
 }
 } // namespace timbrel

@@ -428,3 +428,36 @@ TEST_CASE ("a mono sidechain drives both channels of a stereo input in Threaded 
     const auto plain = render (*engine, x, RenderOptions {});
     CHECK (rmsDb (plain[0], 5000, 20000) - rmsDb (offline[0], 5000, 20000) > 10.0);
 }
+
+TEST_CASE ("meters show the input's descriptors, the targets after the faders, and what the output measures")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 256, 1)).empty());
+    auto* meters = engine->meters();
+    REQUIRE (meters != nullptr);
+    REQUIRE (meters->numDescriptors() == 2); // the test model: loudness, centroid
+    meters->wantOutputTap (true);
+    RenderOptions louder;
+    louder.controls.faders[0].shift = 6.0f;
+    const auto x = testSignal (1, 40 * 256);
+    render (*engine, x, louder);
+
+    CHECK (meters->hopCount() == 40);
+    CHECK (meters->targetValue (0) == Approx (meters->inputValue (0) + 6.0f).margin (1e-3));
+    CHECK (meters->targetValue (1) == Approx (meters->inputValue (1)).margin (1e-3)); // centroid untouched
+    CHECK (meters->modelLoad() > 0.0f);
+
+    // The tap keeps whole hops of the output; a separate copy of the analysis measures them.
+    const int hops = meters->tappedHops();
+    REQUIRE (hops == 40);
+    std::vector<float> tapped (static_cast<size_t> (hops * meters->hopLength()));
+    REQUIRE (meters->readTappedHops (tapped.data(), hops));
+    CHECK (meters->tappedHops() == 0);
+    float measured[2] = {};
+    REQUIRE (engine->analyzeOutput (tapped.data(), hops, measured));
+    CHECK (measured[0] == Approx (meters->targetValue (0)).margin (0.5));
+
+    meters->wantOutputTap (false);
+    render (*engine, x, louder);
+    CHECK (meters->tappedHops() == 0);
+}

@@ -63,6 +63,13 @@ public:
         `output` untouched, if the model threw. */
     bool processHop (const HopRequest& request) noexcept;
 
+    /** Measures `numHops` whole hops of mono model-rate audio with a separate copy of the
+        model's analysis (its own streaming state), writing the last hop's descriptors. For the
+        editor's output meters: one thread at a time, any thread but the one running
+        processHop; allocates, so never on the audio thread. */
+    bool analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept;
+    void resetOutputAnalysis() noexcept;
+
 private:
     struct Impl;
     Model (std::unique_ptr<Impl>, ModelInfo);

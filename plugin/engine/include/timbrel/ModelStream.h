@@ -6,6 +6,7 @@
 // Model::processHop, which is why Threaded mode keeps this off the audio thread.
 
 #include "timbrel/Controls.h"
+#include "timbrel/Meters.h"
 #include "timbrel/Model.h"
 #include "timbrel/Resampler.h"
 #include "timbrel/Rings.h"
@@ -27,7 +28,7 @@ public:
         bool sidechain = false; // a sidechain signal comes with every pump()
     };
 
-    explicit ModelStream (Model& model) : model (model) {}
+    explicit ModelStream (Model& m) : model (m) {}
 
     std::string prepare (const Config& config);
     void reset();
@@ -47,6 +48,9 @@ public:
 
     int failedHops() const { return failures.load (std::memory_order_relaxed); }
 
+    /** Per-hop descriptor meters and output tap for the editor (written by whoever pumps). */
+    DescriptorMeters& meters() { return hopMeters; }
+
 private:
     int measureLag() const;
     void runHop (const EngineControls& controls) noexcept;
@@ -61,5 +65,6 @@ private:
     std::vector<const float*> hopOutPtrs;
     std::vector<float*> mainPtrs, sidePtrs, outPtrs;
     std::atomic<int> failures { 0 };
+    DescriptorMeters hopMeters;
 };
 } // namespace timbrel

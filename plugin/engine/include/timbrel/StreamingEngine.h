@@ -83,6 +83,14 @@ public:
     int failedHops() const { return stream != nullptr ? stream->failedHops() : 0; }
     int underruns() const { return underrunCount.load (std::memory_order_relaxed); }
 
+    /** The editor's view (message thread): per-hop meters, null before prepare(), and the
+        output measured by a separate copy of the model's analysis (see Model::analyzeOutput). */
+    DescriptorMeters* meters() { return stream != nullptr ? &stream->meters() : nullptr; }
+    bool analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept
+    {
+        return model != nullptr && model->analyzeOutput (audio, numHops, lastDescriptors);
+    }
+
 private:
     struct BlockRecord
     {

@@ -1,0 +1,498 @@
+#include "PluginEditor.h"
+
+#include "ModelLocator.h"
+
+#include <cmath>
+#include <optional>
+
+namespace timbrel
+{
+namespace
+{
+constexpr int kHeaderHeight = 64;
+constexpr int kLegendHeight = 20;
+constexpr int kControlsHeight = 128;
+constexpr int kStatusHeight = 26;
+
+juce::String formatValue (double value, const juce::String& unit, bool sign = false)
+{
+    // juce::String (v, 0) would print every digit: whole numbers are formatted as ints.
+    auto number = std::abs (value) >= 100.0 ? juce::String (juce::roundToInt (value)) : juce::String (value, std::abs (value) >= 10.0 ? 1 : 2);
+    if (sign && value > 0.0)
+        number = "+" + number;
+    const auto shortUnit = unit == "semitones" ? juce::String ("st") : unit;
+    return number + (shortUnit.isEmpty() ? "" : " " + shortUnit);
+}
+
+juce::String formatRate (double hz)
+{
+    return juce::String (hz / 1000.0, std::fmod (hz, 1000.0) == 0.0 ? 0 : 1) + " kHz";
+}
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+const juce::Colour TimbrelLook::background { 0xff16181d };
+const juce::Colour TimbrelLook::panel { 0xff22252c };
+const juce::Colour TimbrelLook::text { 0xffe6e8ec };
+const juce::Colour TimbrelLook::dim { 0xff8a909c };
+const juce::Colour TimbrelLook::inputCurve { 0xff7f8aa3 };
+const juce::Colour TimbrelLook::targetCurve { 0xfff2b33d };
+const juce::Colour TimbrelLook::outputCurve { 0xff4fd1a1 };
+const juce::Colour TimbrelLook::warning { 0xffff7a6b };
+
+TimbrelLook::TimbrelLook()
+{
+    setColourScheme ({ background, panel, panel.brighter (0.1f), dim, text, targetCurve, juce::Colours::black,
+                       targetCurve, text });
+    setColour (juce::Slider::trackColourId, targetCurve.withAlpha (0.8f));
+    setColour (juce::Slider::thumbColourId, text);
+    setColour (juce::Slider::rotarySliderFillColourId, targetCurve);
+    setColour (juce::Slider::rotarySliderOutlineColourId, panel.brighter (0.25f));
+    setColour (juce::Slider::textBoxOutlineColourId, juce::Colours::transparentBlack);
+    setColour (juce::Label::textColourId, text);
+    setColour (juce::ComboBox::backgroundColourId, panel.brighter (0.08f));
+    setColour (juce::ComboBox::outlineColourId, panel.brighter (0.3f));
+    setColour (juce::TextButton::buttonColourId, panel.brighter (0.12f));
+}
+
+void TimbrelLook::drawRotarySlider (juce::Graphics& g, int x, int y, int width, int height, float position,
+                                    float startAngle, float endAngle, juce::Slider& slider)
+{
+    const auto bounds = juce::Rectangle<int> (x, y, width, height).toFloat().reduced (3.0f);
+    const float radius = std::min (bounds.getWidth(), bounds.getHeight()) / 2.0f;
+    const auto centre = bounds.getCentre();
+    const float angle = startAngle + position * (endAngle - startAngle);
+    const float thickness = std::max (2.0f, radius * 0.18f);
+
+    juce::Path track;
+    track.addCentredArc (centre.x, centre.y, radius - thickness, radius - thickness, 0.0f, startAngle, endAngle, true);
+    g.setColour (slider.findColour (juce::Slider::rotarySliderOutlineColourId));
+    g.strokePath (track, juce::PathStrokeType (thickness, juce::PathStrokeType::curved, juce::PathStrokeType::rounded));
+
+    juce::Path value;
+    value.addCentredArc (centre.x, centre.y, radius - thickness, radius - thickness, 0.0f, startAngle, angle, true);
+    g.setColour (slider.findColour (juce::Slider::rotarySliderFillColourId).withMultipliedAlpha (slider.isEnabled() ? 1.0f : 0.4f));
+    g.strokePath (value, juce::PathStrokeType (thickness, juce::PathStrokeType::curved, juce::PathStrokeType::rounded));
+
+    const auto tip = centre.getPointOnCircumference (radius - thickness * 2.2f, angle);
+    g.setColour (text);
+    g.drawLine ({ centre, tip }, 2.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void DescriptorPlot::setRange (float min, float max, const juce::String& newUnit)
+{
+    // A margin around the training data's range, so shifted targets stay visible.
+    const float span = std::max (1e-3f, max - min);
+    low = min - 0.15f * span;
+    high = max + 0.15f * span;
+    unit = newUnit;
+    repaint();
+}
+
+void DescriptorPlot::push (float input, float target, float output, bool outputValid)
+{
+    auto& p = history[static_cast<size_t> (next)];
+    p.input = input;
+    p.target = target;
+    p.output = outputValid ? output : (count > 0 ? history[static_cast<size_t> ((next + kPoints - 1) % kPoints)].output : output);
+    p.outputValid = outputValid || (count > 0 && history[static_cast<size_t> ((next + kPoints - 1) % kPoints)].outputValid);
+    next = (next + 1) % kPoints;
+    count = std::min (count + 1, kPoints);
+}
+
+void DescriptorPlot::clear()
+{
+    next = count = 0;
+    repaint();
+}
+
+void DescriptorPlot::paint (juce::Graphics& g)
+{
+    const auto bounds = getLocalBounds().toFloat();
+    g.setColour (TimbrelLook::background.brighter (0.04f));
+    g.fillRoundedRectangle (bounds, 4.0f);
+    const auto area = bounds.reduced (4.0f, 6.0f);
+
+    g.setFont (11.0f);
+    g.setColour (TimbrelLook::dim);
+    g.drawText (formatValue (high, unit), area.withHeight (12.0f), juce::Justification::topLeft);
+    g.drawText (formatValue (low, unit), area.withTop (area.getBottom() - 12.0f), juce::Justification::bottomLeft);
+
+    if (count < 2 || ! isEnabled())
+        return;
+    auto yOf = [&] (float v) {
+        const float t = juce::jlimit (0.0f, 1.0f, (v - low) / (high - low));
+        return area.getBottom() - t * area.getHeight();
+    };
+    auto curve = [&] (auto value, juce::Colour colour, float thickness) {
+        juce::Path path;
+        bool started = false;
+        for (int i = 0; i < count; ++i)
+        {
+            const auto& p = history[static_cast<size_t> ((next - count + i + kPoints) % kPoints)];
+            const auto point = value (p);
+            if (! point.has_value())
+            {
+                started = false;
+                continue;
+            }
+            const float x = area.getX() + area.getWidth() * static_cast<float> (kPoints - count + i) / (kPoints - 1);
+            if (started)
+                path.lineTo (x, yOf (*point));
+            else
+                path.startNewSubPath (x, yOf (*point));
+            started = true;
+        }
+        g.setColour (colour);
+        g.strokePath (path, juce::PathStrokeType (thickness));
+    };
+    using Value = std::optional<float>;
+    curve ([] (const Point& p) -> Value { return p.input; }, TimbrelLook::inputCurve, 1.2f);
+    curve ([] (const Point& p) -> Value { return p.outputValid ? Value (p.output) : std::nullopt; }, TimbrelLook::outputCurve, 1.6f);
+    curve ([] (const Point& p) -> Value { return p.target; }, TimbrelLook::targetCurve, 1.6f);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+FaderRow::FaderRow (juce::AudioProcessorValueTreeState& state, const FaderSlot& s) : slot (s)
+{
+    title.setText (slot.displayName, juce::dontSendNotification);
+    title.setFont (juce::Font (15.0f, juce::Font::bold));
+    detail.setFont (12.0f);
+    detail.setColour (juce::Label::textColourId, TimbrelLook::dim);
+    source.addItemList (params::sourceChoices, 1);
+    for (auto* slider : { &shift, &fixed })
+    {
+        slider->setSliderStyle (juce::Slider::LinearHorizontal);
+        slider->setTextBoxStyle (juce::Slider::TextBoxRight, false, 76, 20);
+    }
+    shift.setDoubleClickReturnValue (true, 0.0);
+    shiftLabel.setText ("Shift", juce::dontSendNotification);
+    fixedLabel.setText ("Fixed", juce::dontSendNotification);
+    for (auto* label : { &shiftLabel, &fixedLabel })
+    {
+        label->setFont (11.0f);
+        label->setColour (juce::Label::textColourId, TimbrelLook::dim);
+    }
+    for (auto* c : std::initializer_list<juce::Component*> { &title, &detail, &source, &shift, &fixed, &shiftLabel, &fixedLabel, &descriptorPlot })
+        addAndMakeVisible (c);
+
+    sourceAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::sourceId (slot), source);
+    shiftAttachment = std::make_unique<juce::AudioProcessorValueTreeState::SliderAttachment> (state, params::shiftId (slot), shift);
+    fixedAttachment = std::make_unique<juce::AudioProcessorValueTreeState::SliderAttachment> (state, params::fixedId (slot), fixed);
+    // After the attachments, which install the parameter's own (unformatted) text.
+    const juce::String shiftUnit (slot.shiftUnit), unit (slot.unit);
+    shift.textFromValueFunction = [shiftUnit] (double v) { return formatValue (v, shiftUnit, true); };
+    fixed.textFromValueFunction = [unit] (double v) { return formatValue (v, unit); };
+    for (auto* slider : { &shift, &fixed })
+    {
+        slider->valueFromTextFunction = [] (const juce::String& text) { return text.retainCharacters ("+-.0123456789").getDoubleValue(); };
+        slider->updateText();
+    }
+    source.onChange = [this] { fixed.setAlpha (source.getSelectedItemIndex() == static_cast<int> (DescriptorSource::fixed) ? 1.0f : 0.55f); };
+    source.onChange();
+}
+
+void FaderRow::setModelSlot (const TimbrelProcessor::SlotView& view, bool modelLoaded)
+{
+    active = view.active;
+    if (active)
+    {
+        // Spare slots take the name of the model's extra descriptor.
+        const bool spare = &slot - faderSlots().data() >= kVocabularySize;
+        title.setText (spare ? view.name.substring (0, 1).toUpperCase() + view.name.substring (1) : juce::String (slot.displayName),
+                       juce::dontSendNotification);
+        detail.setText (view.unit + "  " + formatValue (view.min, {}) + " to " + formatValue (view.max, {}), juce::dontSendNotification);
+        descriptorPlot.setRange (view.min, view.max, view.unit);
+    }
+    else
+        detail.setText (modelLoaded ? "not in this model: no effect" : "no model loaded", juce::dontSendNotification);
+    for (auto* c : std::initializer_list<juce::Component*> { &source, &shift, &fixed, &descriptorPlot })
+        c->setEnabled (active);
+    setAlpha (active ? 1.0f : 0.5f);
+    descriptorPlot.clear();
+}
+
+void FaderRow::resized()
+{
+    auto area = getLocalBounds().reduced (8, 4);
+    auto names = area.removeFromLeft (130);
+    title.setBounds (names.removeFromTop (names.getHeight() / 2));
+    detail.setBounds (names);
+    area.removeFromLeft (6);
+    source.setBounds (area.removeFromLeft (104).withSizeKeepingCentre (104, 24));
+    area.removeFromLeft (10);
+    auto shiftArea = area.removeFromLeft (std::max (150, area.getWidth() / 4));
+    shiftLabel.setBounds (shiftArea.removeFromTop (14));
+    shift.setBounds (shiftArea);
+    area.removeFromLeft (8);
+    auto fixedArea = area.removeFromLeft (std::max (140, area.getWidth() / 4));
+    fixedLabel.setBounds (fixedArea.removeFromTop (14));
+    fixed.setBounds (fixedArea);
+    area.removeFromLeft (10);
+    descriptorPlot.setBounds (area);
+}
+
+void FaderRow::paint (juce::Graphics& g)
+{
+    g.setColour (TimbrelLook::panel);
+    g.fillRoundedRectangle (getLocalBounds().toFloat().reduced (2.0f), 6.0f);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Knob::Knob (juce::AudioProcessorValueTreeState& state, const juce::String& parameterId, const juce::String& label)
+{
+    slider.setSliderStyle (juce::Slider::RotaryHorizontalVerticalDrag);
+    slider.setTextBoxStyle (juce::Slider::NoTextBox, false, 0, 0);
+    slider.setPopupDisplayEnabled (true, true, nullptr);
+    caption.setText (label, juce::dontSendNotification);
+    caption.setJustificationType (juce::Justification::centred);
+    caption.setFont (11.0f);
+    caption.setColour (juce::Label::textColourId, TimbrelLook::dim);
+    addAndMakeVisible (slider);
+    addAndMakeVisible (caption);
+    attachment = std::make_unique<juce::AudioProcessorValueTreeState::SliderAttachment> (state, parameterId, slider);
+    if (auto* parameter = state.getParameter (parameterId))
+        slider.setDoubleClickReturnValue (true, parameter->convertFrom0to1 (parameter->getDefaultValue()));
+    slider.setTooltip (params::displayName (parameterId));
+}
+
+void Knob::resized()
+{
+    auto area = getLocalBounds();
+    caption.setBounds (area.removeFromBottom (14));
+    slider.setBounds (area);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), processor (p)
+{
+    setLookAndFeel (&look);
+    auto& state = processor.parameters;
+
+    title.setText ("Timbrel", juce::dontSendNotification);
+    title.setFont (juce::Font (24.0f, juce::Font::bold));
+    cardSummary.setFont (14.0f);
+    cardDescription.setFont (12.0f);
+    cardDescription.setColour (juce::Label::textColourId, TimbrelLook::dim);
+    legend.setFont (12.0f);
+    status.setFont (13.0f);
+    for (auto* c : std::initializer_list<juce::Component*> { &title, &cardSummary, &cardDescription, &legend, &status, &modelPicker, &openButton })
+        addAndMakeVisible (c);
+    modelPicker.setTextWhenNothingSelected ("choose a model");
+    modelPicker.onChange = [this] {
+        const auto reference = modelReferences[modelPicker.getSelectedItemIndex()];
+        if (reference.isNotEmpty() && reference != view.reference)
+            processor.loadModel (reference, true, true);
+    };
+    openButton.onClick = [this] { chooseModelFile(); };
+
+    for (const auto& slot : faderSlots())
+    {
+        rows.push_back (std::make_unique<FaderRow> (state, slot));
+        addAndMakeVisible (*rows.back());
+    }
+
+    globalKnobs.push_back (std::make_unique<Knob> (state, params::mix, "Dry/Wet"));
+    globalKnobs.push_back (std::make_unique<Knob> (state, params::outputGain, "Output"));
+    for (auto& knob : globalKnobs)
+        addAndMakeVisible (*knob);
+    for (int i = 0; i < kNumLatentControls; ++i)
+        latentKnobs.push_back (std::make_unique<Knob> (state, params::latentOffsetId (i), "Z" + juce::String (i + 1) + " +"));
+    for (int i = 0; i < kNumLatentControls; ++i)
+        latentKnobs.push_back (std::make_unique<Knob> (state, params::latentScaleId (i), "Z" + juce::String (i + 1) + " x"));
+    for (auto& knob : latentKnobs)
+        addAndMakeVisible (*knob);
+
+    modeBox.addItemList (params::processingModeChoices, 1);
+    stereoBox.addItemList (params::stereoModeChoices, 1);
+    modeLabel.setText ("Mode", juce::dontSendNotification);
+    stereoLabel.setText ("Stereo", juce::dontSendNotification);
+    latentLabel.setText ("Latent offset / scale", juce::dontSendNotification);
+    for (auto* label : { &modeLabel, &stereoLabel, &latentLabel })
+    {
+        label->setFont (11.0f);
+        label->setColour (juce::Label::textColourId, TimbrelLook::dim);
+    }
+    for (auto* c : std::initializer_list<juce::Component*> { &modeBox, &stereoBox, &modeLabel, &stereoLabel, &latentLabel, &bypassButton })
+        addAndMakeVisible (c);
+    modeAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::processingMode, modeBox);
+    stereoAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::stereoMode, stereoBox);
+    bypassAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ButtonAttachment> (state, params::bypass, bypassButton);
+
+    processor.setMetering (true);
+    updateModelView();
+    setResizable (true, true);
+    setResizeLimits (860, 560, 1800, 1400);
+    setSize (1000, 720);
+    startTimerHz (30);
+}
+
+TimbrelEditor::~TimbrelEditor()
+{
+    stopTimer();
+    processor.setMetering (false);
+    setLookAndFeel (nullptr);
+}
+
+void TimbrelEditor::fillModelList()
+{
+    // Items show names; modelReferences holds what loadModel() takes (a name or a path).
+    modelPicker.clear (juce::dontSendNotification);
+    modelReferences = ModelLocator::listModels();
+    auto labels = modelReferences;
+    if (view.reference.isNotEmpty() && ! modelReferences.contains (view.reference))
+    {
+        modelReferences.add (view.reference); // a file chosen by path
+        labels.add (juce::File (view.reference).getFileNameWithoutExtension() + " (file)");
+    }
+    modelPicker.addItemList (labels, 1);
+    const int index = modelReferences.indexOf (view.reference);
+    if (index >= 0)
+        modelPicker.setSelectedItemIndex (index, juce::dontSendNotification);
+}
+
+void TimbrelEditor::chooseModelFile()
+{
+    chooser = std::make_unique<juce::FileChooser> ("Choose a Timbrel model", ModelLocator::userFolder(), "*.ts");
+    chooser->launchAsync (juce::FileBrowserComponent::openMode | juce::FileBrowserComponent::canSelectFiles,
+                          [this] (const juce::FileChooser& fc) {
+                              if (const auto file = fc.getResult(); file.existsAsFile())
+                                  processor.loadModel (file.getFullPathName(), true, true);
+                          });
+}
+
+void TimbrelEditor::updateModelView()
+{
+    shownGeneration = processor.modelGeneration();
+    view = processor.describeModel();
+    fillModelList();
+    if (view.hasModel)
+    {
+        const double latencyMs = view.hostRate > 0.0 ? 1000.0 * view.latencySamples / view.hostRate : 0.0;
+        cardSummary.setText ((view.instrument.isNotEmpty() ? view.instrument : view.name) + "   " + formatRate (view.modelRate)
+                                 + "   hop " + juce::String (view.hop) + "   latency " + juce::String (latencyMs, 1) + " ms",
+                             juce::dontSendNotification);
+        cardDescription.setText (view.description, juce::dontSendNotification);
+    }
+    else
+    {
+        cardSummary.setText ("No model is playing: audio passes through dry", juce::dontSendNotification);
+        cardDescription.setText ("Pick a model above, or open a .ts file.", juce::dontSendNotification);
+    }
+    for (size_t s = 0; s < rows.size(); ++s)
+    {
+        rows[s]->setModelSlot (view.slots[s], view.hasModel);
+        // Spare slots appear only when the model has descriptors beyond the vocabulary.
+        rows[s]->setVisible (static_cast<int> (s) < kVocabularySize || view.slots[s].active);
+    }
+    resized();
+    repaint();
+}
+
+void TimbrelEditor::refresh()
+{
+    if (processor.modelGeneration() != shownGeneration)
+        updateModelView();
+
+    // The plots move only while the engine computes hops (they stop with the transport).
+    TimbrelProcessor::MeterFrame frame;
+    const bool metered = processor.pollMeters (frame) && frame.hops != lastHops;
+    lastHops = frame.hops;
+    if (metered)
+        for (size_t s = 0; s < rows.size(); ++s)
+            if (rows[s]->isActive() && rows[s]->isVisible())
+            {
+                rows[s]->plot().push (frame.input[s], frame.target[s], frame.output[s], frame.outputValid);
+                rows[s]->plot().repaint();
+            }
+
+    juce::String line;
+    if (view.hasModel)
+    {
+        const double ms = view.hostRate > 0.0 ? 1000.0 * view.latencySamples / view.hostRate : 0.0;
+        line << "Latency " << view.latencySamples << " samples (" << juce::String (ms, 1) << " ms)   Model load "
+             << juce::roundToInt (100.0f * frame.modelLoad) << "% of real time   Underruns " << frame.underruns;
+        if (frame.failedHops > 0)
+            line << "   Failed hops " << frame.failedHops;
+    }
+    const auto message = processor.getStatusMessage();
+    line << (line.isEmpty() ? "" : "   ") << (message.isEmpty() ? juce::String ("Ready") : message);
+    status.setText (line, juce::dontSendNotification);
+    status.setColour (juce::Label::textColourId, message.isEmpty() ? TimbrelLook::dim : TimbrelLook::warning);
+}
+
+void TimbrelEditor::paint (juce::Graphics& g)
+{
+    g.fillAll (TimbrelLook::background);
+    auto legendArea = legend.getBounds().toFloat();
+    float x = legendArea.getX();
+    g.setFont (12.0f);
+    for (const auto& [name, colour] : { std::pair { "input", TimbrelLook::inputCurve }, std::pair { "target (after the fader)", TimbrelLook::targetCurve },
+                                        std::pair { "output (measured)", TimbrelLook::outputCurve } })
+    {
+        g.setColour (colour);
+        g.fillRect (x, legendArea.getCentreY() - 1.5f, 18.0f, 3.0f);
+        g.setColour (TimbrelLook::dim);
+        const float width = g.getCurrentFont().getStringWidthFloat (name) + 8.0f;
+        g.drawText (name, juce::Rectangle<float> (x + 22.0f, legendArea.getY(), width, legendArea.getHeight()), juce::Justification::centredLeft);
+        x += 22.0f + width + 16.0f;
+    }
+    g.setColour (TimbrelLook::panel);
+    g.fillRect (getLocalBounds().removeFromBottom (kStatusHeight));
+}
+
+void TimbrelEditor::resized()
+{
+    auto area = getLocalBounds();
+    status.setBounds (area.removeFromBottom (kStatusHeight).reduced (10, 0));
+
+    auto header = area.removeFromTop (kHeaderHeight).reduced (10, 8);
+    title.setBounds (header.removeFromLeft (120));
+    auto pick = header.removeFromLeft (300);
+    openButton.setBounds (pick.removeFromRight (72).withSizeKeepingCentre (72, 26));
+    modelPicker.setBounds (pick.reduced (6, 0).withSizeKeepingCentre (pick.getWidth() - 12, 26));
+    header.removeFromLeft (10);
+    cardSummary.setBounds (header.removeFromTop (header.getHeight() / 2));
+    cardDescription.setBounds (header);
+
+    legend.setBounds (area.removeFromTop (kLegendHeight).reduced (12, 0));
+
+    auto controls = area.removeFromBottom (kControlsHeight).reduced (10, 6);
+    for (auto& knob : globalKnobs)
+        knob->setBounds (controls.removeFromLeft (72));
+    controls.removeFromLeft (8);
+    auto boxes = controls.removeFromLeft (150);
+    const int boxHeight = boxes.getHeight() / 3;
+    auto modeArea = boxes.removeFromTop (boxHeight);
+    modeLabel.setBounds (modeArea.removeFromTop (14));
+    modeBox.setBounds (modeArea.withSizeKeepingCentre (modeArea.getWidth(), 24));
+    auto stereoArea = boxes.removeFromTop (boxHeight);
+    stereoLabel.setBounds (stereoArea.removeFromTop (14));
+    stereoBox.setBounds (stereoArea.withSizeKeepingCentre (stereoArea.getWidth(), 24));
+    bypassButton.setBounds (boxes.withSizeKeepingCentre (boxes.getWidth(), 24));
+    controls.removeFromLeft (20);
+    latentLabel.setBounds (controls.removeFromTop (14));
+    const int knobWidth = std::min (64, controls.getWidth() / kNumLatentControls);
+    auto offsets = controls.removeFromTop (controls.getHeight() / 2);
+    for (int i = 0; i < kNumLatentControls; ++i)
+    {
+        latentKnobs[static_cast<size_t> (i)]->setBounds (offsets.removeFromLeft (knobWidth));
+        latentKnobs[static_cast<size_t> (i + kNumLatentControls)]->setBounds (controls.removeFromLeft (knobWidth));
+    }
+
+    int visible = 0;
+    for (auto& row : rows)
+        visible += row->isVisible() ? 1 : 0;
+    const int rowHeight = visible > 0 ? area.getHeight() / visible : 0;
+    area.reduce (6, 0);
+    for (auto& row : rows)
+        if (row->isVisible())
+            row->setBounds (area.removeFromTop (rowHeight));
+}
+} // namespace timbrel

@@ -1,0 +1,130 @@
+#pragma once
+// The editor: a model picker with the model card's summary, one row per descriptor fader
+// (source, shift, fixed value and a live plot of input, target and output), the global
+// controls, the latent knobs and a status line. It reads the processor only through its
+// message-thread view (describeModel, pollMeters); the audio thread never waits on it.
+
+#include "PluginProcessor.h"
+
+#include <juce_audio_processors/juce_audio_processors.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace timbrel
+{
+/** One consistent look: dark panels, one accent per meter curve. */
+class TimbrelLook final : public juce::LookAndFeel_V4
+{
+public:
+    TimbrelLook();
+
+    static const juce::Colour background, panel, text, dim, inputCurve, targetCurve, outputCurve, warning;
+
+    void drawRotarySlider (juce::Graphics&, int x, int y, int width, int height, float position, float startAngle,
+                           float endAngle, juce::Slider&) override;
+};
+
+/** Scrolling plot of one descriptor: the input's value, the target after the fader and what
+    the output measures, over the last few seconds, on the model's range for it. */
+class DescriptorPlot final : public juce::Component
+{
+public:
+    static constexpr int kPoints = 180; // six seconds at 30 frames per second
+
+    void setRange (float min, float max, const juce::String& unit);
+    void push (float input, float target, float output, bool outputValid);
+    void clear();
+    void paint (juce::Graphics&) override;
+
+private:
+    struct Point
+    {
+        float input = 0.0f, target = 0.0f, output = 0.0f;
+        bool outputValid = false;
+    };
+    std::array<Point, kPoints> history {};
+    int next = 0, count = 0;
+    float low = 0.0f, high = 1.0f;
+    juce::String unit;
+};
+
+/** The controls of one fader slot and its plot. */
+class FaderRow final : public juce::Component
+{
+public:
+    FaderRow (juce::AudioProcessorValueTreeState& state, const FaderSlot& slot);
+
+    void setModelSlot (const TimbrelProcessor::SlotView& view, bool modelLoaded);
+    bool isActive() const { return active; }
+    DescriptorPlot& plot() { return descriptorPlot; }
+    void resized() override;
+    void paint (juce::Graphics&) override;
+
+private:
+    const FaderSlot& slot;
+    bool active = true;
+    juce::Label title, detail;
+    juce::ComboBox source;
+    juce::Slider shift, fixed;
+    juce::Label shiftLabel, fixedLabel;
+    DescriptorPlot descriptorPlot;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> sourceAttachment;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::SliderAttachment> shiftAttachment, fixedAttachment;
+};
+
+/** A labelled knob bound to a parameter. */
+class Knob final : public juce::Component
+{
+public:
+    Knob (juce::AudioProcessorValueTreeState& state, const juce::String& parameterId, const juce::String& label);
+    void resized() override;
+
+private:
+    juce::Slider slider;
+    juce::Label caption;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::SliderAttachment> attachment;
+};
+
+class TimbrelEditor final : public juce::AudioProcessorEditor, private juce::Timer
+{
+public:
+    explicit TimbrelEditor (TimbrelProcessor&);
+    ~TimbrelEditor() override;
+
+    void paint (juce::Graphics&) override;
+    void resized() override;
+
+    /** One frame of the meters and status (the timer's work; public for the snapshot tool). */
+    void refresh();
+
+private:
+    void timerCallback() override { refresh(); }
+    void updateModelView();
+    void fillModelList();
+    void chooseModelFile();
+
+    TimbrelProcessor& processor;
+    TimbrelLook look;
+    TimbrelProcessor::ModelView view;
+    int shownGeneration = -1;
+    uint32_t lastHops = 0;
+
+    juce::Label title, cardSummary, cardDescription, status, legend;
+    juce::ComboBox modelPicker;
+    juce::StringArray modelReferences; // one per picker item
+    juce::TextButton openButton { "Open..." };
+    std::unique_ptr<juce::FileChooser> chooser;
+
+    std::vector<std::unique_ptr<FaderRow>> rows;
+    std::vector<std::unique_ptr<Knob>> globalKnobs, latentKnobs;
+    juce::ComboBox modeBox, stereoBox;
+    juce::Label modeLabel, stereoLabel, latentLabel;
+    juce::ToggleButton bypassButton { "Bypass" };
+    std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> modeAttachment, stereoAttachment;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::ButtonAttachment> bypassAttachment;
+
+    JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR (TimbrelEditor)
+};
+} // namespace timbrel

@@ -1,0 +1,155 @@
+// timbrel_editor_snapshot: renders the plugin's editor, with a model loaded and its meters
+// fed by a few seconds of audio, to a PNG (tests/test_editor.py, docs/screenshot.png).
+//   timbrel_editor_snapshot --model PATH --out PNG [--input WAV] [--width W --height H]
+//                           [--set ID=VALUE ...] [--seconds S] [--switch-to MODEL]
+// --switch-to loads another model halfway through as the editor's model picker does (on the
+// loader thread, keeping the previous model when the new one fails) while audio keeps coming.
+// It prints every visible label's text ("label: ...") so tests can read what the editor says.
+// It links the plugin's own processor and editor code (the plugin target's shared code), so
+// the picture is of the real editor: a hosted VST3's editor is a native child window that
+// JUCE cannot paint into an image.
+
+#include "PluginEditor.h"
+
+#include <juce_audio_formats/juce_audio_formats.h>
+
+#include <functional>
+#include <iostream>
+
+namespace
+{
+int fail (const juce::String& message)
+{
+    std::cerr << "timbrel_editor_snapshot: " << message << std::endl;
+    return 1;
+}
+
+// A gliding two-note phrase, when no recording is given: the plots then show pitch and
+// loudness moving and the shifted targets following.
+void synthesise (juce::AudioBuffer<float>& audio, double rate)
+{
+    double phase = 0.0;
+    for (int n = 0; n < audio.getNumSamples(); ++n)
+    {
+        const double t = n / rate;
+        const double midi = 67.0 + 5.0 * std::floor (std::fmod (t, 2.0)) + 0.3 * std::sin (2.0 * juce::MathConstants<double>::pi * 5.0 * t);
+        phase += 2.0 * juce::MathConstants<double>::pi * 440.0 * std::pow (2.0, (midi - 69.0) / 12.0) / rate;
+        const double envelope = 0.25 * (0.6 + 0.4 * std::sin (2.0 * juce::MathConstants<double>::pi * 0.5 * t));
+        float v = 0.0f;
+        for (int h = 1; h <= 8; ++h)
+            v += static_cast<float> (envelope * std::sin (h * phase) / h);
+        for (int ch = 0; ch < audio.getNumChannels(); ++ch)
+            audio.setSample (ch, n, v);
+    }
+}
+} // namespace
+
+int main (int argc, char** argv)
+{
+    juce::ScopedJuceInitialiser_GUI gui;
+    juce::String modelPath, outPath, inputPath, switchPath;
+    int width = 1000, height = 720;
+    double seconds = 4.0;
+    juce::StringArray settings;
+    for (int i = 1; i < argc; ++i)
+    {
+        const juce::String arg (argv[i]);
+        auto value = [&] { return i + 1 < argc ? juce::String (argv[++i]) : juce::String(); };
+        if (arg == "--model") modelPath = value();
+        else if (arg == "--out") outPath = value();
+        else if (arg == "--input") inputPath = value();
+        else if (arg == "--switch-to") switchPath = value();
+        else if (arg == "--width") width = value().getIntValue();
+        else if (arg == "--height") height = value().getIntValue();
+        else if (arg == "--seconds") seconds = value().getDoubleValue();
+        else if (arg == "--set") settings.add (value());
+        else return fail ("unknown argument " + arg);
+    }
+    if (outPath.isEmpty())
+        return fail ("--out PNG is required");
+
+    std::unique_ptr<juce::AudioProcessor> plugin (createPluginFilter());
+    auto* processor = dynamic_cast<timbrel::TimbrelProcessor*> (plugin.get());
+    if (processor == nullptr)
+        return fail ("the plugin is not a TimbrelProcessor");
+    if (modelPath.isNotEmpty())
+        if (auto error = processor->loadModel (juce::File (modelPath).getFullPathName(), false); error.isNotEmpty())
+            std::cerr << "timbrel_editor_snapshot: model: " << error << " (rendering the editor anyway)" << std::endl;
+    for (const auto& setting : settings)
+    {
+        auto* parameter = processor->parameters.getParameter (setting.upToFirstOccurrenceOf ("=", false, false));
+        if (parameter == nullptr)
+            return fail ("no parameter " + setting);
+        const float value = setting.fromFirstOccurrenceOf ("=", false, false).getFloatValue();
+        parameter->setValueNotifyingHost (parameter->convertTo0to1 (value));
+    }
+
+    const double rate = 44100.0;
+    const int block = 512;
+    juce::AudioBuffer<float> audio (2, static_cast<int> (seconds * rate));
+    if (inputPath.isNotEmpty())
+    {
+        juce::AudioFormatManager formats;
+        formats.registerBasicFormats();
+        std::unique_ptr<juce::AudioFormatReader> reader (formats.createReaderFor (juce::File (inputPath)));
+        if (reader == nullptr)
+            return fail ("cannot read " + inputPath);
+        audio.clear();
+        reader->read (&audio, 0, std::min (audio.getNumSamples(), static_cast<int> (reader->lengthInSamples)), 0, true, true);
+    }
+    else
+        synthesise (audio, rate);
+
+    processor->setNonRealtime (true); // synchronous: the meters see every hop
+    processor->prepareToPlay (rate, block);
+    std::unique_ptr<juce::AudioProcessorEditor> editor (processor->createEditor());
+    auto* timbrelEditor = dynamic_cast<timbrel::TimbrelEditor*> (editor.get());
+    editor->setSize (width, height);
+
+    // Feed the audio in blocks and poll the meters at the editor's frame rate (30 per second).
+    juce::AudioBuffer<float> buffer (processor->getTotalNumInputChannels(), block);
+    juce::MidiBuffer midi;
+    const int blocksPerFrame = std::max (1, static_cast<int> (rate / 30.0 / block + 0.5));
+    for (int start = 0, index = 0; start + block <= audio.getNumSamples(); start += block, ++index)
+    {
+        buffer.clear();
+        for (int ch = 0; ch < 2; ++ch)
+            buffer.copyFrom (ch, 0, audio, ch, start, block);
+        if (switchPath.isNotEmpty() && start == (audio.getNumSamples() / 2 / block) * block)
+        {
+            const int generation = processor->modelGeneration();
+            processor->loadModel (juce::File (switchPath).getFullPathName(), true, true);
+            // Offline, the switch happens at the next block once loaded: wait for the loader.
+            for (int waited = 0; processor->modelGeneration() == generation && waited < 600; ++waited)
+                juce::Thread::sleep (50);
+        }
+        processor->processBlock (buffer, midi);
+        if (timbrelEditor != nullptr && index % blocksPerFrame == 0)
+            timbrelEditor->refresh();
+    }
+
+    std::function<void (juce::Component&)> printLabels = [&] (juce::Component& c) {
+        if (! c.isVisible() && &c != editor.get()) // the editor itself is on no desktop
+            return;
+        if (auto* label = dynamic_cast<juce::Label*> (&c); label != nullptr && label->getText().isNotEmpty())
+            std::cout << "label: " << label->getText() << std::endl;
+        if (auto* box = dynamic_cast<juce::ComboBox*> (&c); box != nullptr)
+            std::cout << "combo: " << box->getText() << std::endl;
+        for (auto* child : c.getChildren())
+            printLabels (*child);
+    };
+    printLabels (*editor);
+
+    const auto image = editor->createComponentSnapshot (editor->getLocalBounds(), true, 1.0f);
+    juce::File out (outPath);
+    out.deleteFile();
+    juce::FileOutputStream stream (out);
+    juce::PNGImageFormat png;
+    if (! stream.openedOk() || ! png.writeImageToStream (image, stream))
+        return fail ("cannot write " + outPath);
+    stream.flush();
+    std::cout << "wrote " << outPath << " (" << image.getWidth() << "x" << image.getHeight() << ")" << std::endl;
+    editor.reset();
+    processor->releaseResources();
+    return 0;
+}

@@ -1,0 +1,91 @@
+"""The editor, rendered headlessly by the plugin's own code (tests/native/editor_snapshot.cpp):
+it is not blank, its plots move with the audio and the faders, and it says in plain words what
+the model offers and what went wrong. docs/screenshot.png is made the same way (make screenshot)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib import image
+
+REPO = Path(__file__).resolve().parents[1]
+TOOL = REPO / "build" / "tests" / "native" / "timbrel_editor_snapshot"
+# Colours of the plot curves (TimbrelLook): target amber, output green.
+TARGET = np.array([0xF2, 0xB3, 0x3D]) / 255.0
+OUTPUT = np.array([0x4F, 0xD1, 0xA1]) / 255.0
+
+
+def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[np.ndarray, list[str]]:
+    assert TOOL.exists(), f"{TOOL} is missing: run `make build`"
+    out = tmp_path / "editor.png"
+    done = subprocess.run([str(TOOL), "--out", str(out), *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+    assert done.returncode == 0, done.stderr
+    labels = [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith(("label: ", "combo: "))]
+    return image.imread(out)[..., :3], labels
+
+
+def pixels_near(picture: np.ndarray, colour: np.ndarray, tolerance: float = 0.08) -> int:
+    return int((np.abs(picture - colour).max(-1) < tolerance).sum())
+
+
+@pytest.fixture(scope="module")
+def violin() -> Path:
+    return REPO / "models" / "violin.ts"
+
+
+def test_editor_with_a_model_is_drawn_and_its_plots_are_alive(tmp_path, violin):
+    picture, labels = snapshot(tmp_path, "--model", str(violin), "--set", "pitch_shift=5")
+    assert picture.shape == (720, 1000, 3)
+    assert picture.std() > 0.05                       # not blank
+    assert pixels_near(picture, TARGET) > 2000        # target curves (and the knob arcs)
+    assert pixels_near(picture, OUTPUT) > 300         # output measured on the model's output
+    # The card summary, every descriptor labelled with its unit and range, the shifted fader.
+    assert any(label.startswith("violin") and "hop 512" in label and "latency" in label for label in labels)
+    for name in ("Loudness", "Pitch", "Centroid", "Bandwidth", "Flatness"):
+        assert name in labels
+    assert any(label.startswith("semitones") and " to " in label for label in labels)
+    assert "+5.00 st" in labels
+    assert "not in this model: no effect" not in labels
+    assert any(label.startswith("Latency") and "Ready" in label for label in labels)
+
+
+def test_plots_stay_flat_without_audio_and_move_with_it(tmp_path, violin):
+    silent, _ = snapshot(tmp_path, "--model", str(violin), "--seconds", "0")
+    playing, _ = snapshot(tmp_path, "--model", str(violin))
+    assert pixels_near(playing, OUTPUT) > pixels_near(silent, OUTPUT) + 300
+
+
+def test_a_model_with_fewer_descriptors_greys_out_and_labels_the_rest(tmp_path, test_model):
+    _, labels = snapshot(tmp_path, "--model", str(test_model))
+    assert labels.count("not in this model: no effect") == 3  # pitch, bandwidth, flatness
+    assert any(label.startswith("dB") for label in labels)    # loudness is active
+
+
+def test_no_model_found_says_so_and_the_editor_stays_usable(tmp_path):
+    picture, labels = snapshot(tmp_path, env={"XDG_DATA_HOME": str(tmp_path / "empty")})
+    assert picture.std() > 0.05
+    assert "No model is playing: audio passes through dry" in labels
+    assert any(label.startswith("no models found") for label in labels)
+
+
+def test_a_broken_model_is_reported_in_plain_words(tmp_path, models_dir):
+    _, labels = snapshot(tmp_path, "--model", str(models_dir / "broken" / "truncated.ts"))
+    assert any("could not load" in label and "audio passes dry" in label for label in labels)
+
+
+def test_picking_a_broken_model_keeps_the_previous_one_playing(tmp_path, violin, models_dir):
+    picture, labels = snapshot(tmp_path, "--model", str(violin), "--switch-to", str(models_dir / "broken" / "nan-weights.ts"))
+    assert any("could not load" in label and "kept the previous model" in label for label in labels)
+    assert any(label.startswith("violin") and "hop 512" in label for label in labels)
+    assert pixels_near(picture, OUTPUT) > 150  # still playing and measured
+
+
+def test_picking_another_model_switches_card_and_faders(tmp_path, violin, test_model):
+    _, labels = snapshot(tmp_path, "--model", str(violin), "--switch-to", str(test_model))
+    assert any(label.startswith("timbrel-test") and "hop 256" in label for label in labels)
+    assert labels.count("not in this model: no effect") == 3
