@@ -46,9 +46,14 @@ bench: build
 	$(PY) -m timbrel bench --out bench
 
 # The editor with the default model, fed a short phrase with two faders moved: docs/screenshot.png.
+# A FluidR3 flute phrase into the violin model; the shipped models appear in the picker by name.
 screenshot: build
-	$(BUILD)/tests/native/timbrel_editor_snapshot --model $(abspath models/violin.ts) \
-	  --set pitch_shift=5 --set centroid_shift=0.5 --out docs/screenshot.png
+	mkdir -p $(BUILD)/screenshot/Timbrel && ln -sfn $(abspath models) $(BUILD)/screenshot/Timbrel/models
+	$(PY) -c "import soundfile; from timbrel.synth import demo_phrase; \
+	  soundfile.write('$(BUILD)/screenshot/phrase.wav', demo_phrase('flute', 44100), 44100)"
+	XDG_DATA_HOME=$(abspath $(BUILD)/screenshot) $(BUILD)/tests/native/timbrel_editor_snapshot --model violin \
+	  --input $(BUILD)/screenshot/phrase.wav --seconds 7 --set pitch_shift=-5 --set centroid_shift=0.5 \
+	  --out docs/screenshot.png
 
 # Retrains the shipped models from scratch (about 45 minutes per pair of models on 2 cores).
 models: setup

@@ -1,6 +1,6 @@
 // timbrel_editor_snapshot: renders the plugin's editor, with a model loaded and its meters
 // fed by a few seconds of audio, to a PNG (tests/test_editor.py, docs/screenshot.png).
-//   timbrel_editor_snapshot --model PATH --out PNG [--input WAV] [--width W --height H]
+//   timbrel_editor_snapshot --model PATH|NAME --out PNG [--input WAV] [--width W --height H]
 //                           [--set ID=VALUE ...] [--seconds S] [--switch-to MODEL]
 // --switch-to loads another model halfway through as the editor's model picker does (on the
 // loader thread, keeping the previous model when the new one fails) while audio keeps coming.
@@ -73,7 +73,12 @@ int main (int argc, char** argv)
     if (processor == nullptr)
         return fail ("the plugin is not a TimbrelProcessor");
     if (modelPath.isNotEmpty())
-        if (auto error = processor->loadModel (juce::File (modelPath).getFullPathName(), false); error.isNotEmpty())
+        // A path, or a name looked up in the model folders as the picker does.
+        if (auto error = processor->loadModel (juce::File::isAbsolutePath (modelPath) || juce::File::getCurrentWorkingDirectory().getChildFile (modelPath).existsAsFile()
+                                                   ? juce::File::getCurrentWorkingDirectory().getChildFile (modelPath).getFullPathName()
+                                                   : modelPath,
+                                               false);
+            error.isNotEmpty())
             std::cerr << "timbrel_editor_snapshot: model: " << error << " (rendering the editor anyway)" << std::endl;
     for (const auto& setting : settings)
     {
