@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build test test-native test-python demo bench models screenshot clean
+.PHONY: setup build test test-native test-python demo bench models screenshot package clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -55,10 +55,14 @@ screenshot: build
 	  --input $(BUILD)/screenshot/phrase.wav --seconds 7 --set pitch_shift=-5 --set centroid_shift=0.5 \
 	  --out docs/screenshot.png
 
+# Linux packages in packages/: a .deb and a .tar.gz with install.sh (scripts/package.sh).
+package: build
+	bash scripts/package.sh $(DIST) packages
+
 # Retrains the shipped models from scratch (about 45 minutes per pair of models on 2 cores).
 models: setup
 	mkdir -p runs
 	bash scripts/make_models.sh $(abspath $(PY))
 
 clean:
-	rm -rf $(BUILD) $(DIST) demo bench
+	rm -rf $(BUILD) $(DIST) demo bench packages
