@@ -187,3 +187,41 @@ def test_sidechain_bus_can_be_fed(rt_host, plugin_path, test_state):
 def test_bad_plugin_path_is_a_clear_error(rt_host, tmp_path):
     with pytest.raises(RtHostError, match="exited with 2: .*plugin not found"):
         render_native(make_signal(2, 0.01), SAMPLE_RATE, plugin_path=tmp_path / "missing.vst3", host=rt_host)
+
+
+def gaps(output: np.ndarray, start: int, window: int = 1024) -> float:
+    """Quietest window's RMS over the median window's, from `start`: near 0 for a dropout."""
+    x = output[0, start: start + (output.shape[1] - start) // window * window].reshape(-1, window)
+    rms = np.sqrt((x.astype(np.float64) ** 2).mean(1))
+    return float(rms.min() / np.median(rms))
+
+
+def test_mode_and_model_change_while_playing(rt_host, plugin_path):
+    """A preset loads another model, then the user switches Threaded -> Inline, while the host
+    plays in real time: each change is built beside the playing engine and crossfaded in. (In
+    the other order the preset would restore its own mode: a state sets every parameter.)"""
+    models = plugin_path / "Contents" / "Resources" / "models"
+    audio = make_signal(2, 3.5)
+    output, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin_path, block=256, realtime=True, pace=1.0,
+                                   state=model_state("violin"), host=rt_host,
+                                   events=[(1.0, model_state(models / "flute.ts")), (2.0, "processing_mode=Inline")])
+    print_report("mode and model change while playing", report)
+    applied = report["events_applied_at_seconds"]
+    assert len(applied) == 2 and applied[0] >= 1.0 and applied[1] >= 2.0
+    status = report["status"]
+    assert status["mode"] == "Inline"
+    assert status["modelName"] == "flute"
+    assert status["message"] == ""
+    assert np.isfinite(output).all()
+    assert gaps(output, report["latency_samples_at_prepare"] + 4096) > 0.05, "a dropout during a switch"
+
+
+def test_a_broken_preset_while_playing_is_reported_and_audio_goes_on(rt_host, plugin_path, models_dir):
+    audio = make_signal(2, 2.0)
+    output, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin_path, block=256, realtime=True, pace=1.0,
+                                   state=model_state("violin"), host=rt_host,
+                                   events=[(1.0, model_state(models_dir / "broken" / "truncated.ts"))])
+    status = report["status"]
+    assert "could not load" in status["message"] and "audio passes dry" in status["message"]
+    assert np.isfinite(output).all()
+    assert gaps(output, report["latency_samples_at_prepare"] + 4096) > 0.05

@@ -29,6 +29,11 @@
                                       callback, all fed the same input; OUT.wav is instance 0's
           [--warmup-blocks N]         blocks processed before timing and allocation counting
                                       start (their output is still written)
+          [--at SECONDS:PARAM_ID=VALUE] while playing, once the audio thread has passed SECONDS
+                                      of input, set the parameter from the message thread as a
+                                      user or automation would (repeatable)
+          [--state-at SECONDS:FILE]   likewise, setStateInformation from FILE on the message
+                                      thread while audio runs, as a DAW loading a preset
       timbrel_rt_host --selftest-alloc
           proves the allocation counter counts: a deliberate malloc, new and strdup (allocating
           inside libc) inside the counted scope, none outside it or on another thread, and every
@@ -96,13 +101,19 @@ struct Options
     int instances = 1;
     int warmupBlocks = 0;
     bool selfTest = false;
+    struct TimedEvent
+    {
+        double seconds = 0.0;
+        juce::String parameter, value, stateFile; // a parameter change, or a state load
+    };
+    std::vector<TimedEvent> events;
 };
 
 constexpr const char* kUsage =
     "usage: timbrel_rt_host --plugin PATH.vst3 --input IN.wav --output OUT.wav --report REPORT.json\n"
     "         [--sample-rate SR] [--block N | --block-pattern N1,N2,...] [--offline] [--pace F]\n"
     "         [--set PARAM_ID=VALUE ...] [--state FILE] [--sidechain SC.wav] [--instances K]\n"
-    "         [--warmup-blocks N]\n"
+    "         [--warmup-blocks N] [--at SECONDS:PARAM_ID=VALUE ...] [--state-at SECONDS:FILE ...]\n"
     "       timbrel_rt_host --selftest-alloc\n";
 
 long long parseInteger (const std::string& text, const std::string& option, long long lo, long long hi)
@@ -185,9 +196,31 @@ Options parseArguments (int argc, char** argv)
             while (i + 1 < args.size() && args[i + 1].rfind ("--", 0) != 0)
                 addSetting (args[++i]);
         }
+        else if (arg == "--at" || arg == "--state-at")
+        {
+            const std::string text = value();
+            const auto colon = text.find (':');
+            if (colon == std::string::npos)
+                throw UsageError (arg + " expects SECONDS:..., got '" + text + "'");
+            Options::TimedEvent event;
+            event.seconds = parseNumber (text.substr (0, colon), arg, 0.0);
+            const std::string rest = text.substr (colon + 1);
+            if (arg == "--state-at")
+                event.stateFile = rest;
+            else
+            {
+                const auto eq = rest.find ('=');
+                if (eq == std::string::npos || eq == 0)
+                    throw UsageError ("--at expects SECONDS:PARAM_ID=VALUE, got '" + text + "'");
+                event.parameter = rest.substr (0, eq);
+                event.value = rest.substr (eq + 1);
+            }
+            o.events.push_back (event);
+        }
         else
             throw UsageError ("unknown argument '" + arg + "'");
     }
+    std::stable_sort (o.events.begin(), o.events.end(), [] (const auto& a, const auto& b) { return a.seconds < b.seconds; });
 
     if (o.selfTest)
         return o;
@@ -538,6 +571,24 @@ int runHost (const Options& o)
     std::uint64_t allocations = 0, frees = 0;
     juce::String scheduling;
     std::atomic<bool> finished { false };
+    std::atomic<int> audioPosition { 0 };
+    // Timed events are checked up front, so a typo fails before playback, not during it.
+    std::vector<std::pair<juce::AudioProcessorParameter*, float>> eventParameters;
+    std::vector<juce::MemoryBlock> eventStates;
+    for (const auto& event : o.events)
+    {
+        if (event.stateFile.isNotEmpty())
+        {
+            eventStates.push_back (hostStateFromFile (event.stateFile));
+            eventParameters.emplace_back (nullptr, 0.0f);
+            continue;
+        }
+        auto* parameter = findParameter (first, event.parameter);
+        if (parameter == nullptr)
+            throw UsageError ("unknown parameter '" + event.parameter.toStdString() + "' in --at");
+        eventParameters.emplace_back (parameter, juce::jlimit (0.0f, 1.0f, parameter->getValueForText (event.value)));
+        eventStates.emplace_back();
+    }
 
     std::thread audioThread ([&] {
         scheduling = tryRealtimePriority();
@@ -583,6 +634,7 @@ int runHost (const Options& o)
 
             for (int ch = 0; ch < channels; ++ch)
                 std::copy_n (instances.front().channelPointers[(size_t) ch], n, output.getWritePointer (ch, position));
+            audioPosition.store (position + n, std::memory_order_release);
 
             if (timed)
             {
@@ -599,9 +651,23 @@ int runHost (const Options& o)
         finished.store (true);
     });
 
-    // The message thread stays alive while the audio thread runs, as in a real host.
+    // The message thread stays alive while the audio thread runs, as in a real host, and
+    // applies the timed events (instance 0) once the audio has passed their time.
+    juce::Array<juce::var> eventsApplied;
+    size_t nextEvent = 0;
     while (! finished.load())
+    {
         pumpMessages (5);
+        while (nextEvent < o.events.size() && audioPosition.load (std::memory_order_acquire) >= o.events[nextEvent].seconds * sampleRate)
+        {
+            if (auto* parameter = eventParameters[nextEvent].first)
+                parameter->setValueNotifyingHost (eventParameters[nextEvent].second);
+            else
+                first.setStateInformation (eventStates[nextEvent].getData(), (int) eventStates[nextEvent].getSize());
+            eventsApplied.add ((double) audioPosition.load() / sampleRate);
+            ++nextEvent;
+        }
+    }
     audioThread.join();
     pumpMessages (20);
 
@@ -659,6 +725,7 @@ int runHost (const Options& o)
     report->setProperty ("audio_thread_frees", (juce::int64) frees);
     report->setProperty ("parameters", juce::var (parametersReport.get()));
     report->setProperty ("status", status);
+    report->setProperty ("events_applied_at_seconds", eventsApplied);
 
     const juce::File reportFile (juce::File::getCurrentWorkingDirectory().getChildFile (o.report));
     if (! reportFile.replaceWithText (juce::JSON::toString (juce::var (report.get())) + "\n"))

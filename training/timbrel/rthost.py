@@ -86,7 +86,7 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                   block_pattern=None, realtime: bool = True, pace: float = 1.0,
                   settings: dict[str, str | float] | None = None, state: bytes | None = None,
                   sidechain: np.ndarray | None = None, instances: int = 1, warmup_blocks: int = 0,
-                  host=None, timeout: float | None = 600) -> tuple[np.ndarray, dict]:
+                  events=None, host=None, timeout: float | None = 600) -> tuple[np.ndarray, dict]:
     """Renders `audio` [channels, n] through the plugin in timbrel_rt_host.
 
     Returns (output, report): the raw output [channels, n + latency] (not latency-aligned:
@@ -95,6 +95,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     realtime=False renders offline (setNonRealtime, unpaced); pace 0 keeps real-time mode
     unpaced. settings: parameter ID -> value in its own units or choice text, applied before
     playback. state: a plugin state blob (e.g. model_state(...)) loaded before prepareToPlay.
+    events: [(seconds, change)] applied from the message thread while playing, once the audio
+    has passed `seconds`: a change is "PARAM_ID=VALUE" or a state blob (a preset load).
     """
     audio = _channels_first(audio, "audio")
     executable = Path(host) if host is not None else find_rt_host()
@@ -122,6 +124,12 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
         if state is not None:
             (folder / "state.bin").write_bytes(bytes(state))
             arguments += ["--state", str(folder / "state.bin")]
+        for index, (seconds, change) in enumerate(events or []):
+            if isinstance(change, (bytes, bytearray)):
+                (folder / f"event{index}.bin").write_bytes(bytes(change))
+                arguments += ["--state-at", f"{float(seconds)!r}:{folder / f'event{index}.bin'}"]
+            else:
+                arguments += ["--at", f"{float(seconds)!r}:{change}"]
         if sidechain is not None:
             sidechain = _channels_first(sidechain, "sidechain")
             soundfile.write(folder / "sidechain.wav", sidechain.T, int(round(rate)), subtype="FLOAT")
