@@ -189,7 +189,15 @@ def test_bad_plugin_path_is_a_clear_error(rt_host, tmp_path):
         render_native(make_signal(2, 0.01), SAMPLE_RATE, plugin_path=tmp_path / "missing.vst3", host=rt_host)
 
 
-def gaps(output: np.ndarray, start: int, window: int = 1024) -> float:
+def steady_signal(seconds: float) -> np.ndarray:
+    """Tones and a little noise with no pause, so any quiet window in the output is a dropout."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    noise = np.random.default_rng(0).standard_normal((2, t.size))
+    tone = 0.25 * np.sin(2 * np.pi * 330 * t) + 0.1 * np.sin(2 * np.pi * 3100 * t)
+    return (tone + 0.02 * noise).astype(np.float32)
+
+
+def gaps(output: np.ndarray, start: int, window: int = 256) -> float:
     """Quietest window's RMS over the median window's, from `start`: near 0 for a dropout."""
     x = output[0, start: start + (output.shape[1] - start) // window * window].reshape(-1, window)
     rms = np.sqrt((x.astype(np.float64) ** 2).mean(1))
@@ -201,7 +209,7 @@ def test_mode_and_model_change_while_playing(rt_host, plugin_path):
     plays in real time: each change is built beside the playing engine and crossfaded in. (In
     the other order the preset would restore its own mode: a state sets every parameter.)"""
     models = plugin_path / "Contents" / "Resources" / "models"
-    audio = make_signal(2, 3.5)
+    audio = steady_signal(3.5)
     output, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin_path, block=256, realtime=True, pace=1.0,
                                    state=model_state("violin"), host=rt_host,
                                    events=[(1.0, model_state(models / "flute.ts")), (2.0, "processing_mode=Inline")])
@@ -213,15 +221,15 @@ def test_mode_and_model_change_while_playing(rt_host, plugin_path):
     assert status["modelName"] == "flute"
     assert status["message"] == ""
     assert np.isfinite(output).all()
-    assert gaps(output, report["latency_samples_at_prepare"] + 4096) > 0.05, "a dropout during a switch"
+    assert gaps(output, report["latency_samples_at_prepare"] + 4096) > 0.1, "a dropout during a switch"
 
 
 def test_a_broken_preset_while_playing_is_reported_and_audio_goes_on(rt_host, plugin_path, models_dir):
-    audio = make_signal(2, 2.0)
+    audio = steady_signal(2.0)
     output, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin_path, block=256, realtime=True, pace=1.0,
                                    state=model_state("violin"), host=rt_host,
                                    events=[(1.0, model_state(models_dir / "broken" / "truncated.ts"))])
     status = report["status"]
     assert "could not load" in status["message"] and "audio passes dry" in status["message"]
     assert np.isfinite(output).all()
-    assert gaps(output, report["latency_samples_at_prepare"] + 4096) > 0.05
+    assert gaps(output, report["latency_samples_at_prepare"] + 4096) > 0.1

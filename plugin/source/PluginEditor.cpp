@@ -150,9 +150,10 @@ void DescriptorPlot::paint (juce::Graphics& g)
         g.strokePath (path, juce::PathStrokeType (thickness));
     };
     using Value = std::optional<float>;
+    // The output last: where it meets its target, the green line shows that it does.
     curve ([] (const Point& p) -> Value { return p.input; }, TimbrelLook::inputCurve, 1.2f);
-    curve ([] (const Point& p) -> Value { return p.outputValid ? Value (p.output) : std::nullopt; }, TimbrelLook::outputCurve, 1.6f);
-    curve ([] (const Point& p) -> Value { return p.target; }, TimbrelLook::targetCurve, 1.6f);
+    curve ([] (const Point& p) -> Value { return p.target; }, TimbrelLook::targetCurve, 2.2f);
+    curve ([] (const Point& p) -> Value { return p.outputValid ? Value (p.output) : std::nullopt; }, TimbrelLook::outputCurve, 1.4f);
 }
 
 // ---------------------------------------------------------------------------------------------
