@@ -275,3 +275,6 @@ def test_analyzer_computes_what_the_descriptor_functions_compute():
         descriptors.spectral_flatness_db(windows)[0],
         torch.zeros(windows.shape[1])])
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-3)
+    described, voiced = analyzer.describe(windows)  # what training measures ranges with
+    torch.testing.assert_close(described[0], got)
+    torch.testing.assert_close(voiced, descriptors.pitch_midi(windows, RATE, 60.0, 1500.0)[1])

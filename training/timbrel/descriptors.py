@@ -299,8 +299,14 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.windows.reset()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frames = self.windows(x)
+        return self.describe(self.windows(x))[0]
+
+    @torch.jit.export
+    def describe(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Descriptors [B, D, F] of causal windows [B, F, window], and the pitch voicing [B, F]
+        (zeros without a pitch descriptor) from the same YIN pass."""
         power = self.windows.power_spectrum(frames)
+        voiced = torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device)
         # Centroid and bandwidth share the normalised magnitude and the centroid; matrix
         # products stand in for multiply-and-sum (fewer ops per streaming call, same sums).
         centroid = torch.zeros(0)
@@ -318,7 +324,8 @@ class DescriptorAnalyzer(torch.nn.Module):
                 mean_square = torch.matmul(power, self.weights)
                 out.append(torch.clamp(10.0 * torch.log10(mean_square + 1e-10), min=-100.0))
             elif name == "pitch":
-                out.append(pitch_midi(frames, self.sample_rate, self.pitch_fmin, self.pitch_fmax)[0])
+                pitch, voiced = pitch_midi(frames, self.sample_rate, self.pitch_fmin, self.pitch_fmax)
+                out.append(pitch)
             elif name == "centroid":
                 out.append(centroid)
             elif name == "bandwidth":
@@ -326,8 +333,8 @@ class DescriptorAnalyzer(torch.nn.Module):
             elif name == "flatness":
                 out.append(_flatness_from_power(power))
             else:
-                out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=x.dtype, device=x.device))
-        return torch.stack(out, 1)
+                out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device))
+        return torch.stack(out, 1), voiced
 
 
 __all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",

@@ -138,10 +138,8 @@ def descriptor_ranges(model, clips: list[np.ndarray]) -> tuple[list[float], list
                 continue
             x = torch.from_numpy(clip[:usable]).reshape(1, 1, -1)
             analyzer.reset()
-            frames = analyzer.windows(x)
-            analyzer.reset()
-            values.append(analyzer(x)[0].numpy())
-            _, v = descriptors.pitch_midi(frames, model.sample_rate, analyzer.pitch_fmin, analyzer.pitch_fmax)
+            d, v = analyzer.describe(analyzer.windows(x))  # one windowing and one YIN pass per clip
+            values.append(d[0].numpy())
             voiced.append(v[0].numpy())
     values = np.concatenate(values, 1)
     voiced = np.concatenate(voiced)
