@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,13 @@ TARGET = np.array([0xF2, 0xB3, 0x3D]) / 255.0
 OUTPUT = np.array([0x4F, 0xD1, 0xA1]) / 255.0
 
 
-def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple["Snapshot", list[str]]:
+@dataclass
+class Snapshot:
+    pixels: np.ndarray  # [height, width, rgb] in 0..1
+    plots: np.ndarray   # [height, width] bool: inside an active descriptor plot
+
+
+def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[Snapshot, list[str]]:
     assert TOOL.exists(), f"{TOOL} is missing: run `make build`"
     out = tmp_path / "editor.png"
     done = subprocess.run([str(TOOL), "--out", str(out), *args], capture_output=True, text=True, timeout=300,
@@ -37,18 +44,9 @@ def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple["Snap
     return Snapshot(picture, plots), labels
 
 
-class Snapshot(np.ndarray):
-    """The editor's pixels [height, width, rgb], with `plots` marking the active descriptor plots."""
-
-    def __new__(cls, picture: np.ndarray, plots: np.ndarray):
-        snapshot = np.asarray(picture).view(cls)
-        snapshot.plots = plots
-        return snapshot
-
-
 def pixels_near(picture: Snapshot, colour: np.ndarray, tolerance: float = 0.08) -> int:
     """Pixels of a curve's colour inside the plots (not in knobs or text)."""
-    return int(((np.abs(np.asarray(picture) - colour).max(-1) < tolerance) & picture.plots).sum())
+    return int(((np.abs(picture.pixels - colour).max(-1) < tolerance) & picture.plots).sum())
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +56,8 @@ def violin() -> Path:
 
 def test_editor_with_a_model_is_drawn_and_its_plots_are_alive(tmp_path, violin):
     picture, labels = snapshot(tmp_path, "--model", str(violin), "--set", "pitch_shift=5")
-    assert picture.shape == (720, 1000, 3)
-    assert np.asarray(picture).std() > 0.05           # not blank
+    assert picture.pixels.shape == (720, 1000, 3)
+    assert picture.pixels.std() > 0.05           # not blank
     assert picture.plots.sum() > 5 * 100 * 50         # five active plots
     assert pixels_near(picture, TARGET) > 500         # target curves
     assert pixels_near(picture, OUTPUT) > 200         # and the output measured on the model's output
@@ -88,7 +86,7 @@ def test_a_model_with_fewer_descriptors_greys_out_and_labels_the_rest(tmp_path, 
 
 def test_no_model_found_says_so_and_the_editor_stays_usable(tmp_path):
     picture, labels = snapshot(tmp_path, env={"XDG_DATA_HOME": str(tmp_path / "empty")})
-    assert np.asarray(picture).std() > 0.05
+    assert picture.pixels.std() > 0.05
     assert picture.plots.sum() == 0
     assert "No model is playing: audio passes through dry" in labels
     assert any(label.startswith("no models found") for label in labels)

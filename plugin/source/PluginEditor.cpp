@@ -94,11 +94,13 @@ void DescriptorPlot::setRange (float min, float max, const juce::String& newUnit
 
 void DescriptorPlot::push (float input, float target, float output, bool outputValid)
 {
+    // A poll without a new output measurement holds the last one.
+    const auto& previous = history[static_cast<size_t> ((next + kPoints - 1) % kPoints)];
     auto& p = history[static_cast<size_t> (next)];
     p.input = input;
     p.target = target;
-    p.output = outputValid ? output : (count > 0 ? history[static_cast<size_t> ((next + kPoints - 1) % kPoints)].output : output);
-    p.outputValid = outputValid || (count > 0 && history[static_cast<size_t> ((next + kPoints - 1) % kPoints)].outputValid);
+    p.outputValid = outputValid || (count > 0 && previous.outputValid);
+    p.output = outputValid || count == 0 ? output : previous.output;
     next = (next + 1) % kPoints;
     count = std::min (count + 1, kPoints);
 }

@@ -316,7 +316,7 @@ bool TimbrelProcessor::pollMeters (MeterFrame& frame)
     {
         tapScratch.resize (static_cast<size_t> (hops * meters->hopLength()));
         frame.outputValid = meters->readTappedHops (tapScratch.data(), hops)
-                            && meters->numDescriptors() <= DescriptorMeters::kMaxDescriptors
+                            && engine->info().numDescriptors() <= DescriptorMeters::kMaxDescriptors // analyzeOutput writes them all
                             && engine->analyzeOutput (tapScratch.data(), hops, output.data());
     }
     for (size_t s = 0; s < map.size(); ++s)

@@ -74,13 +74,13 @@ int main (int argc, char** argv)
     if (processor == nullptr)
         return fail ("the plugin is not a TimbrelProcessor");
     if (modelPath.isNotEmpty())
+    {
         // A path, or a name looked up in the model folders as the picker does.
-        if (auto error = processor->loadModel (juce::File::isAbsolutePath (modelPath) || juce::File::getCurrentWorkingDirectory().getChildFile (modelPath).existsAsFile()
-                                                   ? juce::File::getCurrentWorkingDirectory().getChildFile (modelPath).getFullPathName()
-                                                   : modelPath,
-                                               false);
-            error.isNotEmpty())
+        const auto file = juce::File::getCurrentWorkingDirectory().getChildFile (modelPath);
+        const auto reference = juce::File::isAbsolutePath (modelPath) || file.existsAsFile() ? file.getFullPathName() : modelPath;
+        if (auto error = processor->loadModel (reference, false); error.isNotEmpty())
             std::cerr << "timbrel_editor_snapshot: model: " << error << " (rendering the editor anyway)" << std::endl;
+    }
     for (const auto& setting : settings)
     {
         auto* parameter = processor->parameters.getParameter (setting.upToFirstOccurrenceOf ("=", false, false));

@@ -573,21 +573,23 @@ int runHost (const Options& o)
     std::atomic<bool> finished { false };
     std::atomic<int> audioPosition { 0 };
     // Timed events are checked up front, so a typo fails before playback, not during it.
-    std::vector<std::pair<juce::AudioProcessorParameter*, float>> eventParameters;
-    std::vector<juce::MemoryBlock> eventStates;
+    struct Change
+    {
+        juce::AudioProcessorParameter* parameter = nullptr; // null: a state load
+        float normalised = 0.0f;
+        juce::MemoryBlock state;
+    };
+    std::vector<Change> changes;
     for (const auto& event : o.events)
     {
+        Change change;
         if (event.stateFile.isNotEmpty())
-        {
-            eventStates.push_back (hostStateFromFile (event.stateFile));
-            eventParameters.emplace_back (nullptr, 0.0f);
-            continue;
-        }
-        auto* parameter = findParameter (first, event.parameter);
-        if (parameter == nullptr)
+            change.state = hostStateFromFile (event.stateFile);
+        else if ((change.parameter = findParameter (first, event.parameter)) != nullptr)
+            change.normalised = juce::jlimit (0.0f, 1.0f, change.parameter->getValueForText (event.value));
+        else
             throw UsageError ("unknown parameter '" + event.parameter.toStdString() + "' in --at");
-        eventParameters.emplace_back (parameter, juce::jlimit (0.0f, 1.0f, parameter->getValueForText (event.value)));
-        eventStates.emplace_back();
+        changes.push_back (std::move (change));
     }
 
     std::thread audioThread ([&] {
@@ -660,10 +662,11 @@ int runHost (const Options& o)
         pumpMessages (5);
         while (nextEvent < o.events.size() && audioPosition.load (std::memory_order_acquire) >= o.events[nextEvent].seconds * sampleRate)
         {
-            if (auto* parameter = eventParameters[nextEvent].first)
-                parameter->setValueNotifyingHost (eventParameters[nextEvent].second);
+            const auto& change = changes[nextEvent];
+            if (change.parameter != nullptr)
+                change.parameter->setValueNotifyingHost (change.normalised);
             else
-                first.setStateInformation (eventStates[nextEvent].getData(), (int) eventStates[nextEvent].getSize());
+                first.setStateInformation (change.state.getData(), (int) change.state.getSize());
             eventsApplied.add ((double) audioPosition.load() / sampleRate);
             ++nextEvent;
         }
