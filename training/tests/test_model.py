@@ -90,6 +90,37 @@ def test_cached_convs_script_and_stream_exactly_like_offline():
         assert torch.equal(stack(x), offline)
 
 
+@torch.no_grad()
+def test_time_major_convs_match_channel_major_and_stream_one_frame_at_a_time():
+    """The time-major layout (the synth model's) has its own one-frame fast path: it must give
+    the channel-major stack's numbers, offline and frame by frame, dilated or not."""
+    torch.manual_seed(0)
+
+    def blocks(time_major: bool):
+        torch.manual_seed(1)  # the same weights for both layouts
+        return CachedSequential([CachedConv1d(5, 8, 3, time_major=time_major), Activation(),
+                                 ResidualBlock(8, 3, 1, time_major=time_major),
+                                 ResidualBlock(8, 3, 4, time_major=time_major),
+                                 CachedConv1d(8, 3, 1, time_major=time_major)])
+
+    channel_major = torch.jit.script(blocks(False))
+    time_major = torch.jit.script(blocks(True))
+    for batch in (1, 2):
+        x = torch.randn(batch, 5, 40)
+        channel_major.reset_cache()
+        reference = channel_major(x).transpose(1, 2)
+        time_major.reset_cache()
+        offline = time_major(x.transpose(1, 2))
+        assert offline.shape == (batch, 40, 3)
+        assert (offline - reference).abs().max() <= 1e-5
+        time_major.reset_cache()
+        one_by_one = torch.cat([time_major(x[:, :, i:i + 1].transpose(1, 2)) for i in range(40)], 1)
+        assert (one_by_one - offline).abs().max() <= 1e-6
+        time_major.reset_cache()
+        mixed = torch.cat([time_major(x[:, :, a:b].transpose(1, 2)) for a, b in ((0, 1), (1, 7), (7, 8), (8, 40))], 1)
+        assert (mixed - offline).abs().max() <= 1e-6
+
+
 def test_cached_convs_are_causal_and_weight_norm_bakes():
     torch.manual_seed(0)
     stack = _stack()

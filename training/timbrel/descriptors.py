@@ -145,7 +145,7 @@ def _bandwidth(magnitude: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
 def _flatness_from_power(power: torch.Tensor) -> torch.Tensor:
     power = torch.clamp(power, min=1e-10)
     log_geometric_mean = torch.log(power).mean(-1)
-    return 10.0 * (log_geometric_mean - torch.log(power.mean(-1))) / math.log(10.0)
+    return (log_geometric_mean - torch.log(power.mean(-1))) * (10.0 / math.log(10.0))
 
 
 def spectral_bandwidth_hz(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -189,51 +189,91 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     with no trough below `threshold` still get the estimate from the deepest trough in `pitch`,
     but voiced is at most 1 - threshold; consumers treat voiced < 0.5 as unvoiced.
     """
-    length = frame.shape[-1]
-    max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
-    min_lag = max(int(math.floor(float(sample_rate) / fmax)), 2)
-    if min_lag > max_lag - 2:
-        raise ValueError("pitch_midi: the window is too short for fmax")
-    integration = length - max_lag
-    # Written for few ops per call (each costs microseconds when streaming hop by hop): index
-    # arithmetic replaces padding, one gather serves the interpolation, one argmin the search.
+    yin = YinSettings(frame.shape[-1], sample_rate, fmin, fmax, threshold)
+    like = frame.new_zeros(1)
+    spectra = torch.fft.rfft(frame.unsqueeze(-2) * yin.masks(like)[:2], dim=-1)
+    return yin_pitch(frame, spectra[..., 0, :], spectra[..., 1, :], yin.lags(like), yin.order(like),
+                     yin.steps(like), sample_rate, yin.min_lag, yin.max_lag, yin.threshold)
 
+
+class YinSettings:
+    """The lag range and constants of YIN on N-sample frames (see `pitch_midi`)."""
+
+    def __init__(self, length: int, sample_rate: int, fmin: float, fmax: float, threshold: float = 0.1):
+        self.length = int(length)
+        self.sample_rate = int(sample_rate)
+        self.max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
+        self.min_lag = max(int(math.floor(float(sample_rate) / fmax)), 2)
+        if self.min_lag > self.max_lag - 2:
+            raise ValueError("pitch_midi: the window is too short for fmax")
+        self.integration = length - self.max_lag
+        self.threshold = float(threshold)
+
+    def masks(self, like: torch.Tensor) -> torch.Tensor:
+        """[3, N]: the integration head (first L samples), the whole frame, and the periodic Hann
+        window, so one rfft of frame * masks gives YIN's two spectra and the descriptors' one."""
+        head = torch.zeros(self.length, dtype=like.dtype, device=like.device)
+        head[: self.integration] = 1.0
+        whole = torch.ones(self.length, dtype=like.dtype, device=like.device)
+        hann = torch.hann_window(self.length, periodic=True, dtype=like.dtype, device=like.device)
+        return torch.stack([head, whole, hann])
+
+    def lags(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.arange(1, self.max_lag + 1, dtype=like.dtype, device=like.device)
+
+    def order(self, like: torch.Tensor) -> torch.Tensor:
+        """Argmin keys of the troughs below the threshold: the first (shortest lag) lowest, all
+        below any d' value (d' >= 0)."""
+        searched = self.max_lag - self.min_lag
+        return torch.arange(1, searched + 1, dtype=like.dtype, device=like.device) * 1e-4 - 10.0
+
+    def steps(self, like: torch.Tensor) -> torch.Tensor:
+        """[0, 1, 2]: a chosen trough's index and its right neighbours' offsets."""
+        return torch.arange(3, device=like.device)
+
+
+def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
+              order: torch.Tensor, steps: torch.Tensor, sample_rate: int, min_lag: int, max_lag: int,
+              threshold: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """`pitch_midi` given rfft(frame * head mask), rfft(frame) and YinSettings' constants.
+    Written for few ops per call (each costs microseconds when streaming hop by hop): index
+    arithmetic replaces padding, one gather serves the interpolation, one argmin the search."""
+    length = frame.shape[-1]
+    integration = length - max_lag
     # Cross-correlation of the first L samples with the whole frame, lags 1..max_lag. Since
     # L + max_lag = N, no lag wraps around a length-N circular correlation.
-    correlation = torch.fft.irfft(
-        torch.conj(torch.fft.rfft(frame[..., :integration], n=length, dim=-1)) * torch.fft.rfft(frame, dim=-1),
-        n=length, dim=-1)[..., 1: max_lag + 1]
+    correlation = torch.fft.irfft(torch.conj(head_spectrum) * spectrum, n=length, dim=-1)[..., 1: max_lag + 1]
     # energy[i] = sum of x[j]^2 for j <= i: the head is energy[L - 1], the window lagged by tau
     # is energy[L + tau - 1] - energy[tau - 1].
-    energy = torch.cumsum(frame.pow(2), dim=-1)
+    energy = torch.cumsum(frame * frame, dim=-1)
     lagged_energy = energy[..., integration: integration + max_lag] - energy[..., :max_lag]
-    head_energy = energy[..., integration - 1: integration]
     # d(tau) for tau = 1..max_lag, floored as if every d had a -100 dB floor added, so silence
-    # reads d' = 1 (unvoiced); then cumulative mean normalised.
+    # reads d' = 1 (unvoiced); then cumulative mean normalised. clamp(x + f, min=f) equals
+    # clamp(x, min=0) + f.
     floor = float(integration) * 1e-10
-    difference = torch.clamp(head_energy + lagged_energy - 2.0 * correlation, min=0.0) + floor
-    lags = torch.arange(1, max_lag + 1, dtype=frame.dtype, device=frame.device)
+    difference = torch.clamp(torch.sub(lagged_energy + energy[..., integration - 1: integration], correlation,
+                                       alpha=2.0) + floor, min=floor)
     normalised = difference * lags / torch.cumsum(difference, dim=-1)  # index i is lag i + 1
 
-    # Troughs of d' inside the searched lags (each has both neighbours, for interpolation).
+    # Troughs of d' inside the searched lags (each has both neighbours, for interpolation). One
+    # argmin picks the period: troughs below the threshold key by lag below -9.9 (the first
+    # lowest), other troughs by depth, and with no trough the deepest value (d' + 2).
     middle = normalised[..., min_lag - 1: max_lag - 1]
     trough = (middle < normalised[..., min_lag - 2: max_lag - 2]) & (middle <= normalised[..., min_lag: max_lag])
-    below = trough & (middle < threshold)
-    # One argmin: any trough below the threshold keys below -9.9, the first of them lowest;
-    # otherwise the deepest trough wins, and with no trough the deepest value (d' >= 0).
-    order = lags[: middle.shape[-1]] * 1e-4 - 10.0
-    chosen = torch.argmin(torch.where(below, order, torch.where(trough, middle, middle + 2.0)),
-                          dim=-1, keepdim=True)
+    key = torch.where(trough, middle, middle + 2.0)
+    chosen = torch.argmin(torch.where(key < threshold, order, key), dim=-1, keepdim=True)
 
     # Parabolic interpolation through the trough and its neighbours.
-    neighbours = normalised[..., min_lag - 2: max_lag].gather(-1, chosen + torch.arange(3, device=frame.device))
+    neighbours = normalised[..., min_lag - 2: max_lag].gather(-1, chosen + steps)
     a, b, c = neighbours.unbind(-1)
-    curvature = a - 2.0 * b + c
-    offset = torch.clamp(0.5 * (a - c) / torch.clamp(curvature, min=1e-12), -1.0, 1.0)
-    offset = torch.where(curvature > 1e-12, offset, torch.zeros_like(offset))
+    curvature = torch.sub(a + c, b, alpha=2.0)
+    slope = a - c
+    offset = torch.clamp(0.5 * slope / torch.clamp(curvature, min=1e-12), -1.0, 1.0)
+    offset = torch.where(curvature > 1e-12, offset, 0.0)
     period = chosen.squeeze(-1).to(frame.dtype) + (float(min_lag) + offset)
-    pitch = (69.0 + 12.0 * math.log(float(sample_rate) / 440.0) / math.log(2.0)) - 12.0 * torch.log2(period)
-    voiced = torch.clamp(1.0 - (b - 0.25 * (a - c) * offset), 0.0, 1.0)
+    pitch = torch.rsub(torch.log2(period), 69.0 + 12.0 * math.log(float(sample_rate) / 440.0) / math.log(2.0),
+                       alpha=12.0)
+    voiced = torch.clamp(1.0 - torch.sub(b, slope * offset, alpha=0.25), 0.0, 1.0)
     return pitch, voiced
 
 
@@ -293,6 +333,18 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
+        self.has_pitch = "pitch" in self.names
+        # YIN's constants (derived, so not in checkpoints). With pitch, one rfft of each window
+        # times [head mask, ones, Hann] gives YIN's two spectra and the descriptors' spectrum.
+        yin = YinSettings(window, sample_rate, pitch_fmin, pitch_fmax) if self.has_pitch else None
+        self.min_lag = yin.min_lag if yin else 0
+        self.max_lag = yin.max_lag if yin else 0
+        self.threshold = yin.threshold if yin else 0.0
+        self.register_buffer("yin_masks", yin.masks(like) if yin else torch.zeros(3, window), persistent=False)
+        self.register_buffer("yin_lags", yin.lags(like) if yin else torch.zeros(0), persistent=False)
+        self.register_buffer("yin_order", yin.order(like) if yin else torch.zeros(0), persistent=False)
+        self.register_buffer("yin_steps", yin.steps(like) if yin else torch.zeros(0, dtype=torch.long),
+                             persistent=False)
 
     @torch.jit.export
     def reset(self):
@@ -305,14 +357,21 @@ class DescriptorAnalyzer(torch.nn.Module):
     def describe(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Descriptors [B, D, F] of causal windows [B, F, window], and the pitch voicing [B, F]
         (zeros without a pitch descriptor) from the same YIN pass."""
-        power = self.windows.power_spectrum(frames)
-        voiced = torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device)
+        if self.has_pitch:
+            spectra = torch.fft.rfft(frames.unsqueeze(-2) * self.yin_masks, dim=-1)
+            pitch, voiced = yin_pitch(frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags, self.yin_order,
+                                      self.yin_steps, self.sample_rate, self.min_lag, self.max_lag, self.threshold)
+            magnitude = spectra[..., 2, :].abs()
+        else:
+            magnitude = torch.fft.rfft(frames * self.windows.hann, dim=-1).abs()
+            pitch = torch.zeros(0)
+            voiced = torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device)
+        power = magnitude * magnitude
         # Centroid and bandwidth share the normalised magnitude and the centroid; matrix
         # products stand in for multiply-and-sum (fewer ops per streaming call, same sums).
         centroid = torch.zeros(0)
         bandwidth = torch.zeros(0)
         if self.needs_magnitude:
-            magnitude = power.sqrt()
             weights = magnitude / (magnitude.sum(-1, keepdim=True) + 1e-9)
             centroid = torch.matmul(weights, self.freqs)
             if "bandwidth" in self.names:
@@ -324,7 +383,6 @@ class DescriptorAnalyzer(torch.nn.Module):
                 mean_square = torch.matmul(power, self.weights)
                 out.append(torch.clamp(10.0 * torch.log10(mean_square + 1e-10), min=-100.0))
             elif name == "pitch":
-                pitch, voiced = pitch_midi(frames, self.sample_rate, self.pitch_fmin, self.pitch_fmax)
                 out.append(pitch)
             elif name == "centroid":
                 out.append(centroid)
@@ -339,4 +397,4 @@ class DescriptorAnalyzer(torch.nn.Module):
 
 __all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
            "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
-           "spectral_flatness_db", "pitch_midi", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]
+           "spectral_flatness_db", "pitch_midi", "YinSettings", "yin_pitch", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]

@@ -121,6 +121,8 @@ class DescriptorConditioned(nn.Module):
         self.register_buffer("norm_low", torch.zeros(1, count, 1))
         self.register_buffer("norm_scale", torch.ones(1, count, 1))
         self.register_buffer("norm_log", torch.zeros(1, count, 1, dtype=torch.bool))
+        self.register_buffer("norm_gain", torch.ones(1, count, 1), persistent=False)
+        self.register_buffer("norm_offset", torch.zeros(1, count, 1), persistent=False)
         self.set_descriptor_range(self.descriptor_min, self.descriptor_max)
 
     @torch.jit.ignore
@@ -145,6 +147,9 @@ class DescriptorConditioned(nn.Module):
         self.norm_low = torch.tensor(low, dtype=torch.float32, device=device).reshape(1, count, 1)
         self.norm_scale = torch.tensor(scale, dtype=torch.float32, device=device).reshape(1, count, 1)
         self.norm_log = torch.tensor(log, dtype=torch.bool, device=device).reshape(1, count, 1)
+        # The same map as one multiply-add: (v - low) * scale * 2 - 1 = v * gain + offset.
+        self.norm_gain = 2.0 * self.norm_scale
+        self.norm_offset = -2.0 * self.norm_low * self.norm_scale - 1.0
 
     @torch.jit.ignore
     def normalise_descriptors(self, d: torch.Tensor) -> torch.Tensor:
@@ -152,7 +157,7 @@ class DescriptorConditioned(nn.Module):
 
     def _normalise(self, d: torch.Tensor) -> torch.Tensor:
         logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
-        return torch.clamp((logged - self.norm_low) * self.norm_scale * 2.0 - 1.0, -2.0, 2.0)
+        return torch.clamp(torch.addcmul(self.norm_offset, logged, self.norm_gain), -2.0, 2.0)
 
     # The contract's methods that every model kind implements the same way: its own
     # `_encoder_output`, `analyzer` and `decode` supply the differences.
@@ -359,7 +364,7 @@ def streaming_speed(module, seconds: float = 4.0, threads: int = 1) -> float:
         hop, rate = int(module.hop_length), int(module.sample_rate)
         hops = max(1, int(seconds * rate / hop))
         x = 0.1 * torch.randn(1, 1, hops * hop, generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
+        with torch.inference_mode():  # as the plugin runs it
             module.reset()
             for i in range(min(hops, 20)):  # warm up the TorchScript profiling executor
                 module.forward(x[..., i * hop:(i + 1) * hop])

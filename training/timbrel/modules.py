@@ -186,26 +186,39 @@ class CachedConv1d(_WeightNormed):
     forward pass while training; `remove_weight_norm()` bakes it for export."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 dilation: int = 1, bias: bool = True, weight_norm: bool = True):
+                 dilation: int = 1, bias: bool = True, weight_norm: bool = True, time_major: bool = False):
         super().__init__()
         receptive = (kernel_size - 1) * dilation + 1
         if receptive < stride:
             raise ValueError("CachedConv1d: the kernel must span at least one stride")
+        if time_major and stride != 1:
+            raise ValueError("CachedConv1d: the time-major layout supports stride 1 only")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.stride = stride
         self.dilation = dilation
+        self.kernel_size = kernel_size
         self.cache_length = receptive - stride
         self.delay = 0
+        # Time-major blocks take and give [B, frames, channels]: the layout F.linear works in,
+        # so a chain of them needs no transposes (fewer ops per streaming call).
+        self.time_major = time_major
         reference = nn.Conv1d(in_channels, out_channels, kernel_size, bias=True)
         self._init_parameters(reference.weight, reference.bias, bias, weight_norm, [1, 2])
-        self.register_buffer("cache", torch.zeros(1, in_channels, self.cache_length))
+        self.register_buffer("cache", self._zero_cache(1))
+
+    def _zero_cache(self, batch: int) -> torch.Tensor:
+        if self.time_major:
+            return torch.zeros(batch, self.cache_length, self.in_channels)
+        return torch.zeros(batch, self.in_channels, self.cache_length)
 
     @torch.jit.export
     def reset_cache(self):
-        self.cache = torch.zeros(1, self.in_channels, self.cache_length)
+        self.cache = self._zero_cache(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.time_major:
+            return self._forward_time_major(x)
         if self.cache_length > 0:
             x = torch.cat([self._cache_for(x, self.in_channels, self.cache_length), x], -1)
             self.cache = x[..., x.shape[-1] - self.cache_length:].detach()
@@ -225,6 +238,24 @@ class CachedConv1d(_WeightNormed):
         # F.linear folds batch and frames into one GEMM; a broadcast matmul would run a batched
         # GEMM per item (about 6x slower per call on streaming's one-frame blocks).
         return F.linear(stacked.transpose(1, 2), matrix, self.bias).transpose(1, 2)
+
+    def _forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, frames, in] -> [B, frames, out]: the kernel's taps side by side, one F.linear."""
+        matrix = self.effective_weight().permute(0, 2, 1).reshape(self.out_channels, -1)
+        if self.cache_length == 0:
+            return F.linear(x, matrix, self.bias)
+        if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
+            self.cache = torch.zeros(x.shape[0], self.cache_length, self.in_channels, dtype=x.dtype, device=x.device)
+        frames = x.shape[1]
+        joined = torch.cat([self.cache, x], 1)
+        self.cache = joined[:, frames:].detach()
+        if frames == 1:
+            # Streaming's usual call: the taps are every dilation-th cached frame, one strided view.
+            taps = joined[:, :: self.dilation].reshape(x.shape[0], 1, -1)
+        else:
+            taps = torch.cat([joined[:, i * self.dilation: i * self.dilation + frames]
+                              for i in range(self.kernel_size)], -1)
+        return F.linear(taps, matrix, self.bias)
 
 
 class CachedConvTranspose1d(_WeightNormed):
@@ -288,10 +319,12 @@ class Activation(nn.Module):
 class ResidualBlock(nn.Module):
     """x + conv1x1(act(dilated causal conv(act(x)))); causal, delay 0."""
 
-    def __init__(self, channels: int, kernel_size: int = 3, dilation: int = 1, weight_norm: bool = True):
+    def __init__(self, channels: int, kernel_size: int = 3, dilation: int = 1, weight_norm: bool = True,
+                 time_major: bool = False):
         super().__init__()
-        self.conv = CachedConv1d(channels, channels, kernel_size, dilation=dilation, weight_norm=weight_norm)
-        self.mix = CachedConv1d(channels, channels, 1, weight_norm=weight_norm)
+        self.conv = CachedConv1d(channels, channels, kernel_size, dilation=dilation, weight_norm=weight_norm,
+                                 time_major=time_major)
+        self.mix = CachedConv1d(channels, channels, 1, weight_norm=weight_norm, time_major=time_major)
         self.delay = 0
 
     @torch.jit.export

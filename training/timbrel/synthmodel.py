@@ -150,31 +150,48 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.register_buffer("mel", mel_filterbank(config.sample_rate, config.window, config.mels))
         self.loudness_index = names.index("loudness")
         self.pitch_index = names.index("pitch")
+        # The pitch range whose fundamental lies in 10 Hz .. Nyquist.
+        self.pitch_low = 69.0 + 12.0 * math.log2(10.0 / 440.0)
+        self.pitch_high = 69.0 + 12.0 * math.log2(0.5 * config.sample_rate / 440.0)
 
+        # Time-major conv stacks ([B, frames, channels]): the spectra come in that layout and the
+        # synthesiser takes its parameters in it, so no call transposes activations.
         wn, hidden = config.weight_norm, config.hidden
-        encoder: List[nn.Module] = [CachedConv1d(config.mels, hidden, 3, weight_norm=wn)]
-        encoder += [ResidualBlock(hidden, 3, d, weight_norm=wn) for d in config.encoder_dilations]
-        encoder += [Activation(), CachedConv1d(hidden, 2 * config.latent_size, 1, weight_norm=wn)]
+        encoder: List[nn.Module] = [CachedConv1d(config.mels, hidden, 3, weight_norm=wn, time_major=True)]
+        encoder += [ResidualBlock(hidden, 3, d, weight_norm=wn, time_major=True) for d in config.encoder_dilations]
+        encoder += [Activation(), CachedConv1d(hidden, 2 * config.latent_size, 1, weight_norm=wn, time_major=True)]
         self.encoder = CachedSequential(encoder)
 
         self.harmonics = int(config.harmonics)
         self.noise_bands = int(config.noise_bands)
         outputs = self.harmonics + 1 + self.noise_bands
-        decoder: List[nn.Module] = [CachedConv1d(config.latent_size + count, hidden, 3, weight_norm=wn)]
-        decoder += [ResidualBlock(hidden, 3, d, weight_norm=wn) for d in config.decoder_dilations]
-        decoder += [Activation(), CachedConv1d(hidden, outputs, 1, weight_norm=wn)]
+        decoder: List[nn.Module] = [CachedConv1d(config.latent_size + count, hidden, 3, weight_norm=wn, time_major=True)]
+        decoder += [ResidualBlock(hidden, 3, d, weight_norm=wn, time_major=True) for d in config.decoder_dilations]
+        decoder += [Activation(), CachedConv1d(hidden, outputs, 1, weight_norm=wn, time_major=True)]
         self.decoder = CachedSequential(decoder)
 
-        # Synthesiser constants and streaming state.
-        self.register_buffer("harmonic_numbers", torch.arange(1, self.harmonics + 1, dtype=torch.float64).reshape(1, -1, 1))
-        self.register_buffer("harmonic_numbers_float", self.harmonic_numbers.float())
-        self.register_buffer("ramp", torch.arange(1, hop + 1, dtype=torch.float32) / hop)
-        self.register_buffer("noise", band_noise_table(config.sample_rate, self.noise_bands,
-                                                       config.noise_table, config.noise_seed))
+        # Synthesiser constants. Buffers other than streaming state are derived from the config,
+        # so checkpoints do not carry them (train.model_from_checkpoint skips them).
+        sr = float(config.sample_rate)
+        harmonic_numbers = torch.arange(1, self.harmonics + 1, dtype=torch.float32)
+        self.register_buffer("harmonic_numbers", harmonic_numbers.reshape(-1, 1), persistent=False)
+        # Harmonic k is audible while f0 < (sample_rate / 2) / k.
+        self.register_buffer("audible_below_hz", 0.5 * sr / harmonic_numbers, persistent=False)
+        # Log amplitudes relative to the loudness descriptor: harmonic level, then the noise bands 3 nepers lower.
+        self.register_buffer("level_offsets", torch.cat([torch.zeros(1), torch.full([self.noise_bands], -3.0)]),
+                             persistent=False)
+        self.register_buffer("ramp", torch.arange(1, hop + 1, dtype=torch.float32) / hop, persistent=False)
+        # The noise loop twice over, so any read of up to one loop is one contiguous view.
+        noise = band_noise_table(config.sample_rate, self.noise_bands, config.noise_table, config.noise_seed)
+        self.register_buffer("noise", torch.cat([noise, noise], 1), persistent=False)
         self.noise_length = int(config.noise_table)
-        self.register_buffer("last_params", torch.zeros(1, outputs, 1))
-        self.register_buffer("phase", torch.zeros(1, 1, 1, dtype=torch.float64))
-        self.register_buffer("counter", torch.zeros(1, dtype=torch.int64))
+        self.noise_offset = 7919  # batch item b reads the loop b * 7919 samples on: stereo is not dual-mono noise
+        self.radians_per_sample_per_hz = 2.0 * math.pi / sr
+        # Streaming state: the previous frame's parameters, the fundamental's phase (float64 so
+        # hop-by-hop accumulation equals one long cumsum) and the read position in the noise loop.
+        self.register_buffer("last_params", torch.zeros(1, 1, outputs))
+        self.register_buffer("phase", torch.zeros(1, 1, dtype=torch.float64))
+        self.noise_position = 0
 
     # -- Python-only helpers ------------------------------------------------------------------
 
@@ -195,71 +212,71 @@ class HarmonicNoiseModel(DescriptorConditioned):
         frames = self.encoder_frames(x)
         mel = torch.log(torch.matmul(self.encoder_frames.power_spectrum(frames), self.mel) + 1e-4)
         mel = mel - mel.mean(-1, keepdim=True)  # the level is the loudness descriptor's job
-        out = self.encoder(mel.transpose(1, 2))
+        out = self.encoder(mel).transpose(1, 2)
         return out[:, : self.latent_size], out[:, self.latent_size:]
 
     def _synth_parameters(self, zd: torch.Tensor) -> torch.Tensor:
-        """[B, latent + D, F] -> [B, 1 + harmonics + bands, F]: f0 in Hz, harmonic amplitudes,
-        noise-band amplitudes, per frame."""
+        """[B, latent + D, F] -> [B, F, 1 + harmonics + bands]: per frame, f0 in Hz, the
+        harmonic amplitudes and the noise-band amplitudes."""
         physical = zd[:, self.latent_size:]
-        out = self.decoder(torch.cat([zd[:, : self.latent_size], self._normalise(physical)], 1))
-        pitch = physical[:, self.pitch_index: self.pitch_index + 1]
-        f0 = 440.0 * torch.pow(2.0, (torch.clamp(pitch, -24.0, 150.0) - 69.0) / 12.0)
-        f0 = torch.clamp(f0, 10.0, 0.5 * self.sample_rate)
+        out = self.decoder(torch.cat([zd[:, : self.latent_size], self._normalise(physical)], 1).transpose(1, 2))
+        per_frame = physical.transpose(1, 2)
+        # f0 = 440 * 2 ** ((pitch - 69) / 12), pitch clamped so f0 stays within 10 Hz .. Nyquist.
+        pitch = torch.clamp(per_frame[..., self.pitch_index: self.pitch_index + 1], self.pitch_low, self.pitch_high)
+        f0 = torch.exp2(pitch * (1.0 / 12.0) + (8.78135971352466 - 69.0 / 12.0))  # log2(440)
         # Log amplitude of a sine that reads the loudness descriptor (a -3 dB read for amplitude 1).
-        level = (physical[:, self.loudness_index: self.loudness_index + 1] + 3.0) * (math.log(10.0) / 20.0)
-        audible = (self.harmonic_numbers_float * f0) < (0.5 * self.sample_rate)
-        logits = out[:, : self.harmonics].masked_fill(~audible, -1.0e4)
-        distribution = torch.softmax(logits, 1) * audible.float()
-        harmonic_level = torch.exp(torch.clamp(level + out[:, self.harmonics: self.harmonics + 1], max=1.5))
-        noise_level = torch.exp(torch.clamp(level + out[:, self.harmonics + 1:] - 3.0, max=1.5))
-        return torch.cat([f0, distribution * harmonic_level, noise_level], 1)
-
-    def _interpolate(self, params: torch.Tensor) -> torch.Tensor:
-        """Per-frame values -> per-sample, ramping linearly from the previous frame's value to
-        each frame's value across its hop: [B, P, F] -> [B, P, F * hop]."""
-        if self.last_params.shape[0] != params.shape[0] or self.last_params.device != params.device:
-            self.last_params = torch.zeros(params.shape[0], params.shape[1], 1, device=params.device)
-        joined = torch.cat([self.last_params, params], -1)
-        self.last_params = params[..., params.shape[-1] - 1:].detach()
-        start = joined[..., :-1].unsqueeze(-1)
-        step = joined[..., 1:].unsqueeze(-1) - start
-        up = start + step * self.ramp
-        return up.reshape(params.shape[0], params.shape[1], -1)
+        level = (per_frame[..., self.loudness_index: self.loudness_index + 1] + 3.0) * (math.log(10.0) / 20.0)
+        levels = torch.exp(torch.clamp(out[..., self.harmonics:] + (level + self.level_offsets), max=1.5))
+        audible = f0 < self.audible_below_hz
+        distribution = torch.where(audible, torch.softmax(torch.where(audible, out[..., : self.harmonics], -1.0e4), -1), 0.0)
+        return torch.cat([f0, distribution * levels[..., :1], levels[..., 1:]], -1)
 
     def _synthesise(self, params: torch.Tensor) -> torch.Tensor:
-        batch = params.shape[0]
-        up = self._interpolate(params)
-        length = up.shape[-1]
-        # Phase in float64 so hop-by-hop accumulation equals one long cumsum.
+        """[B, F, parameters] -> [B, 1, F * hop]. Every parameter ramps linearly from the
+        previous frame's value to its frame's value across the hop; the sum over harmonics and
+        bands is linear in the amplitudes, so it runs on the two ends of the ramp (two small
+        matrix products) and the ramp is applied once to the mix."""
+        batch, count = params.shape[0], params.shape[1]
+        if self.last_params.shape[0] != batch or self.last_params.device != params.device:
+            self.last_params = torch.zeros(batch, 1, params.shape[2], device=params.device)
+        joined = torch.cat([self.last_params, params], 1)
+        self.last_params = joined[:, count:].detach()
+        ends = joined.unfold(1, 2, 1).transpose(-1, -2)  # [B, F, 2 (previous, this frame), parameters]
+        f0 = torch.lerp(ends[..., 0:1, 0], ends[..., 1:2, 0], self.ramp)  # [B, F, hop]
         if self.phase.shape[0] != batch or self.phase.device != params.device:
-            self.phase = torch.zeros(batch, 1, 1, dtype=torch.float64, device=params.device)
-        omega = up[:, :1].detach().double() * (2.0 * math.pi / self.sample_rate)
-        phase = torch.remainder(self.phase + torch.cumsum(omega, -1), 2.0 * math.pi)
-        self.phase = phase[..., length - 1:]
+            self.phase = torch.zeros(batch, 1, dtype=torch.float64, device=params.device)
+        radians = f0.reshape(batch, -1).double() * self.radians_per_sample_per_hz
+        phase = torch.remainder(self.phase + torch.cumsum(radians, -1), 2.0 * math.pi)
+        self.phase = phase[:, phase.shape[1] - 1:]
         # Phase wrapped in float64 before the float32 multiply, so rounding cannot accumulate.
-        harmonic = (up[:, 1: 1 + self.harmonics] * torch.sin(self.harmonic_numbers_float * phase.float())).sum(1, keepdim=True)
-        noisy = (up[:, 1 + self.harmonics:] * self._noise(batch, length)).sum(1, keepdim=True)
-        return harmonic + noisy
+        waves = torch.sin(self.harmonic_numbers * phase.float().reshape(batch, count, 1, -1))  # [B, F, H, hop]
+        mix = (torch.matmul(ends[..., 1: 1 + self.harmonics], waves)
+               + torch.matmul(ends[..., 1 + self.harmonics:], self._noise(batch, count)))  # [B, F, 2, hop]
+        return torch.lerp(mix[:, :, 0], mix[:, :, 1], self.ramp).reshape(batch, 1, -1)
 
-    def _noise(self, batch: int, length: int) -> torch.Tensor:
-        """The next `length` samples of the band-noise loop, [B, bands, length]; batch items
-        read it at different offsets so the channels of a stereo stream are not identical.
-        Contiguous slices of the table (no gather): a hop is one view."""
-        start = int(self.counter.item())
+    def _noise(self, batch: int, count: int) -> torch.Tensor:
+        """The next `count` hops of the band-noise loop, [B, count, bands, hop], as a view where
+        it can be; batch items read it `noise_offset` apart."""
+        hop, loop = self.hop_length, self.noise_length
+        length = count * hop
+        start = self.noise_position
+        self.noise_position = (start + length) % loop
+        if length + self.noise_offset * (batch - 1) <= loop:
+            # Every item's read lies inside the doubled loop: one strided view, no copy.
+            return torch.as_strided(self.noise, [batch, count, self.noise_bands, hop],
+                                    [self.noise_offset, hop, 2 * loop, 1], self.noise.storage_offset() + start)
         items: List[torch.Tensor] = []
         for b in range(batch):
-            position = (start + 7919 * b) % self.noise_length
+            position = (start + self.noise_offset * b) % loop
             pieces: List[torch.Tensor] = []
             remaining = length
             while remaining > 0:
-                take = min(remaining, self.noise_length - position)
+                take = min(remaining, loop)
                 pieces.append(self.noise[:, position: position + take])
                 remaining -= take
-                position = 0
+                position = (position + take) % loop
             items.append(pieces[0] if len(pieces) == 1 else torch.cat(pieces, -1))
-        self.counter = torch.remainder(self.counter + length, self.noise_length)
-        return torch.stack(items, 0)
+        return torch.stack(items, 0).reshape(batch, self.noise_bands, count, hop).transpose(1, 2)
 
     @torch.jit.export
     def reset(self):
@@ -268,9 +285,9 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.encoder.reset_cache()
         self.decoder.reset_cache()
         device = self.ramp.device
-        self.last_params = torch.zeros(1, self.harmonics + 1 + self.noise_bands, 1, device=device)
-        self.phase = torch.zeros(1, 1, 1, dtype=torch.float64, device=device)
-        self.counter = torch.zeros(1, dtype=torch.int64, device=device)
+        self.last_params = torch.zeros(1, 1, self.harmonics + 1 + self.noise_bands, device=device)
+        self.phase = torch.zeros(1, 1, dtype=torch.float64, device=device)
+        self.noise_position = 0
 
     @torch.jit.export
     def decode(self, zd: torch.Tensor) -> torch.Tensor:

@@ -93,12 +93,14 @@ def model_from_checkpoint(state: dict):
 
 
 STREAM_STATE = ("cache", "history", "last_params", "phase", "counter", "analysis_cache", "synthesis_cache")
+# Constants that older checkpoints carry and models now rebuild from their config.
+DERIVED = ("harmonic_numbers", "harmonic_numbers_float", "ramp", "noise")
 
 
 def _is_stream_state(key: str) -> bool:
     """Streaming caches are buffers (so TorchScript keeps them) but not weights: their shape
-    follows the last batch, so checkpoints skip them."""
-    return key.rsplit(".", 1)[-1] in STREAM_STATE
+    follows the last batch, so checkpoints skip them. Derived constants are skipped too."""
+    return key.rsplit(".", 1)[-1] in STREAM_STATE + DERIVED
 
 
 # ---------------------------------------------------------------------------------------------

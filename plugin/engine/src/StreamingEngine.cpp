@@ -67,7 +67,10 @@ std::string StreamingEngine::prepare (const EngineConfig& c)
     inputRing.prepare (batch, useWorker ? inputCapacity : 1);
     sidechainRing.prepare (batch, useWorker && c.sidechainChannels > 0 ? inputCapacity : 1);
     recordRing.prepare (useWorker ? inputCapacity / 16 + 64 : 1);
-    outputRing.prepare (batch, buffering + 4 * (chunkSize + hopHost) + 1024);
+    // Threaded: a worker that fell behind (up to the input ring's length) hands its late output
+    // back in one go, and takeOutput skips it as underrun debt; the ring must hold all of it, or
+    // what does not fit is lost and the output stays misaligned.
+    outputRing.prepare (batch, buffering + 4 * (chunkSize + hopHost) + 1024 + (useWorker ? inputCapacity : 0));
     buffersReady = true;
 
     // From here on a failure still plays the dry signal delayed by the reported latency.
@@ -101,6 +104,8 @@ void StreamingEngine::workerLoop()
     while (true)
     {
         workAvailable.acquire();
+        while (workerHeld.load (std::memory_order_acquire) && running.load())
+            std::this_thread::sleep_for (std::chrono::microseconds (100));
         if (! running.load())
             return;
         BlockRecord record;

@@ -323,22 +323,41 @@ TEST_CASE ("an underrun plays dry, then the wet signal comes back in place")
 {
     auto engine = makeEngine();
     REQUIRE (engine->prepare (config (44100.0, 32, 1, ProcessingMode::threaded)).empty());
-    const auto x = testSignal (1, 44100);
+    const int length = 44100, block = 32;
+    const auto x = testSignal (1, length);
     engine->setNonRealtime (true);
-    const auto offline = render (*engine, x, { { 32 } });
+    const auto offline = render (*engine, x, { { block } });
+    const auto dry = x[0];
     engine->reset();
     engine->setNonRealtime (false);
-    RenderOptions o;
-    o.blocks = { 32 };
-    o.pacedRate = 44100.0;
-    o.unpacedSamples = 22050; // the first half arrives far faster than real time
-    const auto realtime = render (*engine, x, o);
+
+    // Real-time processing where the worker keeps up (the test waits for it after each block),
+    // except for a stretch where it is held: those blocks underrun deterministically.
+    const int holdFrom = 8000, holdTo = 12000;
+    auto realtime = x;
+    for (int done = 0; done < length; done += block)
+    {
+        engine->holdWorker (done >= holdFrom && done < holdTo);
+        float* ptrs[1] = { realtime[0].data() + done };
+        engine->process (ptrs, ptrs, 1, nullptr, 0, std::min (block, length - done), {});
+        while (done + block < holdFrom || done >= holdTo ? ! engine->workerIdle() : false)
+            std::this_thread::yield();
+    }
+    engine->holdWorker (false);
+
     CHECK (engine->underruns() > 0);
     for (float v : realtime[0])
         REQUIRE (std::isfinite (v));
-    // Once the worker has caught up, the output is exactly where it belongs again.
-    for (int n = 40000; n < 44100; ++n)
-        REQUIRE (realtime[0][n] == offline[0][n]);
+    // Up to the hold, and once the worker has caught up and the wet signal has faded back in,
+    // the output is exactly the offline one; while held it is dry (delayed by the latency).
+    const int latency = engine->latencySamples();
+    for (int n = 0; n < holdFrom; ++n)
+        REQUIRE (realtime[0][static_cast<size_t> (n)] == offline[0][static_cast<size_t> (n)]);
+    const int firstLate = holdFrom + block + latency; // by then the held blocks' output is due
+    for (int n = firstLate + 2 * block; n < holdTo; ++n)
+        REQUIRE (realtime[0][static_cast<size_t> (n)] == dry[static_cast<size_t> (n - latency)]);
+    for (int n = holdTo + 2 * block + 64; n < length; ++n) // 64: the underrun fade back in
+        REQUIRE (realtime[0][static_cast<size_t> (n)] == offline[0][static_cast<size_t> (n)]);
 }
 
 TEST_CASE ("NaN, Inf and subnormal input leave the output finite")

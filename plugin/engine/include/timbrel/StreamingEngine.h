@@ -79,6 +79,15 @@ public:
     void process (const float* const* in, float* const* out, int numChannels, const float* const* sidechain,
                   int sidechainChannels, int numSamples, const EngineControls& controls) noexcept;
 
+    /** Test support. While held, the worker takes no new blocks, as if the machine starved
+        it: tests cause underruns deterministically instead of hoping for a slow moment.
+        `workerIdle()` is true once the worker has processed every block pushed so far. */
+    void holdWorker (bool hold) noexcept { workerHeld.store (hold, std::memory_order_release); }
+    bool workerIdle() const noexcept
+    {
+        return processedBlocks.load (std::memory_order_acquire) >= pushedBlocks.load (std::memory_order_relaxed);
+    }
+
     /** Hops the model failed to compute (played dry), and blocks the worker was late for. */
     int failedHops() const { return stream != nullptr ? stream->failedHops() : 0; }
     int underruns() const { return underrunCount.load (std::memory_order_relaxed); }
@@ -124,7 +133,7 @@ private:
     std::vector<float*> workerMainPtrs, workerSidePtrs;
     std::thread worker;
     std::counting_semaphore<> workAvailable { 0 };
-    std::atomic<bool> running { false }, nonRealtime { false }, stalled { false };
+    std::atomic<bool> running { false }, nonRealtime { false }, stalled { false }, workerHeld { false };
     std::atomic<long> pushedBlocks { 0 }, processedBlocks { 0 };
     std::atomic<int> underrunCount { 0 };
 };
