@@ -32,12 +32,13 @@ def test_reported_latency_matches_the_contract(plugin_path):
     assert fresh.latency == expected
 
 
-@pytest.mark.parametrize("mode", ["Threaded", "Inline"])
-def test_raw_output_is_the_reference_delayed_by_the_reported_latency(host, reference, mode):
+@pytest.mark.parametrize("mode, margin", [("Threaded", 1), ("Threaded", 2), ("Inline", 1)])
+def test_raw_output_is_the_reference_delayed_by_the_reported_latency(host, reference, mode, margin):
     host.set("processing_mode", mode)
+    host.set("threaded_margin", f"{margin} Hop" + ("s" if margin > 1 else ""))
     audio = make_signal(2)
     raw = host.render_raw(audio, audio.shape[1])
-    assert host.latency == reference.latency_for(mode, BLOCK)
+    assert host.latency == reference.latency_for(mode, BLOCK, margin_hops=margin)
     expected = reference.plugin_output(audio, latency=host.latency)
     assert np.abs(raw - expected).max() <= TOLERANCE
     # Aligned by the reported latency it lines up with the model's own (delay-free) stream.

@@ -41,7 +41,12 @@ def test_reported_latency_is_buffering_plus_model_delay(host, reference):
     host.process(make_signal(2, 0.05), SAMPLE_RATE, buffer_size=1024)
     assert host.latency == reference.latency_for("Threaded", 1024) == 256 + 1024 + 31
     assert host.plugin.reported_latency_samples == host.latency  # what pedalboard compensates
-    host.set("processing_mode", "Inline")
+    # The Threaded margin adds hops of latency (it buys the worker time on a busy machine).
+    host.set("threaded_margin", "4 Hops")
+    host.process(make_signal(2, 0.05), SAMPLE_RATE, buffer_size=1024)
+    assert host.latency == reference.latency_for("Threaded", 1024, margin_hops=4) == 256 + 1024 + 3 * 256 + 31
+    assert host.plugin.reported_latency_samples == host.latency
+    host.set("processing_mode", "Inline")  # no worker, no margin
     host.process(make_signal(2, 0.05), SAMPLE_RATE, buffer_size=1024)
     assert host.latency == reference.latency_for("Inline") == 256 + 31
     assert host.plugin.reported_latency_samples == host.latency

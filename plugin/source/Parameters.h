@@ -12,12 +12,17 @@ namespace timbrel::params
 {
 inline constexpr int kFirstVersion = 1;
 inline constexpr int kVersion = 2; // processing/stereo modes, sources, fixed values, latents
+inline constexpr int kMarginVersion = 3; // the Threaded margin
 inline const juce::String mix { "mix" };
 inline const juce::String outputGain { "output_gain" };
 inline const juce::String bypass { "bypass" };
 inline const juce::String processingMode { "processing_mode" };
 inline const juce::String stereoMode { "stereo_mode" };
+inline const juce::String threadedMargin { "threaded_margin" };
 inline const juce::StringArray processingModeChoices { "Threaded", "Inline" };
+// Hops of time the Threaded worker gets per hop; index i means threadedMarginHops[i].
+inline const juce::StringArray threadedMarginChoices { "1 Hop", "2 Hops", "4 Hops" };
+inline constexpr int threadedMarginHops[] = { 1, 2, 4 };
 inline const juce::StringArray stereoModeChoices { "Dual Mono", "Linked" };
 inline const juce::StringArray sourceChoices { "Input", "Sidechain", "Fixed" };
 
@@ -45,8 +50,8 @@ inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
         layout.add (std::make_unique<Float> (juce::ParameterID { id, version }, displayName (id), range, init,
                                              Attributes().withLabel (unit)));
     };
-    auto addChoice = [&] (const juce::String& id, const juce::StringArray& choices, int init) {
-        layout.add (std::make_unique<juce::AudioParameterChoice> (juce::ParameterID { id, kVersion }, displayName (id), choices, init));
+    auto addChoice = [&] (const juce::String& id, const juce::StringArray& choices, int init, int version = kVersion) {
+        layout.add (std::make_unique<juce::AudioParameterChoice> (juce::ParameterID { id, version }, displayName (id), choices, init));
     };
 
     addFloat (mix, kFirstVersion, { 0.0f, 100.0f }, 100.0f, "%");
@@ -54,6 +59,7 @@ inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
     layout.add (std::make_unique<juce::AudioParameterBool> (juce::ParameterID { bypass, kFirstVersion }, "Bypass", false));
     addChoice (processingMode, processingModeChoices, static_cast<int> (ProcessingMode::threaded));
     addChoice (stereoMode, stereoModeChoices, static_cast<int> (StereoMode::dualMono));
+    addChoice (threadedMargin, threadedMarginChoices, 0, kMarginVersion);
 
     for (int s = 0; s < kNumFaderSlots; ++s)
     {

@@ -314,18 +314,22 @@ TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), p
 
     modeBox.addItemList (params::processingModeChoices, 1);
     stereoBox.addItemList (params::stereoModeChoices, 1);
+    marginBox.addItemList (params::threadedMarginChoices, 1);
+    marginBox.setTooltip ("Threaded mode: hops of time the model gets per hop. More rides out a busy machine, at a hop of latency each.");
     modeLabel.setText ("Mode", juce::dontSendNotification);
     stereoLabel.setText ("Stereo", juce::dontSendNotification);
+    marginLabel.setText ("Margin", juce::dontSendNotification);
     latentLabel.setText ("Latent offset / scale", juce::dontSendNotification);
-    for (auto* label : { &modeLabel, &stereoLabel, &latentLabel })
+    for (auto* label : { &modeLabel, &stereoLabel, &marginLabel, &latentLabel })
     {
         label->setFont (11.0f);
         label->setColour (juce::Label::textColourId, TimbrelLook::dim);
     }
-    for (auto* c : std::initializer_list<juce::Component*> { &modeBox, &stereoBox, &modeLabel, &stereoLabel, &latentLabel, &bypassButton })
+    for (auto* c : std::initializer_list<juce::Component*> { &modeBox, &stereoBox, &marginBox, &modeLabel, &stereoLabel, &marginLabel, &latentLabel, &bypassButton })
         addAndMakeVisible (c);
     modeAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::processingMode, modeBox);
     stereoAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::stereoMode, stereoBox);
+    marginAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::threadedMargin, marginBox);
     bypassAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ButtonAttachment> (state, params::bypass, bypassButton);
 
     processor.setMetering (true);
@@ -402,6 +406,7 @@ void TimbrelEditor::refresh()
 {
     if (processor.modelGeneration() != shownGeneration)
         updateModelView();
+    marginBox.setEnabled (modeBox.getSelectedItemIndex() == static_cast<int> (ProcessingMode::threaded)); // Inline has no worker
 
     // The plots move only while the engine computes hops (they stop with the transport).
     TimbrelProcessor::MeterFrame frame;
@@ -470,11 +475,15 @@ void TimbrelEditor::resized()
     for (auto& knob : globalKnobs)
         knob->setBounds (controls.removeFromLeft (72));
     controls.removeFromLeft (8);
-    auto boxes = controls.removeFromLeft (150);
+    auto boxes = controls.removeFromLeft (220);
     const int boxHeight = boxes.getHeight() / 3;
     auto modeArea = boxes.removeFromTop (boxHeight);
+    auto marginArea = modeArea.removeFromRight (80);
+    modeArea.removeFromRight (6);
     modeLabel.setBounds (modeArea.removeFromTop (14));
     modeBox.setBounds (modeArea.withSizeKeepingCentre (modeArea.getWidth(), 24));
+    marginLabel.setBounds (marginArea.removeFromTop (14));
+    marginBox.setBounds (marginArea.withSizeKeepingCentre (marginArea.getWidth(), 24));
     auto stereoArea = boxes.removeFromTop (boxHeight);
     stereoLabel.setBounds (stereoArea.removeFromTop (14));
     stereoBox.setBounds (stereoArea.withSizeKeepingCentre (stereoArea.getWidth(), 24));

@@ -119,10 +119,10 @@ private:
 
     std::vector<std::unique_ptr<FaderRow>> rows;
     std::vector<std::unique_ptr<Knob>> globalKnobs, latentKnobs;
-    juce::ComboBox modeBox, stereoBox;
-    juce::Label modeLabel, stereoLabel, latentLabel;
+    juce::ComboBox modeBox, stereoBox, marginBox;
+    juce::Label modeLabel, stereoLabel, marginLabel, latentLabel;
     juce::ToggleButton bypassButton { "Bypass" };
-    std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> modeAttachment, stereoAttachment;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> modeAttachment, stereoAttachment, marginAttachment;
     std::unique_ptr<juce::AudioProcessorValueTreeState::ButtonAttachment> bypassAttachment;
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR (TimbrelEditor)

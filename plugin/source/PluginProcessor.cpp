@@ -32,6 +32,7 @@ TimbrelProcessor::TimbrelProcessor()
     r.bypass = parameters.getRawParameterValue (params::bypass);
     r.processingMode = parameters.getRawParameterValue (params::processingMode);
     r.stereoMode = parameters.getRawParameterValue (params::stereoMode);
+    r.threadedMargin = parameters.getRawParameterValue (params::threadedMargin);
     for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
     {
         const auto& slot = faderSlots()[s];
@@ -87,6 +88,8 @@ EngineConfig TimbrelProcessor::wantedConfig() const
     }
     config.mode = static_cast<ProcessingMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.processingMode)));
     config.stereo = static_cast<StereoMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.stereoMode)));
+    config.workerMarginHops = params::threadedMarginHops[juce::jlimit (0, params::threadedMarginChoices.size() - 1,
+                                                                       choiceIndex (parameterRefs.threadedMargin))];
     return config;
 }
 
@@ -339,11 +342,12 @@ void TimbrelProcessor::timerCallback()
         const std::lock_guard lock (stateMutex);
         engines.collectGarbage();
         const auto* latest = engines.latest();
-        // A mode change while playing in real time: build the engine anew beside the old one and
+        // A mode (or margin) change while playing in real time: build the engine anew beside the old one and
         // crossfade. Offline hosts re-prepare before each render instead (prepareToPlay), and a
         // switch arriving in the middle of an offline render would break its determinism.
         reconfigure = playingInRealtime.load (std::memory_order_relaxed) && prepared && latest != nullptr && latest->hasModel() && latest->wasPrepared()
-                      && (latest->config().mode != wanted.mode || latest->config().stereo != wanted.stereo);
+                      && (latest->config().mode != wanted.mode || latest->config().stereo != wanted.stereo
+                          || latest->config().workerMarginHops != wanted.workerMarginHops);
         reference = modelReference;
     }
     // A finished loader thread stays joinable until the next load joins it: ask whether it is busy.

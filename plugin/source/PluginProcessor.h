@@ -120,6 +120,7 @@ private:
         std::atomic<float>* bypass = nullptr;
         std::atomic<float>* processingMode = nullptr;
         std::atomic<float>* stereoMode = nullptr;
+        std::atomic<float>* threadedMargin = nullptr;
         std::array<std::atomic<float>*, kNumFaderSlots> source {}, shift {}, fixed {};
         std::array<std::atomic<float>*, kNumLatentControls> latentOffset {}, latentScale {};
     } parameterRefs;

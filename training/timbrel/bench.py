@@ -4,7 +4,8 @@ JSON. Timings are measured, never asserted (tests do not depend on machine speed
 Everything runs the real built plugin in our native host (timbrel_rt_host) in real-time mode:
 per-callback time distributions per mode, model and host block; offline real-time factor;
 reported latency at 44.1 and 48 kHz; and underruns during a long render paced like an audio
-device (10 minutes unless --paced-seconds says otherwise).
+device (10 minutes unless --paced-seconds says otherwise), once per Threaded Margin in
+--paced-margins (1 and 2 hops by default).
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ def _shipped_models(plugin: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ts") if not p.stem.startswith("timbrel-"))
 
 
+# The plugin's Threaded Margin choices by hops.
+MARGIN_CHOICES = {1: "1 Hop", 2: "2 Hops", 4: "4 Hops"}
+
+
 def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: float = 600.0,
-              models: list[str] | None = None) -> dict:
+              models: list[str] | None = None, paced_margins: tuple[int, ...] = (1, 2)) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     plugin = Path(plugin_path or default_plugin_path())
     model_files = [m for m in _shipped_models(plugin) if not models or m.stem in models]
@@ -104,14 +109,18 @@ def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: 
                 })
 
     default = (plugin / "Contents" / "Resources" / "models" / "DEFAULT").read_text().strip()
-    if paced_seconds > 0:
+    results["paced_renders"] = []
+    for margin in (paced_margins if paced_seconds > 0 else ()):
         default_file = next(m for m in model_files + _shipped_models(plugin) if m.stem == default)
+        label = MARGIN_CHOICES[margin]
         _, report = render_native(_signal(paced_seconds), SAMPLE_RATE, plugin_path=plugin, block=64, realtime=True,
-                                  pace=1.0, state=model_state(default_file), settings={"processing_mode": "Threaded"})
-        results["paced_render"] = {"model": default, "mode": "Threaded", "block": 64, "seconds": paced_seconds,
-                                   "underruns": int(report["status"].get("underruns", 0)),
-                                   "max_callback_us": report["callback_us"]["max"],
-                                   "late_blocks": report["late_blocks"]}
+                                  pace=1.0, state=model_state(default_file),
+                                  settings={"processing_mode": "Threaded", "threaded_margin": label})
+        results["paced_renders"].append({"model": default, "mode": "Threaded", "margin": label, "block": 64,
+                                         "seconds": paced_seconds, "latency_samples": report["latency_samples"],
+                                         "underruns": int(report["status"].get("underruns", 0)),
+                                         "max_callback_us": report["callback_us"]["max"],
+                                         "late_blocks": report["late_blocks"]})
 
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     _print(results)
@@ -139,7 +148,7 @@ def _print(results: dict) -> None:
         print(f"  {r['model']:18s} {r['mode']:8s} {r['block']:5d} {r['budget_us']:9.0f} {r['mean_us']:6.0f} "
               f"{r['p99_us']:6.0f} {r['p999_us']:6.0f} {r['max_us']:6.0f} {r['p999_of_budget']:12.0%} "
               f"{r['underruns']:10d} {r['audio_thread_allocations']:7d}")
-    if "paced_render" in results:
-        p = results["paced_render"]
-        print(f"\n  paced render: {p['seconds'] / 60:.1f} min of {p['model']} in {p['mode']} mode at block {p['block']}: "
-              f"{p['underruns']} underruns, worst callback {p['max_callback_us']:.0f} us, {p['late_blocks']} late blocks")
+    for p in results.get("paced_renders", []):
+        print(f"\n  paced render: {p['seconds'] / 60:.1f} min of {p['model']} in {p['mode']} mode, margin {p['margin']} "
+              f"(latency {p['latency_samples']} samples), block {p['block']}: {p['underruns']} underruns, "
+              f"worst callback {p['max_callback_us']:.0f} us, {p['late_blocks']} late blocks")

@@ -9,7 +9,7 @@
   timbrel eval MODEL DATA [--out DIR] [--card]
   timbrel train DATA --config default|lowlatency|waveform --out RUN [--steps N] [--max-minutes M] [--resume]
   timbrel demo --out DIR
-  timbrel bench --out DIR [--seconds S] [--paced-seconds S] [--models NAME ...]
+  timbrel bench --out DIR [--seconds S] [--paced-seconds S] [--paced-margins HOPS ...] [--models NAME ...]
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def cmd_bench(args) -> int:
     from .bench import run_bench
 
     run_bench(Path(args.out), plugin_path=args.plugin, seconds=args.seconds, paced_seconds=args.paced_seconds,
-              models=args.models)
+              models=args.models, paced_margins=tuple(args.paced_margins))
     return 0
 
 
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--seconds", type=float, default=5.0, help="audio per measured render")
     bench.add_argument("--paced-seconds", type=float, default=600.0,
                        help="length of the real-time paced underrun render (0 skips it)")
+    bench.add_argument("--paced-margins", type=int, nargs="+", default=[1, 2], choices=[1, 2, 4],
+                       help="Threaded Margin settings (hops) to run the paced render with (default: 1 2)")
     bench.add_argument("--models", nargs="*", help="shipped model names to measure (default: all)")
     bench.set_defaults(func=cmd_bench)
 

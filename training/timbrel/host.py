@@ -71,9 +71,12 @@ class UnknownParameter(KeyError):
         return str(self.args[0])
 
 
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+
+
 def _number(text) -> float | None:
     """The number a parameter text starts with ("-12.0000000", "440 Hz"), else None."""
-    match = re.match(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)", str(text))
+    match = _NUMBER.match(str(text))
     return float(match.group(1)) if match else None
 
 
@@ -320,7 +323,9 @@ class DawDreamerHost:
             if steps == 2 and [t.strip().casefold() for t in texts] == ["off", "on"]:
                 return Parameter(pid, name, "bool", 0.0, 1.0)
             numbers = [_number(t) for t in texts]
-            if all(n is not None for n in numbers):
+            # Numeric only if each text is a number and at most the unit: "1 Hop", "2 Hops" are
+            # a choice's names (pedalboard sees a choice there too).
+            if all(n is not None for n in numbers) and all(_NUMBER.sub("", t, count=1).strip() in ("", unit) for t in texts):
                 self._steps[pid] = np.array(numbers)
                 return Parameter(pid, name, "int", min(numbers), max(numbers), unit)
             return Parameter(pid, name, "choice", 0.0, float(steps - 1), choices=tuple(t.strip() for t in texts))

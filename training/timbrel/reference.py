@@ -64,12 +64,13 @@ class StreamingReference:
         """What the plugin reports in Inline mode: one hop of buffering plus the model's own delay."""
         return self.info.hop_length + self.info.latency_samples
 
-    def latency_for(self, mode: str = "Threaded", max_block: int = 512) -> int:
+    def latency_for(self, mode: str = "Threaded", max_block: int = 512, margin_hops: int = 1) -> int:
         """The plugin's latency at the model's rate: Threaded mode gives the worker the larger of
-        a hop and a host block on top of Inline's."""
+        a hop and a host block on top of Inline's, plus margin_hops - 1 hops (Threaded Margin)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        extra = max(self.info.hop_length, max_block) if mode == "Threaded" else 0
+        hop = self.info.hop_length
+        extra = max(hop, max_block) + (margin_hops - 1) * hop if mode == "Threaded" else 0
         return self.plugin_latency + extra
 
     def model_stream(self, audio: np.ndarray, shifts: dict | None = None) -> np.ndarray:

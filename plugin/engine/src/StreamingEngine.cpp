@@ -1,5 +1,6 @@
 #include "timbrel/StreamingEngine.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <chrono>
 #include <cmath>
@@ -42,8 +43,8 @@ std::string StreamingEngine::prepare (const EngineConfig& c)
     // completes a hop is played back before the hop is computed.
     const int hopHost = streamError.empty() ? stream->hopInHostSamples() : model->info().hopLength;
     int buffering = streamError.empty() ? stream->bufferingLag() + 1 : hopHost;
-    if (useWorker)
-        buffering += std::max (hopHost, chunkSize); // the worker gets a hop (or a block) of time
+    if (useWorker) // the worker gets a hop (or a block) of time, and the chosen margin beyond it
+        buffering += std::max (hopHost, chunkSize) + (std::clamp (c.workerMarginHops, 1, kMaxWorkerMarginHops) - 1) * hopHost;
     primeSamples = buffering;
     latency = buffering + (streamError.empty() ? stream->modelLatencyInHostSamples() : 0);
 

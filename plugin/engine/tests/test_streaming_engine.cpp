@@ -98,6 +98,14 @@ TEST_CASE ("latency: one hop plus the model's delay inline; Threaded adds a hop 
     CHECK (engine->latencySamples() == 256 + 256 + 31);
     REQUIRE (engine->prepare (config (44100.0, 1024, 2, ProcessingMode::threaded)).empty());
     CHECK (engine->latencySamples() == 256 + 1024 + 31);
+    // A margin gives the worker more hops of time, each a hop of latency; Inline ignores it.
+    auto withMargin = config (44100.0, 64, 2, ProcessingMode::threaded);
+    withMargin.workerMarginHops = 4;
+    REQUIRE (engine->prepare (withMargin).empty());
+    CHECK (engine->latencySamples() == 256 + 256 + 3 * 256 + 31);
+    withMargin.mode = ProcessingMode::inlined;
+    REQUIRE (engine->prepare (withMargin).empty());
+    CHECK (engine->latencySamples() == 256 + 31);
 }
 
 TEST_CASE ("odd and changing host block sizes give the same output as hop-sized blocks")
@@ -304,19 +312,31 @@ TEST_CASE ("linked stereo runs the mid through one stream and sends it to both c
 
 TEST_CASE ("Threaded real time without underruns equals offline, bit for bit")
 {
-    auto engine = makeEngine();
-    REQUIRE (engine->prepare (config (44100.0, 128, 2, ProcessingMode::threaded)).empty());
-    const auto x = testSignal (2, 22050);
-    engine->setNonRealtime (true);
-    const auto offline = render (*engine, x, { { 128 } });
-    engine->reset();
-    engine->setNonRealtime (false);
-    RenderOptions paced;
-    paced.blocks = { 128 };
-    paced.pacedRate = 44100.0;
-    const auto realtime = render (*engine, x, paced);
-    REQUIRE (engine->underruns() == 0);
-    REQUIRE (realtime == offline);
+    for (int margin : { 1, 2 })
+    {
+        auto engine = makeEngine();
+        auto c = config (44100.0, 128, 2, ProcessingMode::threaded);
+        c.workerMarginHops = margin;
+        REQUIRE (engine->prepare (c).empty());
+        const auto x = testSignal (2, 22050);
+        engine->setNonRealtime (true);
+        const auto offline = render (*engine, x, { { 128 } });
+        engine->reset();
+        engine->setNonRealtime (false);
+        // Real-time processing through the worker; the test waits for it after each block, so
+        // no underrun can happen however busy this machine is.
+        auto realtime = x;
+        for (int done = 0; done < 22050; done += 128)
+        {
+            float* ptrs[2] = { realtime[0].data() + done, realtime[1].data() + done };
+            engine->process (ptrs, ptrs, 2, nullptr, 0, std::min (128, 22050 - done), {});
+            while (! engine->workerIdle())
+                std::this_thread::yield();
+        }
+        INFO ("margin " << margin << " hops");
+        REQUIRE (engine->underruns() == 0);
+        REQUIRE (realtime == offline);
+    }
 }
 
 TEST_CASE ("an underrun plays dry, then the wet signal comes back in place")

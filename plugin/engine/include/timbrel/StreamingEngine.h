@@ -28,6 +28,8 @@ enum class StereoMode
     linked = 1    // the mid signal through one stream, sent to both channels
 };
 
+inline constexpr int kMaxWorkerMarginHops = 8;
+
 struct EngineConfig
 {
     double sampleRate = 44100.0;
@@ -36,6 +38,9 @@ struct EngineConfig
     int sidechainChannels = 0;  // 0 (no sidechain bus), 1 or 2
     ProcessingMode mode = ProcessingMode::threaded;
     StereoMode stereo = StereoMode::dualMono;
+    // Threaded only: how many hops of time the worker gets to compute a hop (each adds a hop of
+    // latency). 1 is the minimum; more rides out longer stalls of a busy machine.
+    int workerMarginHops = 1;
 
     bool operator== (const EngineConfig&) const = default;
 };
@@ -60,7 +65,8 @@ public:
     const ModelInfo& info() const { return model->info(); }
 
     /** Host-visible latency in host samples: buffering (one hop; Threaded adds the larger of a
-        hop and a host block), the resamplers' lag, and the model's own delay. */
+        hop and a host block, plus workerMarginHops - 1 hops), the resamplers' lag, and the
+        model's own delay. */
     int latencySamples() const { return latency; }
 
     /** Offline (host non-realtime) processing is synchronous: the callback waits for the
