@@ -109,18 +109,22 @@ def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: 
                 })
 
     default = (plugin / "Contents" / "Resources" / "models" / "DEFAULT").read_text().strip()
+    # Written now and again after each paced render, so an interrupted bench keeps what it has.
+    (out / "bench.json").write_text(json.dumps(results, indent=2))
     results["paced_renders"] = []
     for margin in (paced_margins if paced_seconds > 0 else ()):
         default_file = next(m for m in model_files + _shipped_models(plugin) if m.stem == default)
         label = MARGIN_CHOICES[margin]
         _, report = render_native(_signal(paced_seconds), SAMPLE_RATE, plugin_path=plugin, block=64, realtime=True,
                                   pace=1.0, state=model_state(default_file),
-                                  settings={"processing_mode": "Threaded", "threaded_margin": label})
+                                  settings={"processing_mode": "Threaded", "threaded_margin": label},
+                                  timeout=1.5 * paced_seconds + 300)
         results["paced_renders"].append({"model": default, "mode": "Threaded", "margin": label, "block": 64,
                                          "seconds": paced_seconds, "latency_samples": report["latency_samples"],
                                          "underruns": int(report["status"].get("underruns", 0)),
                                          "max_callback_us": report["callback_us"]["max"],
                                          "late_blocks": report["late_blocks"]})
+        (out / "bench.json").write_text(json.dumps(results, indent=2))
 
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     _print(results)

@@ -10,7 +10,7 @@ namespace timbrel
 namespace
 {
 constexpr int kUnderrunFadeSamples = 64;
-constexpr double kInputRingSeconds = 2.0; // the worker may fall this far behind before the engine gives up
+constexpr double kInputRingSeconds = 2.0; // the worker may fall this far behind before the engine restarts it
 
 // NaN, Inf and subnormals never reach the model or the resamplers.
 inline float clean (float v) { return (std::isfinite (v) && std::abs (v) >= FLT_MIN) ? v : 0.0f; }
@@ -112,6 +112,14 @@ void StreamingEngine::workerLoop()
         BlockRecord record;
         while (recordRing.pop (record))
         {
+            if (record.restart)
+            {
+                // After a stall the stream lost input: start it afresh, as reset() would.
+                stream->reset();
+                outputRing.write (nullptr, primeSamples);
+                processedBlocks.fetch_add (1, std::memory_order_release);
+                continue;
+            }
             inputRing.read (workerMainPtrs.data(), record.numSamples);
             const bool side = engineConfig.sidechainChannels > 0;
             if (side)
@@ -146,6 +154,7 @@ void StreamingEngine::reset()
     processedBlocks.store (0);
     dryDelay.reset();
     debt = 0;
+    primeToPlayDry = 0;
     wetGain = 1.0f;
     stalled.store (false);
 }
@@ -160,13 +169,22 @@ int StreamingEngine::takeOutput (int n) noexcept
         outputRing.read (nullptr, skip);
         debt -= skip;
         available -= skip;
+        primeToPlayDry = std::max (0L, primeToPlayDry - skip);
     }
     const int k = std::min (available, n);
     outputRing.read (batchOutPtrs.data(), k);
 
     constexpr float step = 1.0f / kUnderrunFadeSamples;
     for (int i = 0; i < k; ++i)
+    {
+        if (primeToPlayDry > 0)
+        {
+            --primeToPlayDry; // the restarted stream's silent lead-in: dry, then fade in
+            wetWeights[static_cast<size_t> (i)] = wetGain = 0.0f;
+            continue;
+        }
         wetWeights[static_cast<size_t> (i)] = wetGain = std::min (1.0f, wetGain + step);
+    }
     if (k < n)
     {
         // Underrun: fade the last wet samples we have into the dry signal, then play dry.
@@ -219,6 +237,21 @@ void StreamingEngine::processChunk (const float* const* in, float* const* out, c
     const bool offline = nonRealtime.load (std::memory_order_relaxed);
     if (useWorker && ! offline)
     {
+        if (stalled.load (std::memory_order_relaxed) && workerIdle())
+        {
+            // The worker fell more than the input ring behind and has now finished what it was
+            // given. Drop its stale output and restart the stream from this block: underrun
+            // debt keeps the latency, the re-primed lead-in plays dry, then wet fades back in.
+            outputRing.read (nullptr, outputRing.availableToRead());
+            debt = 0;
+            if (recordRing.push ({ 0, blockControls, true }))
+            {
+                primeToPlayDry = primeSamples;
+                pushedBlocks.fetch_add (1, std::memory_order_relaxed);
+                workAvailable.release();
+                stalled.store (false, std::memory_order_relaxed);
+            }
+        }
         bool pushed = ! stalled.load (std::memory_order_relaxed) && inputRing.availableToWrite() >= n
                       && (! withSidechain || sidechainRing.availableToWrite() >= n);
         if (pushed)
@@ -234,7 +267,7 @@ void StreamingEngine::processChunk (const float* const* in, float* const* out, c
             workAvailable.release();
         }
         else
-            stalled.store (true, std::memory_order_relaxed); // the worker is hopelessly behind: dry until reset
+            stalled.store (true, std::memory_order_relaxed); // hopelessly behind: dry until the worker is idle again
     }
     else
     {

@@ -380,6 +380,53 @@ TEST_CASE ("an underrun plays dry, then the wet signal comes back in place")
         REQUIRE (realtime[0][static_cast<size_t> (n)] == offline[0][static_cast<size_t> (n)]);
 }
 
+TEST_CASE ("a worker more than the input ring behind is restarted, and the wet signal comes back")
+{
+    auto engine = makeEngine();
+    REQUIRE (engine->prepare (config (44100.0, 256, 1, ProcessingMode::threaded)).empty());
+    const int length = 44100 * 4, block = 256;
+    const auto x = testSignal (1, length);
+    engine->setNonRealtime (false);
+    // Held for 2.5 s of input: more than the 2 s input ring, so the engine stalls.
+    const int holdTo = 44100 * 5 / 2 / block * block;
+    auto realtime = x;
+    int restartBlock = -1, underrunsAfterRestart = 0;
+    for (int done = 0; done < length; done += block)
+    {
+        engine->holdWorker (done < holdTo);
+        float* ptrs[1] = { realtime[0].data() + done };
+        engine->process (ptrs, ptrs, 1, nullptr, 0, std::min (block, length - done), {});
+        if (done >= holdTo)
+        {
+            while (! engine->workerIdle())
+                std::this_thread::yield();
+            if (restartBlock < 0 && done > holdTo)
+            {
+                // Released at holdTo and idle after that block: the engine restarts in this one.
+                restartBlock = done;
+                underrunsAfterRestart = engine->underruns();
+            }
+        }
+    }
+    engine->holdWorker (false);
+    for (float v : realtime[0])
+        REQUIRE (std::isfinite (v));
+
+    // From the restart on, the engine is a fresh stream of the input from that block: compare
+    // with a new engine rendering x from there (offline), once the lead-in and fade are over.
+    auto fresh = makeEngine();
+    REQUIRE (fresh->prepare (config (44100.0, 256, 1, ProcessingMode::threaded)).empty());
+    fresh->setNonRealtime (true);
+    REQUIRE (restartBlock > 0);
+    Signal tail (1, std::vector<float> (x[0].begin() + restartBlock, x[0].end()));
+    const auto expected = render (*fresh, tail, { { block } });
+    const int latency = engine->latencySamples();
+    INFO ("restarted at sample " << restartBlock << ", latency " << latency);
+    for (int n = latency + 64 + 2 * block; n < length - restartBlock; ++n) // 64: the fade back in
+        REQUIRE (realtime[0][static_cast<size_t> (restartBlock + n)] == expected[0][static_cast<size_t> (n)]);
+    CHECK (engine->underruns() == underrunsAfterRestart); // none once restarted
+}
+
 TEST_CASE ("NaN, Inf and subnormal input leave the output finite")
 {
     auto engine = makeEngine();

@@ -111,6 +111,7 @@ private:
     {
         int numSamples = 0;
         EngineControls controls;
+        bool restart = false; // the worker resets the stream and re-primes the output ring
     };
 
     void processChunk (const float* const* in, float* const* out, const float* const* sidechain, int sidechainChannels,
@@ -127,6 +128,7 @@ private:
     bool active = false, buffersReady = false, useWorker = false, preparedOnce = false;
     float previousMix = 1.0f, wetGain = 1.0f;
     long debt = 0; // output samples replaced by dry after an underrun, skipped when they arrive
+    long primeToPlayDry = 0; // after a restart, the re-primed (silent) output plays as dry
 
     DelayLine dryDelay;
     std::vector<float> dryScratch, batchIn, batchSide, batchOut, wetWeights;
