@@ -171,10 +171,11 @@ class _WeightNormed(nn.Module):
             self.weight.copy_(self.effective_weight())
         self.use_weight_norm = False
 
-    def _cache_for(self, x: torch.Tensor, channels: int, length: int) -> torch.Tensor:
-        """The streaming cache, re-zeroed when the batch size, dtype or device of `x` changed."""
+    def _cache_for(self, x: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
+        """The streaming cache [B, rows, columns] (channels x frames, or frames x channels in the
+        time-major layout), re-zeroed when the batch size, dtype or device of `x` changed."""
         if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
-            self.cache = torch.zeros(x.shape[0], channels, length, dtype=x.dtype, device=x.device)
+            self.cache = torch.zeros(x.shape[0], rows, columns, dtype=x.dtype, device=x.device)
         return self.cache
 
 
@@ -244,10 +245,8 @@ class CachedConv1d(_WeightNormed):
         matrix = self.effective_weight().permute(0, 2, 1).reshape(self.out_channels, -1)
         if self.cache_length == 0:
             return F.linear(x, matrix, self.bias)
-        if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
-            self.cache = torch.zeros(x.shape[0], self.cache_length, self.in_channels, dtype=x.dtype, device=x.device)
         frames = x.shape[1]
-        joined = torch.cat([self.cache, x], 1)
+        joined = torch.cat([self._cache_for(x, self.cache_length, self.in_channels), x], 1)
         self.cache = joined[:, frames:].detach()
         if frames == 1:
             # Streaming's usual call: the taps are every dilation-th cached frame, one strided view.
