@@ -201,7 +201,6 @@ class YinSettings:
 
     def __init__(self, length: int, sample_rate: int, fmin: float, fmax: float, threshold: float = 0.1):
         self.length = int(length)
-        self.sample_rate = int(sample_rate)
         self.max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
         self.min_lag = max(int(math.floor(float(sample_rate) / fmax)), 2)
         if self.min_lag > self.max_lag - 2:
@@ -326,8 +325,6 @@ class DescriptorAnalyzer(torch.nn.Module):
             raise ValueError("DescriptorAnalyzer: no descriptors to analyse")
         self.names: List[str] = list(names)
         self.sample_rate = int(sample_rate)
-        self.pitch_fmin = float(pitch_fmin)
-        self.pitch_fmax = float(pitch_fmax)
         self.windows = CausalWindows(hop, window)
         like = torch.zeros(1)
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))

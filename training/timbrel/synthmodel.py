@@ -150,7 +150,9 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.register_buffer("mel", mel_filterbank(config.sample_rate, config.window, config.mels))
         self.loudness_index = names.index("loudness")
         self.pitch_index = names.index("pitch")
-        # The pitch range whose fundamental lies in 10 Hz .. Nyquist.
+        # f0 = 440 * 2 ** ((pitch - 69) / 12) = 2 ** (pitch / 12 + f0_exponent), with pitch
+        # clamped to the range whose fundamental lies in 10 Hz .. Nyquist.
+        self.f0_exponent = math.log2(440.0) - 69.0 / 12.0
         self.pitch_low = 69.0 + 12.0 * math.log2(10.0 / 440.0)
         self.pitch_high = 69.0 + 12.0 * math.log2(0.5 * config.sample_rate / 440.0)
 
@@ -221,9 +223,8 @@ class HarmonicNoiseModel(DescriptorConditioned):
         physical = zd[:, self.latent_size:]
         out = self.decoder(torch.cat([zd[:, : self.latent_size], self._normalise(physical)], 1).transpose(1, 2))
         per_frame = physical.transpose(1, 2)
-        # f0 = 440 * 2 ** ((pitch - 69) / 12), pitch clamped so f0 stays within 10 Hz .. Nyquist.
         pitch = torch.clamp(per_frame[..., self.pitch_index: self.pitch_index + 1], self.pitch_low, self.pitch_high)
-        f0 = torch.exp2(pitch * (1.0 / 12.0) + (8.78135971352466 - 69.0 / 12.0))  # log2(440)
+        f0 = torch.exp2(pitch * (1.0 / 12.0) + self.f0_exponent)
         # Log amplitude of a sine that reads the loudness descriptor (a -3 dB read for amplitude 1).
         level = (per_frame[..., self.loudness_index: self.loudness_index + 1] + 3.0) * (math.log(10.0) / 20.0)
         levels = torch.exp(torch.clamp(out[..., self.harmonics:] + (level + self.level_offsets), max=1.5))

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <thread>
 
@@ -77,6 +78,29 @@ Signal render (StreamingEngine& engine, Signal x, const RenderOptions& o = {})
                         o.sidechain != nullptr ? static_cast<int> (o.sidechain->size()) : 0, n, o.controls);
         done += n;
     }
+    return x;
+}
+
+// Real-time processing through the worker (no pacing), block by block. Blocks that start in
+// [holdFrom, holdTo) find the worker held (it takes nothing, as if the machine starved it); after
+// every other block the test waits until the worker is idle. So underruns happen exactly where
+// the test asks and nowhere else, however busy this machine is. afterBlock(start) runs after each.
+Signal renderHoldingWorker (StreamingEngine& engine, Signal x, int block, int holdFrom = 0, int holdTo = 0,
+                            const std::function<void (int)>& afterBlock = {})
+{
+    const int total = static_cast<int> (x[0].size());
+    for (int done = 0; done < total; done += block)
+    {
+        const bool held = done >= holdFrom && done < holdTo;
+        engine.holdWorker (held);
+        float* ptrs[2] = { x[0].data() + done, x.size() > 1 ? x[1].data() + done : nullptr };
+        engine.process (ptrs, ptrs, static_cast<int> (x.size()), nullptr, 0, std::min (block, total - done), {});
+        while (! held && ! engine.workerIdle())
+            std::this_thread::yield();
+        if (afterBlock)
+            afterBlock (done);
+    }
+    engine.holdWorker (false);
     return x;
 }
 
@@ -323,16 +347,7 @@ TEST_CASE ("Threaded real time without underruns equals offline, bit for bit")
         const auto offline = render (*engine, x, { { 128 } });
         engine->reset();
         engine->setNonRealtime (false);
-        // Real-time processing through the worker; the test waits for it after each block, so
-        // no underrun can happen however busy this machine is.
-        auto realtime = x;
-        for (int done = 0; done < 22050; done += 128)
-        {
-            float* ptrs[2] = { realtime[0].data() + done, realtime[1].data() + done };
-            engine->process (ptrs, ptrs, 2, nullptr, 0, std::min (128, 22050 - done), {});
-            while (! engine->workerIdle())
-                std::this_thread::yield();
-        }
+        const auto realtime = renderHoldingWorker (*engine, x, 128); // never held: no underrun possible
         INFO ("margin " << margin << " hops");
         REQUIRE (engine->underruns() == 0);
         REQUIRE (realtime == offline);
@@ -351,19 +366,9 @@ TEST_CASE ("an underrun plays dry, then the wet signal comes back in place")
     engine->reset();
     engine->setNonRealtime (false);
 
-    // Real-time processing where the worker keeps up (the test waits for it after each block),
-    // except for a stretch where it is held: those blocks underrun deterministically.
+    // The worker keeps up, except for a stretch where it is held: those blocks underrun.
     const int holdFrom = 8000, holdTo = 12000;
-    auto realtime = x;
-    for (int done = 0; done < length; done += block)
-    {
-        engine->holdWorker (done >= holdFrom && done < holdTo);
-        float* ptrs[1] = { realtime[0].data() + done };
-        engine->process (ptrs, ptrs, 1, nullptr, 0, std::min (block, length - done), {});
-        while (done + block < holdFrom || done >= holdTo ? ! engine->workerIdle() : false)
-            std::this_thread::yield();
-    }
-    engine->holdWorker (false);
+    const auto realtime = renderHoldingWorker (*engine, x, block, holdFrom, holdTo);
 
     CHECK (engine->underruns() > 0);
     for (float v : realtime[0])
@@ -389,26 +394,13 @@ TEST_CASE ("a worker more than the input ring behind is restarted, and the wet s
     engine->setNonRealtime (false);
     // Held for 2.5 s of input: more than the 2 s input ring, so the engine stalls.
     const int holdTo = 44100 * 5 / 2 / block * block;
-    auto realtime = x;
-    int restartBlock = -1, underrunsAfterRestart = 0;
-    for (int done = 0; done < length; done += block)
-    {
-        engine->holdWorker (done < holdTo);
-        float* ptrs[1] = { realtime[0].data() + done };
-        engine->process (ptrs, ptrs, 1, nullptr, 0, std::min (block, length - done), {});
-        if (done >= holdTo)
-        {
-            while (! engine->workerIdle())
-                std::this_thread::yield();
-            if (restartBlock < 0 && done > holdTo)
-            {
-                // Released at holdTo and idle after that block: the engine restarts in this one.
-                restartBlock = done;
-                underrunsAfterRestart = engine->underruns();
-            }
-        }
-    }
-    engine->holdWorker (false);
+    // Released at holdTo and idle after that block: the engine restarts in the next one.
+    const int restartBlock = holdTo + block;
+    int underrunsAfterRestart = -1;
+    const auto realtime = renderHoldingWorker (*engine, x, block, 0, holdTo, [&] (int done) {
+        if (done == restartBlock)
+            underrunsAfterRestart = engine->underruns();
+    });
     for (float v : realtime[0])
         REQUIRE (std::isfinite (v));
 
@@ -417,7 +409,7 @@ TEST_CASE ("a worker more than the input ring behind is restarted, and the wet s
     auto fresh = makeEngine();
     REQUIRE (fresh->prepare (config (44100.0, 256, 1, ProcessingMode::threaded)).empty());
     fresh->setNonRealtime (true);
-    REQUIRE (restartBlock > 0);
+    REQUIRE (underrunsAfterRestart >= 0);
     Signal tail (1, std::vector<float> (x[0].begin() + restartBlock, x[0].end()));
     const auto expected = render (*fresh, tail, { { block } });
     const int latency = engine->latencySamples();
