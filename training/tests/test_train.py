@@ -67,7 +67,7 @@ def test_a_short_training_run_lowers_the_validation_loss(tiny_data, tmp_path):
     clips = load_split(tiny_data, "train", RATE)
     untrained.set_descriptor_range(*descriptor_ranges(untrained, clips)[:2])
     valid = validation_batches(load_split(tiny_data, "valid", RATE), untrained.hop_length, RATE)
-    before = validation_loss(untrained, valid)
+    before, _ = validation_loss(untrained, valid)
 
     summary = train(tiny_data, "default", tmp_path / "run", quick_config(), threads=1, progress=False)
     assert summary["steps"] == 30 and summary["stopped_by"] == "steps"
@@ -155,3 +155,93 @@ def test_export_and_eval_write_a_checked_model_and_its_card(tiny_data, tmp_path)
     written = json.loads(json_path.read_text())
     assert written["metrics"]["spectral_distance"] == report["spectral_distance"]
     assert "Tracking r, pitch" in md_path.read_text()
+
+
+def test_the_tracking_term_shifts_like_a_fader_and_trains_the_decoder(tiny_data):
+    from timbrel.train import shifted_descriptors, tracked_indices, tracking_loss
+
+    torch.manual_seed(0)
+    model = build_model("default")
+    clips = load_split(tiny_data, "train", RATE)
+    from timbrel.train import descriptor_ranges
+
+    model.set_descriptor_range(*descriptor_ranges(model, clips)[:2])
+    x = torch.from_numpy(clips[0][: 40 * model.hop_length]).reshape(1, 1, -1).repeat(2, 1, 1)
+    tracked = tracked_indices(model)
+    assert [model.descriptor_names[i] for i in tracked] == ["centroid", "bandwidth", "flatness"]
+    model.reset()
+    d = model.analyze(x)
+    # +1 normalised unit is half the range: octaves for Hz descriptors, dB otherwise.
+    shifts = torch.tensor([[1.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
+    moved = shifted_descriptors(model, d, shifts, tracked)
+    centroid, flatness = tracked[0], tracked[2]
+    half_octaves = 0.5 * (np.log2(model.descriptor_max[centroid]) - np.log2(model.descriptor_min[centroid]))
+    assert torch.allclose(torch.log2(moved[0, centroid] / d[0, centroid]), torch.tensor(half_octaves).float(), atol=1e-4)
+    half_db = 0.25 * (model.descriptor_max[flatness] - model.descriptor_min[flatness])
+    assert torch.allclose(moved[0, flatness] - d[0, flatness], torch.tensor(half_db).float(), atol=1e-3)
+    assert torch.equal(moved[1], d[1])
+    untouched = [i for i in range(d.shape[1]) if i not in tracked]
+    assert torch.equal(moved[:, untouched], d[:, untouched])
+
+    model.reset()
+    z = model.encode(x)
+    loss = tracking_loss(model, z.detach(), d, shifts, skip_hops=2)
+    assert torch.isfinite(loss) and loss.item() > 0
+    loss.backward()
+    decoder_grad = sum(float(p.grad.abs().sum()) for p in model.decoder.parameters() if p.grad is not None)
+    assert decoder_grad > 0  # the term reaches the decoder through the analysis of its output
+
+
+def test_fine_tuning_starts_from_the_given_weights_and_records_them(tiny_data, tmp_path):
+    base = tmp_path / "base"
+    train(tiny_data, "default", base, quick_config(steps=10), threads=1, progress=False)
+    tuned = tmp_path / "tuned"
+    config = quick_config(steps=10, valid_every=5, tracking_weight=2.0, learning_rate=1e-9, final_learning_rate=1e-9)
+    summary = train(tiny_data, "lowlatency", tuned, config, threads=1, progress=False, init=base / "best.pt")
+    # The config name and descriptor ranges come from the initial weights, not the argument.
+    assert summary["config"] == "default"
+    start = torch.load(base / "best.pt", weights_only=False)
+    assert summary["descriptor_min"] == start["descriptor_min"]
+    assert summary["init"]["from"] == "best.pt" and summary["init"]["steps"] == 10
+    # With a negligible learning rate the weights stay those of the initial checkpoint.
+    end = torch.load(tuned / "checkpoint.pt", weights_only=False)
+    for key, value in start["model"].items():
+        assert torch.allclose(end["model"][key], value, atol=1e-5), key
+    rows = list(csv.DictReader(open(tuned / "log.csv")))
+    assert all(float(r["tracking"]) > 0 for r in rows)
+    assert [r["valid_tracking"] != "" for r in rows if r["valid_spectral"]] == [True, True]
+    with pytest.raises(TrainError, match="does not exist"):
+        train(tiny_data, "default", tmp_path / "x", quick_config(), progress=False, init=tmp_path / "none.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainError, match="not a Timbrel checkpoint"):
+        train(tiny_data, "default", tmp_path / "y", quick_config(), progress=False, init=tmp_path / "junk.pt")
+
+
+def test_a_source_checkpoint_re_exports_the_same_model_with_its_card(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_data, "default", run, quick_config(steps=10), threads=1, progress=False)
+    first = export_run(run, tmp_path / "a.ts", instrument="tones", source_out=tmp_path / "source" / "a.pt")
+    again = export_run(tmp_path / "source" / "a.pt", tmp_path / "b.ts")
+    assert again.model_card == dict(first.model_card, name="b")
+    a, _ = load_and_check(tmp_path / "a.ts")
+    b, _ = load_and_check(tmp_path / "b.ts")
+    x = torch.from_numpy(tone_phrase(1.0, 5)[: 80 * a.hop_length]).reshape(1, 1, -1)
+    a.reset()
+    b.reset()
+    assert torch.equal(a.forward(x), b.forward(x))
+    with pytest.raises(ContractError, match="no card"):
+        export_run(run / "best.pt", tmp_path / "c.ts")
+
+
+def test_encode_analyze_equals_encode_and_analyze_and_keeps_both_streams(tiny_data):
+    torch.manual_seed(0)
+    model = build_model("default").eval()
+    x = torch.from_numpy(tone_phrase(1.0, 3)[: 30 * model.hop_length]).reshape(1, 1, -1).repeat(2, 1, 1)
+    hop = model.hop_length
+    with torch.no_grad():
+        model.reset()
+        expected = torch.cat([model.encode(x), model.analyze(x)], 1)
+        model.reset()
+        joined = torch.cat([model.encode_analyze(x[..., i * hop:(i + 1) * hop]) for i in range(10)]
+                           + [torch.cat([model.encode(x[..., 10 * hop:]), model.analyze(x[..., 10 * hop:])], 1)], -1)
+    assert torch.allclose(joined, expected, rtol=1e-5, atol=1e-5)

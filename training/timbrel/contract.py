@@ -26,6 +26,9 @@ VOCABULARY = {
 DESCRIPTOR_UNITS = {name: unit for name, (unit, _) in VOCABULARY.items()}
 
 REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
+# Optional: encode_analyze(x) = cat(encode(x), analyze(x), 1) in one call, which a model may
+# compute with shared work; a host that finds it calls it instead of the two.
+OPTIONAL_METHODS = ("encode_analyze",)
 NN_TILDE_BUFFERS = ("encode_params", "decode_params", "forward_params")
 STREAMING_TOLERANCE = 1e-5
 
@@ -143,6 +146,32 @@ def probe_signal(info: ModelInfo, hops: int, batch: int = 1, seed: int = 0) -> t
     return x.float()
 
 
+def _check_encode_analyze(module, x: torch.Tensor, expected: torch.Tensor, hop: int) -> None:
+    """encode_analyze(x) equals cat(encode(x), analyze(x)) in one call and hop by hop, and
+    leaves both streams where the two calls would (a later encode and analyze continue them).
+    Relative tolerance: descriptors in Hz are thousands, and float32 sums differ in their last
+    bits between one call and hop-by-hop calls."""
+    def error(got: torch.Tensor) -> float:
+        return ((got - expected).abs() / (1.0 + expected.abs())).max().item()
+
+    module.reset()
+    joined = module.encode_analyze(x)
+    _check_shape("encode_analyze", joined, tuple(expected.shape))
+    if error(joined) > STREAMING_TOLERANCE:
+        raise ContractError(f"encode_analyze(x) differs from cat(encode(x), analyze(x)) by {error(joined):.3g} "
+                            f"(relative tolerance {STREAMING_TOLERANCE})")
+    module.reset()
+    hops = x.shape[-1] // hop
+    half = hops // 2
+    pieces = [module.encode_analyze(x[..., i * hop:(i + 1) * hop]) for i in range(half)]
+    rest = x[..., half * hop:]
+    pieces.append(torch.cat([module.encode(rest), module.analyze(rest)], 1))
+    streamed = torch.cat(pieces, -1)
+    if error(streamed) > STREAMING_TOLERANCE:
+        raise ContractError(f"encode_analyze hop by hop, then encode and analyze, differ from one offline "
+                            f"call by {error(streamed):.3g} (relative tolerance {STREAMING_TOLERANCE})")
+
+
 def check_model(module, hops: int = 16) -> ModelInfo:
     """Checks a loaded TorchScript module against the whole contract: metadata, methods,
     nn~ buffers, shapes, finite output, determinism, and streaming == offline."""
@@ -188,6 +217,9 @@ def check_model(module, hops: int = 16) -> ModelInfo:
                 raise ContractError(
                     f"streaming hop by hop differs from one offline call by {error:.3g} "
                     f"(tolerance {STREAMING_TOLERANCE})")
+
+            if hasattr(module, "encode_analyze"):
+                _check_encode_analyze(module, x, torch.cat([z, d], 1), hop)
         module.reset()
     return info
 

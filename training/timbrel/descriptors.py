@@ -354,6 +354,13 @@ class DescriptorAnalyzer(torch.nn.Module):
     def describe(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Descriptors [B, D, F] of causal windows [B, F, window], and the pitch voicing [B, F]
         (zeros without a pitch descriptor) from the same YIN pass."""
+        descriptors, voiced, _ = self.describe_with_power(frames)
+        return descriptors, voiced
+
+    @torch.jit.export
+    def describe_with_power(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`describe`, plus the Hann-windowed power spectrum [B, F, window // 2 + 1] it measured
+        (the same values as windows.power_spectrum(frames)), for a model whose encoder reads it."""
         if self.has_pitch:
             spectra = torch.fft.rfft(frames.unsqueeze(-2) * self.yin_masks, dim=-1)
             pitch, voiced = yin_pitch(frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags, self.yin_order,
@@ -389,7 +396,7 @@ class DescriptorAnalyzer(torch.nn.Module):
                 out.append(_flatness_from_power(power))
             else:
                 out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device))
-        return torch.stack(out, 1), voiced
+        return torch.stack(out, 1), voiced, power
 
 
 __all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",

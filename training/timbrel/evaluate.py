@@ -169,27 +169,32 @@ def latent_probe(model, z: np.ndarray, d: np.ndarray, ridge: float = 1e-2) -> di
 
 
 def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3) -> float:
-    """Hop-by-hop encode/analyze/decode on one thread, in inference mode as the plugin runs it;
-    the best of `repeats` runs of `seconds` each (timeit's rule: the slower runs measure the
-    machine's other load, not the model)."""
+    """Hop-by-hop encode/analyze/decode on one thread, in inference mode as the plugin runs it
+    (encode_analyze where the model has it); the best of `repeats` runs of `seconds` each
+    (timeit's rule: the slower runs measure the machine's other load, not the model)."""
     hop, rate = int(model.hop_length), int(model.sample_rate)
     hops = int(seconds * rate / hop)
     x = 0.1 * torch.randn(1, 1, hops * hop, generator=torch.Generator().manual_seed(0))
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     best = math.inf
+    joined = hasattr(model, "encode_analyze")
+
+    def hop_of(block: torch.Tensor) -> torch.Tensor:
+        if joined:
+            return model.decode(model.encode_analyze(block))
+        return model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
+
     try:
         with torch.inference_mode():
             model.reset()
             for i in range(20):
-                block = x[..., i * hop:(i + 1) * hop]
-                model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
+                hop_of(x[..., i * hop:(i + 1) * hop])
             for _ in range(repeats):
                 model.reset()
                 start = time.perf_counter()
                 for i in range(hops):
-                    block = x[..., i * hop:(i + 1) * hop]
-                    model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
+                    hop_of(x[..., i * hop:(i + 1) * hop])
                 best = min(best, time.perf_counter() - start)
             model.reset()
     finally:

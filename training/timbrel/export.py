@@ -19,7 +19,7 @@ CONTRACT_FIELDS = ("format_version", "sample_rate", "hop_length", "latent_size",
 
 # Kept through freezing: the contract's methods and attributes, the nn~ buffers, and the analysis
 # settings `timbrel eval` reads.
-PRESERVED = ("encode", "analyze", "decode", "reset") + CONTRACT_FIELDS + (
+PRESERVED = ("encode", "analyze", "decode", "reset", "encode_analyze") + CONTRACT_FIELDS + (
     "model_card", "encode_params", "decode_params", "forward_params", "window", "pitch_fmin", "pitch_fmax")
 
 
@@ -98,7 +98,8 @@ def model_card(run: Path, state: dict, name: str, instrument: str | None, descri
         "training_data": data,
         "training": {k: recipe.get(k) for k in ("config", "steps", "minutes", "hardware", "torch",
                                                  "best_valid_spectral", "stopped_by")}
-                    | {"seed": recipe.get("train_config", {}).get("seed"), "checkpoint_step": state.get("step")},
+                    | {"seed": recipe.get("train_config", {}).get("seed"), "checkpoint_step": state.get("step")}
+                    | _fine_tuning(recipe),
         "parameters": parameters,
         "descriptor_min": state["descriptor_min"], "descriptor_max": state["descriptor_max"],
         "descriptor_stats": state.get("descriptor_stats"),
@@ -106,36 +107,86 @@ def model_card(run: Path, state: dict, name: str, instrument: str | None, descri
     }
 
 
+def _fine_tuning(recipe: dict) -> dict:
+    """A run started with `timbrel train --init`: what it started from and the total budget."""
+    init = recipe.get("init")
+    if not init:
+        return {}
+    total = None
+    if init.get("minutes") is not None and recipe.get("minutes") is not None:
+        total = round(float(init["minutes"]) + float(recipe["minutes"]), 2)
+    return {"fine_tuned_from": init, "tracking_weight": recipe.get("train_config", {}).get("tracking_weight"),
+            "total_minutes": total}
+
+
 def export_run(run: Path, out: Path, name: str | None = None, instrument: str | None = None,
-               description: str | None = None, use_last: bool = False) -> ModelInfo:
+               description: str | None = None, use_last: bool = False,
+               source_out: Path | None = None) -> ModelInfo:
+    """Exports a run folder's best.pt (or checkpoint.pt) or a source checkpoint file
+    (models/source/NAME.pt, which carries its card) to a model file; with source_out, also
+    writes the weights and card there as the model's source checkpoint."""
     from .train import model_from_checkpoint
 
     run, out = Path(run), Path(out)
-    source = run / ("checkpoint.pt" if use_last else "best.pt")
+    source = run if run.is_file() else run / ("checkpoint.pt" if use_last else "best.pt")
     if not source.exists():
         raise ContractError(f"{source} does not exist: train the run first (timbrel train ... --out {run})")
     state = torch.load(source, map_location="cpu", weights_only=False)
     model = model_from_checkpoint(state).eval()
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    model.remove_weight_norm()
     name = name or out.stem
-    card = model_card(run, state, name, instrument, description, parameters)
+    if run.is_file():
+        if "card" not in state:
+            raise ContractError(f"{source} is not a source checkpoint (it has no card): export its run folder")
+        card = dict(state["card"], name=name)
+        for key, value in (("instrument", instrument), ("description", description)):
+            if value:
+                card[key] = value
+    else:
+        card = model_card(run, state, name, instrument, description, parameters)
     if card["hop_length"] is None:
         card["hop_length"] = model.hop_length
+    if source_out is not None:
+        write_source(state, card, source_out)
+    model.remove_weight_norm()
     model.model_name = name
     model.model_card = json.dumps(card)
     model.reset()
     return save_model(model, out)
 
 
+SOURCE_KEYS = ("model", "config_name", "model_config", "descriptor_min", "descriptor_max", "descriptor_stats", "step")
+
+
+def write_source(state: dict, card: dict, path: Path) -> None:
+    """A shipped model's source checkpoint: the trainable weights (weight-normed, as training
+    keeps them), what rebuilds the model, and its card. `timbrel export` re-exports it with
+    newer streaming code; `timbrel train --init` fine-tunes it. Written atomically."""
+    payload = {k: state[k] for k in SOURCE_KEYS if k in state} | {"card": card}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export a training run to a model file (docs/model-format.md)")
-    parser.add_argument("run", type=Path, help="run folder written by `timbrel train`")
+    parser.add_argument("run", type=Path,
+                        help="run folder written by `timbrel train`, or a source checkpoint (models/source/NAME.pt)")
     parser.add_argument("--out", type=Path, required=True, help="model file, e.g. models/violin.ts")
     parser.add_argument("--name", help="model_name (default: the file name without .ts)")
     parser.add_argument("--instrument", help="instrument for the card (default: from the dataset)")
     parser.add_argument("--description", help="one line for the card")
     parser.add_argument("--last", action="store_true", help="export the last checkpoint, not the best validated one")
+    parser.add_argument("--source", type=Path, default=None,
+                        help="also write the weights and card as a source checkpoint here (models/source/NAME.pt)")
     parser.set_defaults(func=cmd_export)
 
 
@@ -143,7 +194,7 @@ def cmd_export(args) -> int:
     import sys
 
     try:
-        info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last)
+        info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last, args.source)
     except ContractError as error:
         print(f"timbrel export: {error}", file=sys.stderr)
         return 2

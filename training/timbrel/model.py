@@ -152,8 +152,13 @@ class DescriptorConditioned(nn.Module):
         self.norm_offset = -2.0 * self.norm_low * self.norm_scale - 1.0
 
     @torch.jit.ignore
-    def normalise_descriptors(self, d: torch.Tensor) -> torch.Tensor:
-        return self._normalise(d)
+    def normalise_descriptors(self, d: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+        """decode's normalisation; clamp=False leaves values beyond [-2, 2] (and their gradients)
+        as they are, for losses on what a decoder produced."""
+        if clamp:
+            return self._normalise(d)
+        logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
+        return torch.addcmul(self.norm_offset, logged, self.norm_gain)
 
     def _normalise(self, d: torch.Tensor) -> torch.Tensor:
         logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
@@ -168,6 +173,12 @@ class DescriptorConditioned(nn.Module):
     @torch.jit.export
     def analyze(self, x: torch.Tensor) -> torch.Tensor:
         return self.analyzer(x)
+
+    @torch.jit.export
+    def encode_analyze(self, x: torch.Tensor) -> torch.Tensor:
+        """cat(encode(x), analyze(x), 1) in one call (optional in the contract; the plugin uses
+        it when present). Model kinds that can share work between the two override it."""
+        return torch.cat([self.encode(x), self.analyze(x)], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(torch.cat([self.encode(x), self.analyze(x)], 1))

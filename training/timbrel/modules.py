@@ -171,12 +171,10 @@ class _WeightNormed(nn.Module):
             self.weight.copy_(self.effective_weight())
         self.use_weight_norm = False
 
-    def _cache_for(self, x: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
-        """The streaming cache [B, rows, columns] (channels x frames, or frames x channels in the
-        time-major layout), re-zeroed when the batch size, dtype or device of `x` changed."""
-        if self.cache.shape[0] != x.shape[0] or self.cache.dtype != x.dtype or self.cache.device != x.device:
-            self.cache = torch.zeros(x.shape[0], rows, columns, dtype=x.dtype, device=x.device)
-        return self.cache
+    def _zero_cache_like(self, like: torch.Tensor, rows: int, columns: int) -> torch.Tensor:
+        """A zero streaming cache [B, rows, columns] (channels x frames, or frames x channels in
+        the time-major layout) with the batch size, dtype and device of `like`."""
+        return torch.zeros(like.shape[0], rows, columns, dtype=like.dtype, device=like.device)
 
 
 class CachedConv1d(_WeightNormed):
@@ -217,11 +215,20 @@ class CachedConv1d(_WeightNormed):
     def reset_cache(self):
         self.cache = self._zero_cache(1)
 
+    @torch.jit.export
+    def resize_cache(self, like: torch.Tensor):
+        """Zeroes the cache for inputs shaped like `like` (the stack calls this when the batch
+        size changes, so forward itself checks nothing)."""
+        if self.time_major:
+            self.cache = self._zero_cache_like(like, self.cache_length, self.in_channels)
+        else:
+            self.cache = self._zero_cache_like(like, self.in_channels, self.cache_length)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.time_major:
             return self._forward_time_major(x)
         if self.cache_length > 0:
-            x = torch.cat([self._cache_for(x, self.in_channels, self.cache_length), x], -1)
+            x = torch.cat([self.cache, x], -1)
             self.cache = x[..., x.shape[-1] - self.cache_length:].detach()
         weight = self.effective_weight()
         if self.stride != 1:
@@ -246,8 +253,8 @@ class CachedConv1d(_WeightNormed):
         if self.cache_length == 0:
             return F.linear(x, matrix, self.bias)
         frames = x.shape[1]
-        joined = torch.cat([self._cache_for(x, self.cache_length, self.in_channels), x], 1)
-        self.cache = joined[:, frames:].detach()
+        joined = torch.cat([self.cache, x], 1)
+        self.cache = joined.narrow(1, frames, self.cache_length).detach()
         if frames == 1:
             # Streaming's usual call: the taps are every dilation-th cached frame, one strided view.
             taps = joined[:, :: self.dilation].reshape(x.shape[0], 1, -1)
@@ -284,12 +291,15 @@ class CachedConvTranspose1d(_WeightNormed):
     def reset_cache(self):
         self.cache = torch.zeros(1, self.out_channels, self.overlap)
 
+    @torch.jit.export
+    def resize_cache(self, like: torch.Tensor):
+        self.cache = self._zero_cache_like(like, self.out_channels, self.overlap)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1] * self.stride
         y = F.conv_transpose1d(x, self.effective_weight(), None, self.stride)
         if self.overlap > 0:
-            cache = self._cache_for(y, self.out_channels, self.overlap)
-            y = torch.cat([y[..., : self.overlap] + cache, y[..., self.overlap:]], -1)
+            y = torch.cat([y[..., : self.overlap] + self.cache, y[..., self.overlap:]], -1)
             self.cache = y[..., length:].detach()
             y = y[..., :length]
         return y + self.bias.unsqueeze(-1)
@@ -305,6 +315,10 @@ class Activation(nn.Module):
 
     @torch.jit.export
     def reset_cache(self):
+        pass
+
+    @torch.jit.export
+    def resize_cache(self, like: torch.Tensor):
         pass
 
     @torch.jit.ignore
@@ -331,6 +345,11 @@ class ResidualBlock(nn.Module):
         self.conv.reset_cache()
         self.mix.reset_cache()
 
+    @torch.jit.export
+    def resize_cache(self, like: torch.Tensor):
+        self.conv.resize_cache(like)
+        self.mix.resize_cache(like)
+
     @torch.jit.ignore
     def remove_weight_norm(self):
         self.conv.remove_weight_norm()
@@ -341,18 +360,23 @@ class ResidualBlock(nn.Module):
 
 
 class CachedSequential(nn.Module):
-    """A chain of blocks sharing the interface forward / reset_cache / remove_weight_norm; the
-    chain's reset_cache clears every block (TorchScript unrolls the loop over the ModuleList)."""
+    """A chain of blocks sharing the interface forward / reset_cache / resize_cache /
+    remove_weight_norm (TorchScript unrolls the loops over the ModuleList). The chain owns the
+    streaming bookkeeping: when an input's batch size differs from the last call's (or after
+    reset_cache) it zeroes every block's cache for that input's batch, dtype and device, once,
+    so the blocks' forwards check nothing (each check costs microseconds per streaming call)."""
 
     def __init__(self, blocks: List[nn.Module]):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.delay = sum(int(getattr(b, "delay", 0)) for b in blocks)
+        self.batch = 0  # the batch size the caches hold; 0 after reset: the next call sizes them
 
     @torch.jit.export
     def reset_cache(self):
         for block in self.blocks:
             block.reset_cache()
+        self.batch = 0
 
     @torch.jit.ignore
     def remove_weight_norm(self):
@@ -360,6 +384,10 @@ class CachedSequential(nn.Module):
             block.remove_weight_norm()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] != self.batch:
+            for block in self.blocks:
+                block.resize_cache(x)
+            self.batch = x.shape[0]
         for block in self.blocks:
             x = block(x)
         return x

@@ -211,11 +211,25 @@ class HarmonicNoiseModel(DescriptorConditioned):
     # -- Scripted path -------------------------------------------------------------------------
 
     def _encoder_output(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        frames = self.encoder_frames(x)
-        mel = torch.log(torch.matmul(self.encoder_frames.power_spectrum(frames), self.mel) + 1e-4)
+        return self._encoder_from_power(self.encoder_frames.power_spectrum(self.encoder_frames(x)))
+
+    def _encoder_from_power(self, power: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(mean, scale parameter) of the latent from the Hann power spectra [B, F, bins]."""
+        mel = torch.log(torch.matmul(power, self.mel) + 1e-4)
         mel = mel - mel.mean(-1, keepdim=True)  # the level is the loudness descriptor's job
         out = self.encoder(mel).transpose(1, 2)
         return out[:, : self.latent_size], out[:, self.latent_size:]
+
+    @torch.jit.export
+    def encode_analyze(self, x: torch.Tensor) -> torch.Tensor:
+        """cat(encode(x), analyze(x), 1) from one windowing and one FFT: the encoder reads the
+        power spectrum the analyzer measured (the same windows, so the same values). Both
+        streams advance as the two calls would: the encode stream's history is the analyzer's,
+        since both have seen the same audio."""
+        frames = self.analyzer.windows(x)
+        self.encoder_frames.history = self.analyzer.windows.history
+        descriptors, _, power = self.analyzer.describe_with_power(frames)
+        return torch.cat([self._encoder_from_power(power)[0], descriptors], 1)
 
     def _synth_parameters(self, zd: torch.Tensor) -> torch.Tensor:
         """[B, latent + D, F] -> [B, F, 1 + harmonics + bands]: per frame, f0 in Hz, the

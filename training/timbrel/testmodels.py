@@ -46,6 +46,14 @@ class IdentityModel(FilterGainModel):
         return zd[:, : self.hop].transpose(1, 2).reshape(zd.shape[0], 1, -1)
 
 
+class WrongEncodeAnalyzeModel(FilterGainModel):
+    """Has the optional encode_analyze, but it does not equal cat(encode, analyze)."""
+
+    @torch.jit.export
+    def encode_analyze(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * torch.cat([self.encode(x), self.analyze(x)], 1) + 1.0
+
+
 def _variant(**overrides) -> FilterGainModel:
     model = FilterGainModel()
     for name, value in overrides.items():
@@ -77,6 +85,7 @@ BROKEN_MODELS = {
     "missing-method.ts": (NoResetModel, "missing method 'reset'"),
     "wrong-shape.ts": (HalfLengthDecodeModel, "decode returned shape"),
     "nan-weights.ts": (_nan_weights, "NaN or Inf"),
+    "wrong-encode-analyze.ts": (WrongEncodeAnalyzeModel, "encode_analyze(x) differs"),
 }
 
 NOT_TORCHSCRIPT = "not a readable TorchScript model"

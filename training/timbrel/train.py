@@ -12,7 +12,14 @@ loses at most the steps since the last checkpoint; `--resume` continues from it.
 Objective per step (on random excerpts, augmented with a random gain and spectral tilt so
 loudness and brightness vary independently of the notes played):
   multi-scale spectral loss(x, y) + beta * KL(z) + fader_weight * adversarial(z)
-and the Fader discriminator learns to predict the descriptors from z in alternation.
+    + tracking_weight * tracking(z, shifted d)
+and the Fader discriminator learns to predict the descriptors from z in alternation. The
+tracking term is what the faders promise: decode z with the spectral descriptors (centroid,
+bandwidth, flatness) shifted as a fader would, analyse the output, and penalise the distance
+between what it measures and what was asked, in decode's normalised units.
+
+`--init FILE` starts a new run from the weights of a checkpoint (models/source/NAME.pt, a
+run's best.pt) with its descriptor ranges: fine-tuning, e.g. to add the tracking term.
 """
 
 from __future__ import annotations
@@ -39,7 +46,11 @@ from .model import LatentDiscriminator, ModelConfig, TimbrelModel, fader_losses,
 from .synthmodel import HarmonicNoiseModel, SynthConfig
 
 CONFIGS = ("default", "lowlatency", "waveform")
-LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "discriminator", "lr", "valid_spectral"]
+LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "discriminator", "lr",
+              "valid_spectral", "valid_tracking"]
+# The descriptors the tracking term shifts: the spectral shape ones. Pitch and loudness drive the
+# synthesiser directly (the fundamental and the level), so they track by construction.
+TRACKED = ("centroid", "bandwidth", "flatness")
 
 
 class TrainError(Exception):
@@ -56,6 +67,8 @@ class TrainConfig:
     kl_weight: float = 0.02
     fader_weight: float = 0.5
     fader_warmup: float = 0.3             # fraction of steps over which the adversary's weight ramps up
+    tracking_weight: float = 0.0          # descriptor tracking term (0: off; make models fine-tunes with 2)
+    tracking_shift: float = 0.6           # largest fader shift it asks for, in normalised units (range = 2)
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
     tilt: float = 0.8
@@ -90,6 +103,34 @@ def model_from_checkpoint(state: dict):
         raise TrainError(f"the checkpoint does not fit its config (missing {missing}, unexpected {unexpected})")
     model.reset()
     return model
+
+
+def load_init(path: Path) -> dict:
+    """The checkpoint a fine-tuning run starts from (`--init`): a run's best.pt or checkpoint.pt,
+    or a shipped model's source weights (models/source/NAME.pt)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainError(f"--init: {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a truncated or foreign file: say which
+        raise TrainError(f"--init: {path} is not a Timbrel checkpoint ({type(error).__name__})") from None
+    missing = [k for k in ("model", "config_name", "model_config", "descriptor_min", "descriptor_max")
+               if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise TrainError(f"--init: {path} is not a Timbrel checkpoint (no {', '.join(missing)})")
+    return state
+
+
+def init_summary(path: Path, state: dict) -> dict:
+    """What a fine-tuned run started from, for its recipe and model card: the steps and minutes
+    already spent count towards the model's training budget."""
+    before = state.get("card", {}).get("training", {})
+    recipe = Path(path).parent / "run.json"
+    if not before and recipe.exists():  # a run's best.pt: its run.json says what it cost
+        before = json.loads(recipe.read_text())
+    return {"from": Path(path).name, "steps": before.get("steps", state.get("step")),
+            "minutes": before.get("minutes", state.get("minutes")), "hardware": before.get("hardware")}
 
 
 STREAM_STATE = ("cache", "history", "last_params", "phase", "counter", "analysis_cache", "synthesis_cache")
@@ -223,18 +264,72 @@ def validation_batches(clips: list[np.ndarray], hop: int, sample_rate: int, seco
     return batches
 
 
-def validation_loss(model, batches: list[torch.Tensor], skip_hops: int = 2, device=None) -> float:
-    """Mean multi-scale spectral loss of the model's offline re-synthesis (mean z, no sampling)."""
+def tracked_indices(model) -> list[int]:
+    return [i for i, name in enumerate(model.descriptor_names) if name in TRACKED]
+
+
+def shifted_descriptors(model, d: torch.Tensor, shifts: torch.Tensor, tracked: list[int]) -> torch.Tensor:
+    """d [B, D, F] with descriptor tracked[j] of item b moved by shifts[b, j] normalised units
+    (the whole range is 2 units) as a fader shift moves it: octaves for Hz descriptors."""
+    out = d.clone()
+    for j, i in enumerate(tracked):
+        low, high = float(model.descriptor_min[i]), float(model.descriptor_max[i])
+        shift = shifts[:, j: j + 1]
+        if model.descriptor_units[i] == "Hz":
+            out[:, i] = d[:, i] * torch.exp2(shift * (0.5 * (math.log2(high) - math.log2(low))))
+        else:
+            out[:, i] = d[:, i] + shift * (0.5 * (high - low))
+    return out
+
+
+def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor, skip_hops: int) -> torch.Tensor:
+    """Mean |normalise(analyze(decode(z, shifted d))) - normalise(shifted d)| over the tracked
+    descriptors, on frames within 30 dB of each item's loudest (the others have no stable
+    spectral shape) after the first skip_hops. Resets the model's streams."""
+    tracked = tracked_indices(model)
+    if not tracked:
+        return z.new_zeros(())
+    target = shifted_descriptors(model, d, shifts, tracked)
+    model.reset()
+    y = model.decode(torch.cat([z, target], 1))
+    model.reset()
+    measured = model.analyze(y)
+    model.reset()
+    loudness = d[:, model.descriptor_names.index("loudness")]
+    mask = (loudness > loudness.amax(-1, keepdim=True) - 30.0)[:, skip_hops:].float()
+    # Unclamped: an output far outside the range is where the gradient matters most.
+    error = (model.normalise_descriptors(measured, clamp=False)
+             - model.normalise_descriptors(target, clamp=False))[:, tracked, skip_hops:].abs()
+    return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(tracked) + 1e-9)
+
+
+def validation_shifts(batch: int, tracked: int, largest: float) -> torch.Tensor:
+    """Fixed fader shifts for validation: spread over +-largest, different per descriptor."""
+    grid = torch.linspace(-largest, largest, batch)
+    return torch.stack([grid.roll(j) for j in range(tracked)], 1)
+
+
+def validation_loss(model, batches: list[torch.Tensor], skip_hops: int = 2, device=None,
+                    tracking_shift: float = 0.0) -> tuple[float, float]:
+    """(spectral, tracking): the mean multi-scale spectral loss of the model's offline
+    re-synthesis (mean z, no sampling) and, when tracking_shift > 0, the mean tracking loss
+    for fixed fader shifts (0 otherwise)."""
     model.eval()
-    total = 0.0
+    spectral = tracking = 0.0
     skip = skip_hops * model.hop_length
+    tracked = len(tracked_indices(model))
     with torch.no_grad():
         for batch in batches:
             batch = batch.to(device) if device is not None else batch
             model.reset()
             y = model.forward(batch)
-            total += float(multiscale_spectral_loss(batch[..., skip:], y[..., skip:]))
-    return total / len(batches)
+            spectral += float(multiscale_spectral_loss(batch[..., skip:], y[..., skip:]))
+            if tracking_shift > 0 and tracked:
+                model.reset()
+                z, d = model.encode(batch), model.analyze(batch)
+                shifts = validation_shifts(batch.shape[0], tracked, tracking_shift).to(batch.device)
+                tracking += float(tracking_loss(model, z, d, shifts, skip_hops))
+    return spectral / len(batches), tracking / len(batches)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,12 +363,14 @@ def hardware_description(device: torch.device, threads: int) -> str:
 
 def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minutes: float | None = None,
           resume: bool = False, threads: int | None = None, device_name: str | None = None,
-          progress: bool = True, model_overrides: dict | None = None, steps: int | None = None) -> dict:
+          progress: bool = True, model_overrides: dict | None = None, steps: int | None = None,
+          init: Path | None = None) -> dict:
     """Trains (or resumes) a run; returns the final summary (also written to run.json).
 
     A resumed run keeps the training config stored in its checkpoint; `steps` (if given)
     replaces the step budget, so a finished run can be extended. `max_minutes` bounds the run's
-    total training time, counting the sessions before a resume."""
+    total training time, counting the sessions before a resume. `init` (a new run only) starts
+    from a checkpoint's weights and descriptor ranges; its config name replaces config_name."""
     data, out = Path(data), Path(out)
     checkpoint_path, best_path = out / "checkpoint.pt", out / "best.pt"
     if resume and not checkpoint_path.exists():
@@ -288,21 +385,29 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
 
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=False) if resume else None
     if state is not None:
-        config = TrainConfig(**state["train_config"])
+        config = TrainConfig(**{**asdict(TrainConfig()), **state["train_config"]})
         config_name = state["config_name"]
+        init_state = None
+    else:
+        init_state = load_init(init) if init is not None else None
+        if init_state is not None:
+            config_name = init_state["config_name"]
     if steps is not None:
         config.steps = steps
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    model = build_model(config_name, **(model_overrides or {})) if state is None else model_from_checkpoint(state)
+    if state is not None or init_state is not None:
+        model = model_from_checkpoint(state if state is not None else init_state)
+    else:
+        model = build_model(config_name, **(model_overrides or {}))
     train_clips = load_split(data, "train", model.sample_rate)
     valid_clips = load_split(data, "valid", model.sample_rate)
-    if state is None:
+    if state is None and init_state is None:
         low, high, stats = descriptor_ranges(model, train_clips)
         model.set_descriptor_range(low, high)
     else:
-        stats = state["descriptor_stats"]
+        stats = (state or init_state)["descriptor_stats"]
     hop = model.hop_length
     length = max(int(config.excerpt_seconds * model.sample_rate) // hop, config.skip_hops + 8) * hop
     sampler = ExcerptSampler(train_clips, length, config, rng)
@@ -336,6 +441,10 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
         "descriptor_stats": stats, "hardware": hardware_description(device, threads),
         "torch": torch.__version__,
     }
+    if state is not None and "init" in state:
+        recipe["init"] = state["init"]
+    elif init_state is not None:
+        recipe["init"] = init_summary(init, init_state)
 
     log_path = out / "log.csv"
     rows = []
@@ -349,22 +458,34 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
 
     def snapshot() -> dict:
         weights = {k: v for k, v in model.state_dict().items() if not _is_stream_state(k)}
-        return {"model": weights, "config_name": config_name,
-                "model_config": json.loads(model.config_dict), "descriptor_min": model.descriptor_min,
-                "descriptor_max": model.descriptor_max, "descriptor_stats": stats}
+        payload = {"model": weights, "config_name": config_name,
+                   "model_config": json.loads(model.config_dict), "descriptor_min": model.descriptor_min,
+                   "descriptor_max": model.descriptor_max, "descriptor_stats": stats}
+        if "init" in recipe:
+            payload["init"] = recipe["init"]
+        return payload
 
     def save_checkpoint() -> None:
         payload = snapshot()
         payload.update({"discriminator": discriminator.state_dict(), "optimiser": optimiser.state_dict(),
                         "disc_optimiser": disc_optimiser.state_dict(), "step": step, "minutes": minutes,
-                        "best_valid": best_valid, "train_config": asdict(config),
+                        "best_valid": best_valid, "best_valid_spectral": best_spectral,
+                        "train_config": asdict(config),
                         "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state})
         _atomic_save(payload, checkpoint_path)
 
-    def validate() -> float:
-        loss = validation_loss(model, valid, config.skip_hops, device)
+    def validate() -> tuple[float, float, float]:
+        """(selection loss, spectral, tracking): best.pt keeps the weights with the lowest
+        spectral + tracking_weight * tracking on the validation excerpts."""
+        spectral, tracking = validation_loss(model, valid, config.skip_hops, device,
+                                             config.tracking_shift if config.tracking_weight > 0 else 0.0)
         model.train()
-        return loss
+        return spectral + config.tracking_weight * tracking, spectral, tracking
+
+    # A run started from trained weights has a trained encoder: the adversary starts at full weight.
+    warmup_steps = 0.0 if "init" in recipe else config.fader_warmup * config.steps
+    tracked = len(tracked_indices(model))
+    best_spectral = state.get("best_valid_spectral", math.nan) if state is not None else math.nan
 
     interrupted = {"flag": False}
 
@@ -403,8 +524,13 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
             spectral = multiscale_spectral_loss(x[..., skip:], y[..., skip:])
             normalised = model.normalise_descriptors(d)
             disc_loss, adversarial = fader_losses(discriminator, mean, normalised)
-            fader = config.fader_weight * min(1.0, step / max(1.0, config.fader_warmup * config.steps))
+            fader = config.fader_weight * min(1.0, step / max(1.0, warmup_steps))
             loss = spectral + config.kl_weight * kl + fader * adversarial
+            tracking = torch.zeros(())
+            if config.tracking_weight > 0 and tracked:
+                shifts = (torch.rand(x.shape[0], tracked) * 2.0 - 1.0) * config.tracking_shift
+                tracking = tracking_loss(model, z, d, shifts.to(device), config.skip_hops)
+                loss = loss + config.tracking_weight * tracking
             if not torch.isfinite(loss):
                 raise TrainError(f"the loss became {float(loss)} at step {step}: lower --learning-rate")
             optimiser.zero_grad(set_to_none=True)
@@ -417,23 +543,27 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
             step += 1
             minutes = minutes_at_start + (time.monotonic() - session_start) / 60.0
             bar.update(1)
-            bar.set_postfix(spectral=f"{spectral.item():.3f}", disc=f"{disc_loss.item():.2f}")
+            bar.set_postfix(spectral=f"{spectral.item():.3f}", tracking=f"{tracking.item():.3f}",
+                            disc=f"{disc_loss.item():.2f}")
 
-            valid_loss = ""
+            validated = None
             if step % config.valid_every == 0 or step == config.steps:
-                valid_loss = validate()
-                if valid_loss < best_valid:
-                    best_valid = valid_loss
+                validated = validate()
+                if validated[0] < best_valid:
+                    best_valid, best_spectral = validated[0], validated[1]
                     payload = snapshot()
-                    payload.update({"step": step, "valid_spectral": valid_loss})
+                    payload.update({"step": step, "valid_loss": validated[0], "valid_spectral": validated[1],
+                                    "valid_tracking": validated[2]})
                     _atomic_save(payload, best_path)
-            if step % 25 == 0 or valid_loss != "":
+            if step % 25 == 0 or validated is not None:
                 with open(log_path, "a", newline="") as handle:
                     csv.DictWriter(handle, LOG_FIELDS).writerow({
                         "step": step, "minutes": round(minutes, 3), "loss": round(loss.item(), 5),
                         "spectral": round(spectral.item(), 5), "kl": round(kl.item(), 5),
-                        "adversarial": round(adversarial.item(), 5), "discriminator": round(disc_loss.item(), 5),
-                        "lr": f"{lr:.3g}", "valid_spectral": "" if valid_loss == "" else round(valid_loss, 5)})
+                        "adversarial": round(adversarial.item(), 5), "tracking": round(tracking.item(), 5),
+                        "discriminator": round(disc_loss.item(), 5), "lr": f"{lr:.3g}",
+                        "valid_spectral": "" if validated is None else round(validated[1], 5),
+                        "valid_tracking": "" if validated is None else round(validated[2], 5)})
             if time.monotonic() - last_checkpoint > config.checkpoint_seconds:
                 save_checkpoint()
                 last_checkpoint = time.monotonic()
@@ -442,14 +572,15 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)
     if not best_path.exists():
-        valid_loss = validate()
-        best_valid = valid_loss
+        validated = validate()
+        best_valid, best_spectral = validated[0], validated[1]
         payload = snapshot()
-        payload.update({"step": step, "valid_spectral": valid_loss})
+        payload.update({"step": step, "valid_loss": validated[0], "valid_spectral": validated[1],
+                        "valid_tracking": validated[2]})
         _atomic_save(payload, best_path)
     save_checkpoint()
     recipe.update({"steps": step, "minutes": round(minutes, 2), "stopped_by": stop_reason,
-                   "best_valid_spectral": round(best_valid, 5)})
+                   "best_valid_loss": round(best_valid, 5), "best_valid_spectral": round(best_spectral, 5)})
     (out / "run.json").write_text(json.dumps(recipe, indent=2) + "\n")
     return recipe
 
@@ -463,6 +594,12 @@ def add_parser(subparsers) -> None:
                         help=f"step budget (default {TrainConfig.steps}; with --resume, extends the run)")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start a new run from these weights (a best.pt, or models/source/NAME.pt): fine-tuning")
+    parser.add_argument("--tracking-weight", type=float, default=TrainConfig.tracking_weight,
+                        help="weight of the descriptor tracking term (0 turns it off)")
+    parser.add_argument("--fader-weight", type=float, default=TrainConfig.fader_weight,
+                        help="weight of the adversarial term that keeps descriptors out of z")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -474,11 +611,15 @@ def add_parser(subparsers) -> None:
 
 def cmd_train(args) -> int:
     config = TrainConfig(seed=args.seed, batch=args.batch, learning_rate=args.learning_rate,
-                         final_learning_rate=args.learning_rate / 10)
+                         final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
+                         fader_weight=args.fader_weight)
+    if args.init is not None and args.resume:
+        print("timbrel train: --init starts a new run; --resume continues one: choose one", file=sys.stderr)
+        return 2
     try:
         summary = train(args.data, args.config, args.out, config, max_minutes=args.max_minutes,
                         resume=args.resume, threads=args.threads, device_name=args.device,
-                        progress=not args.quiet, steps=args.steps)
+                        progress=not args.quiet, steps=args.steps, init=args.init)
     except TrainError as error:
         print(f"timbrel train: {error}", file=sys.stderr)
         return 2

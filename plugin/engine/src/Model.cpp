@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace timbrel
 {
@@ -122,6 +123,8 @@ struct Model::Impl
 {
     torch::jit::Module module;
     torch::jit::Method encode, analyze, decode, resetMethod;
+    // Optional in the contract: encode and analyze in one call, sharing work (one FFT).
+    std::optional<torch::jit::Method> encodeAnalyze;
     // The sidechain is analysed by a deep copy: analyze() keeps streaming state (its window
     // history), and the sidechain's must not mix with the input's.
     torch::jit::Module sidechainModule;
@@ -145,6 +148,8 @@ struct Model::Impl
           outputAnalyze (outputModule.get_method ("analyze")),
           outputReset (outputModule.get_method ("reset"))
     {
+        if (module.find_method ("encode_analyze"))
+            encodeAnalyze.emplace (module.get_method ("encode_analyze"));
     }
 
     // Runs encode/analyze/decode on a deterministic test signal and checks the shapes the
@@ -169,6 +174,18 @@ struct Model::Impl
             if (d.dim() != 3 || d.size (0) != 1 || d.size (1) != info.numDescriptors() || d.size (2) != frames)
                 return "analyze returned shape " + sizesToString (d) + ", expected [1,"
                        + std::to_string (info.numDescriptors()) + "," + std::to_string (frames) + "]";
+            if (encodeAnalyze)
+            {
+                stage = "encode_analyze";
+                resetMethod ({});
+                auto zd = (*encodeAnalyze) ({ x }).toTensor();
+                const auto expected = torch::cat ({ z, d }, 1);
+                if (zd.sizes() != expected.sizes())
+                    return "encode_analyze returned shape " + sizesToString (zd) + ", expected " + sizesToString (expected);
+                // Relative: descriptors in Hz are thousands.
+                if (! torch::allclose (zd, expected, 1e-5, 1e-5))
+                    return std::string ("encode_analyze(x) differs from cat(encode(x), analyze(x))");
+            }
             stage = "decode";
             auto y = decode ({ torch::cat ({ z, d }, 1) }).toTensor();
             if (y.dim() != 3 || y.size (0) != 1 || y.size (1) != 1 || y.size (2) != length)
@@ -293,8 +310,18 @@ bool Model::processHop (const HopRequest& r) noexcept
         // tensor, about a quarter less time per hop for these small, op-bound models.
         c10::InferenceMode inferenceMode;
         auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, hop }, torch::kFloat32);
-        auto z = impl->encode ({ x }).toTensor();
-        auto measured = impl->analyze ({ x }).toTensor().contiguous();
+        at::Tensor z, measured;
+        if (impl->encodeAnalyze)
+        {
+            auto zd = (*impl->encodeAnalyze) ({ x }).toTensor();
+            z = zd.narrow (1, 0, latents);
+            measured = zd.narrow (1, latents, numDescriptors).contiguous();
+        }
+        else
+        {
+            z = impl->encode ({ x }).toTensor();
+            measured = impl->analyze ({ x }).toTensor().contiguous();
+        }
         at::Tensor sidechain;
         if (r.sidechain != nullptr)
         {
