@@ -325,8 +325,13 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
              f"{data.get('preset', '')}, {data.get('minutes', '?')} minutes",
              f"- Training: config `{training.get('config')}`, {training.get('steps')} steps, "
              f"{training.get('minutes')} minutes on {training.get('hardware')}, seed {training.get('seed')}, "
-             f"torch {training.get('torch')}",
-             "", "| Metric | Value | Target | Met |", "|---|---|---|---|",
+             f"torch {training.get('torch')}"]
+    start = training.get("fine_tuned_from")
+    if start:
+        lines.append(f"- Fine-tuned (descriptor tracking weight {training.get('tracking_weight')}) from a run of "
+                     f"{start.get('steps')} steps and {start.get('minutes')} minutes on {start.get('hardware')}: "
+                     f"{training.get('total_minutes')} training minutes in all")
+    lines += ["", "| Metric | Value | Target | Met |", "|---|---|---|---|",
              f"| Spectral distance (held-out, lower is better) | {report['spectral_distance']} | - | - |"]
     for name, entry in report["tracking"].items():
         target = TARGETS["tracking_r"].get(name, 0.85)

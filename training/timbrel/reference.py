@@ -94,12 +94,18 @@ class StreamingReference:
                 per_hop[info.descriptor_names.index(name)] = (VOCABULARY[name][1], values)
 
         out = np.zeros_like(padded)
+        joined = hasattr(self.module, "encode_analyze")  # what the plugin calls when the model has it
+        latent = info.latent_size
         with torch.no_grad():
             self.module.reset()
             for h in range(hops):
                 frame = x[..., h * hop:(h + 1) * hop]
-                z = self.module.encode(frame)
-                d = self.module.analyze(frame).clone()
+                if joined:
+                    zd = self.module.encode_analyze(frame)
+                    z, d = zd[:, :latent], zd[:, latent:].clone()
+                else:
+                    z = self.module.encode(frame)
+                    d = self.module.analyze(frame).clone()
                 for index, (kind, values) in per_hop.items():
                     d[:, index] = apply_shift(kind, d[:, index], float(values[h]))
                 out[:, h * hop:(h + 1) * hop] = self.module.decode(torch.cat([z, d], 1))[:, 0].numpy()

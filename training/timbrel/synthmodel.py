@@ -183,6 +183,7 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.register_buffer("level_offsets", torch.cat([torch.zeros(1), torch.full([self.noise_bands], -3.0)]),
                              persistent=False)
         self.register_buffer("ramp", torch.arange(1, hop + 1, dtype=torch.float32) / hop, persistent=False)
+        self.register_buffer("ramp64", self.ramp.double(), persistent=False)
         # The noise loop twice over, so any read of up to one loop is one contiguous view.
         noise = band_noise_table(config.sample_rate, self.noise_bands, config.noise_table, config.noise_seed)
         self.register_buffer("noise", torch.cat([noise, noise], 1), persistent=False)
@@ -232,8 +233,8 @@ class HarmonicNoiseModel(DescriptorConditioned):
         return torch.cat([self._encoder_from_power(power)[0], descriptors], 1)
 
     def _synth_parameters(self, zd: torch.Tensor) -> torch.Tensor:
-        """[B, latent + D, F] -> [B, F, 1 + harmonics + bands]: per frame, f0 in Hz, the
-        harmonic amplitudes and the noise-band amplitudes."""
+        """[B, latent + D, F] -> [B, F, 1 + harmonics + bands]: per frame, the pitch (clamped to
+        fundamentals of 10 Hz .. Nyquist), the harmonic amplitudes and the noise-band amplitudes."""
         physical = zd[:, self.latent_size:]
         out = self.decoder(torch.cat([zd[:, : self.latent_size], self._normalise(physical)], 1).transpose(1, 2))
         per_frame = physical.transpose(1, 2)
@@ -244,7 +245,7 @@ class HarmonicNoiseModel(DescriptorConditioned):
         levels = torch.exp(torch.clamp(out[..., self.harmonics:] + (level + self.level_offsets), max=1.5))
         audible = f0 < self.audible_below_hz
         distribution = torch.where(audible, torch.softmax(torch.where(audible, out[..., : self.harmonics], -1.0e4), -1), 0.0)
-        return torch.cat([f0, distribution * levels[..., :1], levels[..., 1:]], -1)
+        return torch.cat([pitch, distribution * levels[..., :1], levels[..., 1:]], -1)
 
     def _synthesise(self, params: torch.Tensor) -> torch.Tensor:
         """[B, F, parameters] -> [B, 1, F * hop]. Every parameter ramps linearly from the
@@ -257,12 +258,22 @@ class HarmonicNoiseModel(DescriptorConditioned):
         joined = torch.cat([self.last_params, params], 1)
         self.last_params = joined[:, count:].detach()
         ends = joined.unfold(1, 2, 1).transpose(-1, -2)  # [B, F, 2 (previous, this frame), parameters]
-        f0 = torch.lerp(ends[..., 0:1, 0], ends[..., 1:2, 0], self.ramp)  # [B, F, hop]
+        # The fundamental at both ends in float64: the phase integrates it, so a one-ulp float32
+        # difference (a few-element exp2 rounds differently from a many-element one) would grow
+        # into a drift between hop-by-hop and one-call synthesis.
+        f0_ends = torch.exp2(ends[..., 0].double() * (1.0 / 12.0) + self.f0_exponent)  # [B, F, 2]
+        f0 = torch.lerp(f0_ends[..., 0:1], f0_ends[..., 1:2], self.ramp64)  # [B, F, hop]
         if self.phase.shape[0] != batch or self.phase.device != params.device:
             self.phase = torch.zeros(batch, 1, dtype=torch.float64, device=params.device)
-        radians = f0.reshape(batch, -1).double() * self.radians_per_sample_per_hz
-        phase = torch.remainder(self.phase + torch.cumsum(radians, -1), 2.0 * math.pi)
-        self.phase = phase[:, phase.shape[1] - 1:]
+        radians = f0.reshape(batch, -1) * self.radians_per_sample_per_hz
+        # The running phase is one float64 cumulative sum whatever the block size (the carried
+        # sum is its first term, and CPU cumsum adds in order), so hop-by-hop phases are
+        # bit-identical to one long call's; re-wrapping the carried phase every call would round
+        # differently. Unwrapped, float64 still resolves the phase finer than float32 resolves
+        # the wrapped one (5e-7 rad) after a day at a 2 kHz fundamental.
+        unwrapped = torch.cumsum(torch.cat([self.phase, radians], 1), -1)
+        self.phase = unwrapped[:, unwrapped.shape[1] - 1:]
+        phase = torch.remainder(unwrapped[:, 1:], 2.0 * math.pi)
         # Phase wrapped in float64 before the float32 multiply, so rounding cannot accumulate.
         waves = torch.sin(self.harmonic_numbers * phase.float().reshape(batch, count, 1, -1))  # [B, F, H, hop]
         mix = (torch.matmul(ends[..., 1: 1 + self.harmonics], waves)
