@@ -407,7 +407,7 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
         low, high, stats = descriptor_ranges(model, train_clips)
         model.set_descriptor_range(low, high)
     else:
-        stats = (state or init_state)["descriptor_stats"]
+        stats = (state if state is not None else init_state)["descriptor_stats"]
     hop = model.hop_length
     length = max(int(config.excerpt_seconds * model.sample_rate) // hop, config.skip_hops + 8) * hop
     sampler = ExcerptSampler(train_clips, length, config, rng)
