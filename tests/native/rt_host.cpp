@@ -301,6 +301,21 @@ void pumpMessages (int milliseconds)
     juce::MessageManager::getInstance()->runDispatchLoopUntil (milliseconds);
 }
 
+// Latency changes reach a VST3 host through restartComponent, which JUCE may deliver as a
+// message: pump until the hosted plugin's latency has held still for 50 ms (at most 2 s), so
+// the latency read before playback is the one the plugin plays with.
+void pumpUntilLatencySettles (juce::AudioPluginInstance& plugin)
+{
+    int last = plugin.getLatencySamples(), steady = 0;
+    for (int slice = 0; slice < 200 && steady < 5; ++slice)
+    {
+        pumpMessages (10);
+        const int now = plugin.getLatencySamples();
+        steady = now == last ? steady + 1 : 0;
+        last = now;
+    }
+}
+
 juce::AudioBuffer<float> readWav (const juce::String& path, const juce::String& what, double& sampleRateOut)
 {
     const juce::File file (juce::File::getCurrentWorkingDirectory().getChildFile (path));
@@ -530,7 +545,7 @@ int runHost (const Options& o)
             plugin.processBlock (silence, midi);
             plugin.reset();
         }
-        pumpMessages (10);
+        pumpUntilLatencySettles (plugin);
 
         const int numChannels = std::max (plugin.getTotalNumInputChannels(), plugin.getTotalNumOutputChannels());
         instance.channelData.assign ((size_t) numChannels, std::vector<float> ((size_t) maxBlock, 0.0f));

@@ -27,8 +27,7 @@ DESCRIPTOR_UNITS = {name: unit for name, (unit, _) in VOCABULARY.items()}
 
 REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
 # Optional: encode_analyze(x) = cat(encode(x), analyze(x), 1) in one call, which a model may
-# compute with shared work; a host that finds it calls it instead of the two.
-OPTIONAL_METHODS = ("encode_analyze",)
+# compute with shared work; a host that finds it calls it instead of the two (_check_encode_analyze).
 NN_TILDE_BUFFERS = ("encode_params", "decode_params", "forward_params")
 STREAMING_TOLERANCE = 1e-5
 

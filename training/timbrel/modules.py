@@ -364,7 +364,7 @@ class CachedSequential(nn.Module):
     remove_weight_norm (TorchScript unrolls the loops over the ModuleList). The chain owns the
     streaming bookkeeping: when an input's batch size differs from the last call's (or after
     reset_cache) it zeroes every block's cache for that input's batch, dtype and device, once,
-    so the blocks' forwards check nothing (each check costs microseconds per streaming call)."""
+    so the blocks' forwards check nothing."""
 
     def __init__(self, blocks: List[nn.Module]):
         super().__init__()
