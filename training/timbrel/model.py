@@ -155,14 +155,14 @@ class DescriptorConditioned(nn.Module):
     def normalise_descriptors(self, d: torch.Tensor, clamp: bool = True) -> torch.Tensor:
         """decode's normalisation; clamp=False leaves values beyond [-2, 2] (and their gradients)
         as they are, for losses on what a decoder produced."""
-        if clamp:
-            return self._normalise(d)
+        return self._normalise(d) if clamp else self._unclamped_normalise(d)
+
+    def _unclamped_normalise(self, d: torch.Tensor) -> torch.Tensor:
         logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
         return torch.addcmul(self.norm_offset, logged, self.norm_gain)
 
     def _normalise(self, d: torch.Tensor) -> torch.Tensor:
-        logged = torch.where(self.norm_log, torch.log2(torch.clamp(d, min=1e-3)), d)
-        return torch.clamp(torch.addcmul(self.norm_offset, logged, self.norm_gain), -2.0, 2.0)
+        return torch.clamp(self._unclamped_normalise(d), -2.0, 2.0)
 
     # The contract's methods that every model kind implements the same way: its own
     # `_encoder_output`, `analyzer` and `decode` supply the differences.

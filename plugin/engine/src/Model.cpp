@@ -174,20 +174,20 @@ struct Model::Impl
             if (d.dim() != 3 || d.size (0) != 1 || d.size (1) != info.numDescriptors() || d.size (2) != frames)
                 return "analyze returned shape " + sizesToString (d) + ", expected [1,"
                        + std::to_string (info.numDescriptors()) + "," + std::to_string (frames) + "]";
+            const auto joined = torch::cat ({ z, d }, 1);
             if (encodeAnalyze)
             {
                 stage = "encode_analyze";
                 resetMethod ({});
                 auto zd = (*encodeAnalyze) ({ x }).toTensor();
-                const auto expected = torch::cat ({ z, d }, 1);
-                if (zd.sizes() != expected.sizes())
-                    return "encode_analyze returned shape " + sizesToString (zd) + ", expected " + sizesToString (expected);
+                if (zd.sizes() != joined.sizes())
+                    return "encode_analyze returned shape " + sizesToString (zd) + ", expected " + sizesToString (joined);
                 // Relative: descriptors in Hz are thousands.
-                if (! torch::allclose (zd, expected, 1e-5, 1e-5))
+                if (! torch::allclose (zd, joined, 1e-5, 1e-5))
                     return std::string ("encode_analyze(x) differs from cat(encode(x), analyze(x))");
             }
             stage = "decode";
-            auto y = decode ({ torch::cat ({ z, d }, 1) }).toTensor();
+            auto y = decode ({ joined }).toTensor();
             if (y.dim() != 3 || y.size (0) != 1 || y.size (1) != 1 || y.size (2) != length)
                 return "decode returned shape " + sizesToString (y) + ", expected [1,1," + std::to_string (length) + "]";
             if (! torch::isfinite (z).all().item<bool>() || ! torch::isfinite (d).all().item<bool>()
