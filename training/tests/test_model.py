@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from timbrel.export import save_model
 from timbrel.model import (LatentDiscriminator, ModelConfig, TimbrelModel, fader_losses,
@@ -201,6 +202,29 @@ def test_one_training_step_has_finite_gradients():
             assert p.grad is not None and torch.isfinite(p.grad).all(), name
     assert any(p.grad.abs().sum() > 0 for p in disc.parameters())
     assert torch.isfinite(kl) and kl > 0 and adv_loss.item() >= -1e-5
+
+
+def test_fader_losses_judge_only_the_chosen_frames():
+    torch.manual_seed(0)
+    disc = LatentDiscriminator(4, 2)
+    z = torch.randn(2, 4, 12)
+    normalised = torch.rand(2, 2, 12) * 2 - 1
+    frames = torch.zeros(2, 12, dtype=torch.bool)
+    frames[0, 3:9] = True
+    frames[1, 5:] = True
+    disc_loss, adv_loss = fader_losses(disc, z, normalised, frames)
+    logits = disc(z)
+    target = disc.targets(normalised)
+    ce = F.cross_entropy(logits, target, reduction="none")  # [B, D, F]
+    adv = -logits.log_softmax(1).mean(1) - math.log(disc.bins)
+    chosen = frames.unsqueeze(1).expand_as(ce)
+    assert torch.allclose(disc_loss, ce[chosen].mean()) and torch.allclose(adv_loss, adv[chosen].mean())
+    # Frames left out get no gradient: changing their z changes neither loss.
+    z2 = z.clone()
+    z2[0, :, 0] += 5.0
+    # The discriminator's convs see neighbours (kernel 3, twice), so frame 0 reaches frames 0..2 only.
+    assert torch.allclose(fader_losses(disc, z2, normalised, frames)[0], disc_loss)
+    assert not torch.allclose(fader_losses(disc, z2, normalised)[0], fader_losses(disc, z, normalised)[0])
 
 
 def test_a_few_optimiser_steps_lower_the_spectral_loss():

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -332,16 +332,22 @@ class LatentDiscriminator(nn.Module):
         return (self(z).softmax(1) * centres.reshape(1, -1, 1, 1)).sum(1)
 
 
-def fader_losses(discriminator: LatentDiscriminator, z: torch.Tensor,
-                 normalised: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+def fader_losses(discriminator: LatentDiscriminator, z: torch.Tensor, normalised: torch.Tensor,
+                 frames: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """(discriminator loss, encoder adversarial loss). The discriminator learns the descriptor
     bins from z.detach(); the encoder is pushed towards latents from which the discriminator's
     prediction is uniform (cross-entropy to the uniform distribution minus log(bins): 0 at best).
+    `frames` [B, F] (bool), when given, limits both losses to those frames: the training loop
+    passes the frames with signal, since silence has no timbre to keep apart from its level.
     Weight the adversarial term and warm it up as the Fader Network does."""
     target = discriminator.targets(normalised.detach())
-    disc_loss = F.cross_entropy(discriminator(z.detach()), target)
-    adv_loss = -discriminator(z).log_softmax(1).mean(1).mean() - math.log(discriminator.bins)
-    return disc_loss, adv_loss
+    disc_each = F.cross_entropy(discriminator(z.detach()), target, reduction="none")  # [B, D, F]
+    adv_each = -discriminator(z).log_softmax(1).mean(1) - math.log(discriminator.bins)  # [B, D, F]
+    if frames is None:
+        return disc_each.mean(), adv_each.mean()
+    weight = frames.to(z.dtype).unsqueeze(1).expand_as(disc_each)
+    count = weight.sum().clamp(min=1.0)
+    return (disc_each * weight).sum() / count, (adv_each * weight).sum() / count
 
 
 def multiscale_spectral_loss(x: torch.Tensor, y: torch.Tensor,

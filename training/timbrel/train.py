@@ -69,6 +69,7 @@ class TrainConfig:
     fader_warmup: float = 0.3             # fraction of steps over which the adversary's weight ramps up
     tracking_weight: float = 0.0          # descriptor tracking term (0: off; make models fine-tunes with 2)
     tracking_shift: float = 0.6           # largest fader shift it asks for, in normalised units (range = 2)
+    adversary_range_db: float = 30.0      # the adversary judges frames within this of the excerpt's loudest (0: all)
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
     tilt: float = 0.8
@@ -262,6 +263,21 @@ def validation_batches(clips: list[np.ndarray], hop: int, sample_rate: int, seco
         raise TrainError("the validation split has no 2-second excerpt with sound in it")
     batches = [torch.from_numpy(np.stack(pieces[i: i + 4])).unsqueeze(1) for i in range(0, len(pieces), 4)]
     return batches
+
+
+def adversary_frames(model, d: torch.Tensor, config: TrainConfig) -> torch.Tensor | None:
+    """[B, F] bool: the frames the Fader adversary judges, those within adversary_range_db of
+    each excerpt's loudest and above the data's quietest useful level. Silence and near-silence
+    carry no timbre, only their level: pushing z there to hide the level is noise in the
+    gradient, and the latent probe of `timbrel eval` measures the frames with signal."""
+    names = list(model.descriptor_names)
+    if config.adversary_range_db <= 0 or "loudness" not in names:
+        return None
+    index = names.index("loudness")
+    loudness = d[:, index]
+    floor = torch.maximum(loudness.amax(-1, keepdim=True) - config.adversary_range_db,
+                          torch.full_like(loudness[:, :1], float(model.descriptor_min[index])))
+    return loudness > floor
 
 
 def tracked_indices(model) -> list[int]:
@@ -523,7 +539,7 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
             skip = config.skip_hops * hop
             spectral = multiscale_spectral_loss(x[..., skip:], y[..., skip:])
             normalised = model.normalise_descriptors(d)
-            disc_loss, adversarial = fader_losses(discriminator, mean, normalised)
+            disc_loss, adversarial = fader_losses(discriminator, mean, normalised, adversary_frames(model, d, config))
             fader = config.fader_weight * min(1.0, step / max(1.0, warmup_steps))
             loss = spectral + config.kl_weight * kl + fader * adversarial
             tracking = torch.zeros(())
