@@ -1,5 +1,7 @@
 #include "timbrel/Model.h"
 
+#include "TensorPool.h"
+
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -121,6 +123,9 @@ std::optional<std::string> checkMethodsAndBuffers (torch::jit::Module& module)
 
 struct Model::Impl
 {
+    // Tensor memory for this model's calls on its playing thread (processHop, reset, warm-up
+    // and the load probe), reused from hop to hop; null runs unpooled.
+    std::shared_ptr<TensorPool> pool = TensorPool::create();
     torch::jit::Module module;
     torch::jit::Method encode, analyze, decode, resetMethod;
     // Optional in the contract: encode and analyze in one call, sharing work (one FFT).
@@ -163,6 +168,7 @@ struct Model::Impl
         try
         {
             c10::InferenceMode inferenceMode;
+            TensorPool::Scope pooled (pool.get());
             resetMethod ({});
             stage = "encode";
             auto z = encode ({ x }).toTensor();
@@ -291,6 +297,7 @@ void Model::reset()
     try
     {
         c10::InferenceMode inferenceMode;
+        TensorPool::Scope pooled (impl->pool.get());
         impl->resetMethod ({});
         impl->sidechainReset ({});
     }
@@ -309,6 +316,7 @@ bool Model::processHop (const HopRequest& r) noexcept
         // Inference mode, not just no-grad: no autograd or version-counter bookkeeping on any
         // tensor, about a quarter less time per hop for these small, op-bound models.
         c10::InferenceMode inferenceMode;
+        TensorPool::Scope pooled (impl->pool.get());
         auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, hop }, torch::kFloat32);
         at::Tensor z, measured;
         if (impl->encodeAnalyze)
@@ -390,6 +398,13 @@ bool Model::analyzeOutput (const float* audio, int numHops, float* lastDescripto
     {
         return false;
     }
+}
+
+Model::MemoryStats Model::memoryStats() const noexcept
+{
+    if (impl->pool == nullptr)
+        return {};
+    return { true, impl->pool->slabs(), impl->pool->bytesReserved() };
 }
 
 void Model::resetOutputAnalysis() noexcept

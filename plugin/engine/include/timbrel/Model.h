@@ -5,6 +5,7 @@
 #include "timbrel/Controls.h"
 #include "timbrel/ModelInfo.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -69,6 +70,16 @@ public:
         processHop; allocates, so never on the audio thread. */
     bool analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept;
     void resetOutputAnalysis() noexcept;
+
+    /** The tensor memory this model's playing thread reuses (src/TensorPool.h): 2 MiB slabs
+        taken from the system so far and their bytes. Flat after warm-up while nothing changes. */
+    struct MemoryStats
+    {
+        bool pooled = false;
+        uint64_t slabs = 0;
+        uint64_t bytesReserved = 0;
+    };
+    MemoryStats memoryStats() const noexcept;
 
 private:
     struct Impl;
