@@ -265,19 +265,22 @@ def validation_batches(clips: list[np.ndarray], hop: int, sample_rate: int, seco
     return batches
 
 
+def frames_with_signal(loudness: torch.Tensor, range_db: float = 30.0) -> torch.Tensor:
+    """[B, F] bool: the frames of loudness [B, F] (dB) within range_db of each item's loudest."""
+    return loudness > loudness.amax(-1, keepdim=True) - range_db
+
+
 def adversary_frames(model, d: torch.Tensor, config: TrainConfig) -> torch.Tensor | None:
-    """[B, F] bool: the frames the Fader adversary judges, those within adversary_range_db of
-    each excerpt's loudest and above the data's quietest useful level. Silence and near-silence
-    carry no timbre, only their level: pushing z there to hide the level is noise in the
-    gradient, and the latent probe of `timbrel eval` measures the frames with signal."""
+    """[B, F] bool: the frames the Fader adversary judges, those with signal (adversary_range_db)
+    and above the data's quietest useful level. Silence and near-silence carry no timbre, only
+    their level: pushing z there to hide the level is noise in the gradient, and the latent
+    probe of `timbrel eval` measures the frames with signal."""
     names = list(model.descriptor_names)
     if config.adversary_range_db <= 0 or "loudness" not in names:
         return None
-    index = names.index("loudness")
-    loudness = d[:, index]
-    floor = torch.maximum(loudness.amax(-1, keepdim=True) - config.adversary_range_db,
-                          torch.full_like(loudness[:, :1], float(model.descriptor_min[index])))
-    return loudness > floor
+    loudness = d[:, names.index("loudness")]
+    return frames_with_signal(loudness, config.adversary_range_db) & (
+        loudness > float(model.descriptor_min[names.index("loudness")]))
 
 
 def tracked_indices(model) -> list[int]:
@@ -312,7 +315,7 @@ def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor,
     measured = model.analyze(y)
     model.reset()
     loudness = d[:, model.descriptor_names.index("loudness")]
-    mask = (loudness > loudness.amax(-1, keepdim=True) - 30.0)[:, skip_hops:].float()
+    mask = frames_with_signal(loudness)[:, skip_hops:].float()
     # Unclamped: an output far outside the range is where the gradient matters most.
     error = (model.normalise_descriptors(measured, clamp=False)
              - model.normalise_descriptors(target, clamp=False))[:, tracked, skip_hops:].abs()
