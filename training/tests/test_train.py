@@ -21,7 +21,8 @@ import torch
 from timbrel.contract import ContractError, load_and_check
 from timbrel.evaluate import evaluate, write_card
 from timbrel.export import export_run
-from timbrel.train import TrainConfig, TrainError, build_model, train, validation_batches, validation_loss, load_split
+from timbrel.train import (TrainConfig, TrainError, adversary_frames, build_model, load_split, train,
+                           validation_batches, validation_loss)
 
 RATE = 44100
 
@@ -245,3 +246,19 @@ def test_encode_analyze_equals_encode_and_analyze_and_keeps_both_streams(tiny_da
         joined = torch.cat([model.encode_analyze(x[..., i * hop:(i + 1) * hop]) for i in range(10)]
                            + [torch.cat([model.encode(x[..., 10 * hop:]), model.analyze(x[..., 10 * hop:])], 1)], -1)
     assert torch.allclose(joined, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_adversary_judges_only_frames_with_signal():
+    model = build_model("default")
+    loud = model.descriptor_names.index("loudness")
+    low, high = list(model.descriptor_min), list(model.descriptor_max)
+    low[loud] = -80.0
+    model.set_descriptor_range(low, high)
+    d = torch.zeros(2, len(model.descriptor_names), 6)
+    d[0, loud] = torch.tensor([-100.0, -90.0, -50.0, -20.0, -10.0, -45.0])
+    d[1, loud] = torch.tensor([-95.0, -85.0, -84.0, -83.0, -82.0, -100.0])  # a quiet excerpt: all below the floor
+    frames = adversary_frames(model, d, TrainConfig())
+    assert frames.tolist() == [[False, False, False, True, True, False], [False] * 6]
+    wider = adversary_frames(model, d, TrainConfig(adversary_range_db=60.0))
+    assert wider[0].tolist() == [False, False, True, True, True, True]
+    assert adversary_frames(model, d, TrainConfig(adversary_range_db=0.0)) is None
