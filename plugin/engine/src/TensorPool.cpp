@@ -2,8 +2,10 @@
 
 #include <c10/core/CPUAllocator.h>
 
-#include <dlfcn.h>
-#include <sys/mman.h>
+#if ! defined(_WIN32)
+    #include <dlfcn.h>
+    #include <sys/mman.h>
+#endif
 
 #include <mutex>
 #include <new>
@@ -21,6 +23,35 @@ constexpr uint8_t kHookPriority = 1;
 // inside it is a pooled block. 8192 slabs of 2 MiB; when it runs out, pools serve unpooled.
 constexpr size_t kRegionBytes = size_t { 16 } << 30;
 
+// The platform's part: reserve address space, commit a slab, give a slab's pages back, and
+// keep this module mapped. The hook's code must stay mapped while libtorch may call it or free
+// a pooled block, and libtorch can outlive the plugin (a Python host that imported torch shares
+// it), so the module holding this code pins itself: a host's dlclose then leaves it loaded.
+#if defined(_WIN32)
+// Not ported (VirtualAlloc would do): Windows builds run unpooled.
+char* reserveAddressRange (size_t) { return nullptr; }
+bool commitSlab (char*, size_t) { return false; }
+void releaseSlabPages (char*, size_t) {}
+void pinThisModule() {}
+#else
+char* reserveAddressRange (size_t bytes)
+{
+    void* memory = mmap (nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return memory == MAP_FAILED ? nullptr : static_cast<char*> (memory);
+}
+
+bool commitSlab (char* slab, size_t bytes) { return mprotect (slab, bytes, PROT_READ | PROT_WRITE) == 0; }
+
+void releaseSlabPages (char* slab, size_t bytes) { madvise (slab, bytes, MADV_DONTNEED); }
+
+void pinThisModule()
+{
+    Dl_info self {};
+    if (dladdr (reinterpret_cast<void*> (&pinThisModule), &self) != 0 && self.dli_fname != nullptr)
+        dlopen (self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE); // a reference never closed
+}
+#endif
+
 struct Region
 {
     char* base = nullptr;
@@ -35,11 +66,11 @@ c10::DeleterFnPtr replacedRawDeleter = nullptr;
 Region* region()
 {
     static Region* reserved = [] () -> Region* {
-        void* memory = mmap (nullptr, kRegionBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (memory == MAP_FAILED)
+        char* memory = reserveAddressRange (kRegionBytes);
+        if (memory == nullptr)
             return nullptr;
         auto* created = new Region();
-        created->base = static_cast<char*> (memory);
+        created->base = memory;
         regionBase.store (created->base, std::memory_order_release);
         return created;
     }();
@@ -70,14 +101,14 @@ char* takeSlab() noexcept
     if (offset + TensorPool::kSlabBytes > kRegionBytes)
         return nullptr;
     char* slab = r->base + offset;
-    if (mprotect (slab, TensorPool::kSlabBytes, PROT_READ | PROT_WRITE) != 0)
+    if (! commitSlab (slab, TensorPool::kSlabBytes))
         return nullptr;
     return slab;
 }
 
 void returnSlab (char* slab) noexcept
 {
-    madvise (slab, TensorPool::kSlabBytes, MADV_DONTNEED);
+    releaseSlabPages (slab, TensorPool::kSlabBytes);
     auto* r = region();
     const std::lock_guard lock (r->spareMutex);
     nextSlab (slab) = r->spare;
@@ -128,16 +159,6 @@ private:
 
 namespace
 {
-// The hook's code must stay mapped while libtorch may call it or free a pooled block, and
-// libtorch can outlive the plugin (a Python host that imported torch shares it). So the module
-// holding this code pins itself: a host's dlclose then leaves it loaded.
-void pinThisModule()
-{
-    Dl_info self {};
-    if (dladdr (reinterpret_cast<void*> (&pinThisModule), &self) != 0 && self.dli_fname != nullptr)
-        dlopen (self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE); // a reference never closed
-}
-
 // Installed once per process and never removed: tensors anywhere may hold its blocks, and
 // libtorch keeps the pointer. Not installed where the replaced allocator has no raw deleter
 // (the hook could not pass raw frees on) or no address range could be reserved.

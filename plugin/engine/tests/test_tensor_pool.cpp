@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <thread>
 #include <vector>
