@@ -127,3 +127,17 @@ TEST_CASE ("a model's hops reuse tensor memory after warm-up")
     }
     CHECK (model.memoryStats().slabs == warm.slabs);
 }
+
+TEST_CASE ("a dead pool's slabs go to the next pool: switching models does not grow memory")
+{
+    const auto firstBlockOfNewPool = [] {
+        auto pool = TensorPool::create();
+        REQUIRE (pool != nullptr);
+        TensorPool::Scope scope (pool.get());
+        auto t = torch::ones ({ 3000 }); // the pool's first block, at the start of its first slab
+        return t.data_ptr();
+    };
+    void* first = firstBlockOfNewPool(); // the pool and its block are gone after the call
+    for (int i = 0; i < 5; ++i)
+        CHECK (firstBlockOfNewPool() == first);
+}
