@@ -52,9 +52,9 @@ void pinThisModule()
 }
 #endif
 
+// The range itself is `regionBase` (set once, read by every raw free); this is its bookkeeping.
 struct Region
 {
-    char* base = nullptr;
     std::atomic<size_t> used { 0 };
     std::mutex spareMutex;
     char* spare = nullptr; // slabs of dead pools, linked through their first word
@@ -69,10 +69,8 @@ Region* region()
         char* memory = reserveAddressRange (kRegionBytes);
         if (memory == nullptr)
             return nullptr;
-        auto* created = new Region();
-        created->base = memory;
-        regionBase.store (created->base, std::memory_order_release);
-        return created;
+        regionBase.store (memory, std::memory_order_release);
+        return new Region();
     }();
     return reserved;
 }
@@ -100,7 +98,7 @@ char* takeSlab() noexcept
     const size_t offset = r->used.fetch_add (TensorPool::kSlabBytes, std::memory_order_relaxed);
     if (offset + TensorPool::kSlabBytes > kRegionBytes)
         return nullptr;
-    char* slab = r->base + offset;
+    char* slab = regionBase.load (std::memory_order_relaxed) + offset;
     if (! commitSlab (slab, TensorPool::kSlabBytes))
         return nullptr;
     return slab;
