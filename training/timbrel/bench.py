@@ -58,6 +58,7 @@ def _shipped_models(plugin: Path) -> list[Path]:
 
 # The plugin's Threaded Margin choices by hops.
 MARGIN_CHOICES = {1: "1 Hop", 2: "2 Hops", 4: "4 Hops"}
+OFFLINE_BLOCKS = (512, 4096)
 
 
 def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: float = 600.0,
@@ -89,17 +90,19 @@ def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: 
                                            "ms": 1000.0 * report["latency_samples"] / rate})
             # Offline speed: the whole chain, synchronous, one intra-op thread; the best of three
             # renders (the slower ones measure this machine's other load, not the plugin). Stereo
-            # (Dual Mono: the model runs a batch of two streams) and mono (one stream).
-            for channels in (2, 1):
-                start = time.perf_counter()
-                factors = []
-                for _ in range(3):
-                    _, report = render_native(audio[:channels], SAMPLE_RATE, plugin_path=plugin, block=512,
-                                              realtime=False, state=state, settings=settings)
-                    factors.append(seconds / (report["process_us"]["mean"] * report["timed_blocks"] / 1e6))
-                results["offline"].append({"model": model.stem, "mode": mode, "channels": channels,
-                                           "realtime_factor": max(factors), "realtime_factor_runs": factors,
-                                           "wall_seconds": time.perf_counter() - start})
+            # (Dual Mono: the model runs a batch of two streams) and mono (one stream), at a
+            # 512-sample block and at 4096 (the hops a block completes go to the model in one call).
+            for block in OFFLINE_BLOCKS:
+                for channels in (2, 1):
+                    start = time.perf_counter()
+                    factors = []
+                    for _ in range(3):
+                        _, report = render_native(audio[:channels], SAMPLE_RATE, plugin_path=plugin, block=block,
+                                                  realtime=False, state=state, settings=settings)
+                        factors.append(seconds / (report["process_us"]["mean"] * report["timed_blocks"] / 1e6))
+                    results["offline"].append({"model": model.stem, "mode": mode, "channels": channels, "block": block,
+                                               "realtime_factor": max(factors), "realtime_factor_runs": factors,
+                                               "wall_seconds": time.perf_counter() - start})
             # Real-time callbacks, paced like an audio device.
             for block in BLOCK_SIZES:
                 _, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin, block=block, realtime=True,
@@ -150,13 +153,15 @@ def _print(results: dict) -> None:
         cells = "  ".join(f"{by_rate[r]['samples']:5d} ({by_rate[r]['ms']:5.1f} ms)" for r in (44100, 48000))
         print(f"  {model:18s} {mode:8s} {cells}")
     print("\n  offline real-time factor (the plugin's own processing time, best of three renders)")
-    print("                                 stereo     mono")
+    print("                               block " + "".join(f"{b:>9d} stereo / mono" for b in OFFLINE_BLOCKS))
     offline = {}
     for row in results["offline"]:
-        offline.setdefault((row["model"], row["mode"]), {})[row.get("channels", 2)] = row["realtime_factor"]
-    for (model, mode), by_channels in offline.items():
-        cells = "  ".join(f"{by_channels[c]:7.1f}x" if c in by_channels else "        " for c in (2, 1))
-        print(f"  {model:18s} {mode:8s} {cells}")
+        offline.setdefault((row["model"], row["mode"]), {})[(row.get("block", 512), row.get("channels", 2))] = \
+            row["realtime_factor"]
+    for (model, mode), cells in offline.items():
+        text = "".join(f"    {cells[(b, 2)]:7.1f}x / {cells[(b, 1)]:5.1f}x" if (b, 2) in cells and (b, 1) in cells
+                       else " " * 24 for b in OFFLINE_BLOCKS)
+        print(f"  {model:18s} {mode:8s}      {text}")
     print("\n  real-time callbacks, paced   block  budget us   mean    p99  p99.9    max  p99.9/budget  underruns  allocs")
     for r in results["callbacks"]:
         print(f"  {r['model']:18s} {r['mode']:8s} {r['block']:5d} {r['budget_us']:9.0f} {r['mean_us']:6.0f} "

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -123,7 +124,7 @@ std::optional<std::string> checkMethodsAndBuffers (torch::jit::Module& module)
 
 struct Model::Impl
 {
-    // Tensor memory for this model's calls on its playing thread (processHop, reset, warm-up
+    // Tensor memory for this model's calls on its playing thread (processHops, reset, warm-up
     // and the load probe), reused from hop to hop; null runs unpooled.
     std::shared_ptr<TensorPool> pool = TensorPool::create();
     torch::jit::Module module;
@@ -262,24 +263,29 @@ LoadResult Model::load (const std::string& path)
     return result;
 }
 
-std::string Model::warmUp (int batchSize, int hops)
+std::string Model::warmUp (int batchSize, int calls, int maxFrames)
 {
     const auto hop = static_cast<size_t> (modelInfo.hopLength);
-    std::vector<float> in (hop * static_cast<size_t> (batchSize)), side (in.size()), out (in.size());
+    const size_t most = hop * static_cast<size_t> (std::max (1, maxFrames) * batchSize);
+    std::vector<float> in (most), side (most), out (most);
     HopRequest request;
     request.batch = batchSize;
     request.input = in.data();
     request.output = out.data();
-    for (int h = 0; h < hops; ++h)
+    size_t position = 0;
+    for (int c = 0; c < calls; ++c)
     {
-        for (size_t i = 0; i < in.size(); ++i)
+        // Alternate one hop and the most a call will take, with and without the sidechain, so
+        // every path is compiled and every size of tensor memory is pooled before playback.
+        request.frames = (c % 4 < 2) ? 1 : std::max (1, maxFrames);
+        const size_t length = hop * static_cast<size_t> (request.frames * batchSize);
+        for (size_t i = 0; i < length; ++i, ++position)
         {
-            in[i] = 0.1f * std::sin (0.05f * static_cast<float> (i + hop * static_cast<size_t> (h)));
-            side[i] = 0.1f * std::sin (0.031f * static_cast<float> (i + hop * static_cast<size_t> (h)));
+            in[i] = 0.1f * std::sin (0.05f * static_cast<float> (position));
+            side[i] = 0.1f * std::sin (0.031f * static_cast<float> (position));
         }
-        // Alternate with and without the sidechain so both paths are compiled before playback.
-        request.sidechain = (h % 2 == 1) ? side.data() : nullptr;
-        if (! processHop (request))
+        request.sidechain = (c % 2 == 1) ? side.data() : nullptr;
+        if (! processHops (request))
             return "the model failed while warming up at batch size " + std::to_string (batchSize);
     }
     reset();
@@ -307,72 +313,84 @@ void Model::reset()
     }
 }
 
-bool Model::processHop (const HopRequest& r) noexcept
+bool Model::processHops (const HopRequest& r) noexcept
 {
     const int64_t hop = modelInfo.hopLength, numDescriptors = modelInfo.numDescriptors(), latents = modelInfo.latentSize;
-    const int64_t batch = r.batch;
+    const int64_t batch = r.batch, frames = r.frames;
+    if (batch < 1 || frames < 1)
+        return false;
     try
     {
         // Inference mode, not just no-grad: no autograd or version-counter bookkeeping on any
         // tensor, about a quarter less time per hop for these small, op-bound models.
         c10::InferenceMode inferenceMode;
         TensorPool::Scope pooled (impl->pool.get());
-        auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, hop }, torch::kFloat32);
+        auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, frames * hop }, torch::kFloat32);
         at::Tensor z, measured;
         if (impl->encodeAnalyze)
         {
             auto zd = (*impl->encodeAnalyze) ({ x }).toTensor();
             z = zd.narrow (1, 0, latents);
-            measured = zd.narrow (1, latents, numDescriptors).contiguous();
+            measured = zd.narrow (1, latents, numDescriptors);
         }
         else
         {
             z = impl->encode ({ x }).toTensor();
-            measured = impl->analyze ({ x }).toTensor().contiguous();
+            measured = impl->analyze ({ x }).toTensor();
         }
+        // [batch, D, frames] -> hop-major [frames, batch, D]: each hop's block is what
+        // combineDescriptors and the meters read.
+        measured = measured.permute ({ 2, 0, 1 }).contiguous();
         at::Tensor sidechain;
         if (r.sidechain != nullptr)
         {
-            auto xs = torch::from_blob (const_cast<float*> (r.sidechain), { batch, 1, hop }, torch::kFloat32);
-            sidechain = impl->sidechainAnalyze ({ xs }).toTensor().contiguous();
+            auto xs = torch::from_blob (const_cast<float*> (r.sidechain), { batch, 1, frames * hop }, torch::kFloat32);
+            sidechain = impl->sidechainAnalyze ({ xs }).toTensor().permute ({ 2, 0, 1 }).contiguous();
         }
 
-        auto targets = torch::empty ({ batch, numDescriptors, 1 }, torch::kFloat32);
+        auto targets = torch::empty ({ frames, batch, numDescriptors }, torch::kFloat32);
         const DescriptorMix* mixes = r.mixes;
         std::vector<DescriptorMix> ownMixes;
         if (mixes == nullptr)
         {
-            ownMixes.assign (static_cast<size_t> (numDescriptors), DescriptorMix {});
+            ownMixes.assign (static_cast<size_t> (numDescriptors * frames), DescriptorMix {});
             mixes = ownMixes.data();
         }
-        combineDescriptors (measured.data_ptr<float>(), sidechain.defined() ? sidechain.data_ptr<float>() : nullptr,
-                            mixes, static_cast<int> (numDescriptors), static_cast<int> (batch), targets.data_ptr<float>());
-        const size_t descriptorBytes = sizeof (float) * static_cast<size_t> (batch * numDescriptors);
+        const int64_t perHop = batch * numDescriptors;
+        for (int64_t f = 0; f < frames; ++f)
+            combineDescriptors (measured.data_ptr<float>() + f * perHop,
+                                sidechain.defined() ? sidechain.data_ptr<float>() + f * perHop : nullptr,
+                                mixes + f * numDescriptors, static_cast<int> (numDescriptors), static_cast<int> (batch),
+                                targets.data_ptr<float>() + f * perHop);
+        const size_t descriptorBytes = sizeof (float) * static_cast<size_t> (frames * perHop);
         if (r.measured != nullptr)
             std::memcpy (r.measured, measured.data_ptr<float>(), descriptorBytes);
         if (r.targets != nullptr)
             std::memcpy (r.targets, targets.data_ptr<float>(), descriptorBytes);
 
         bool latentTouched = false;
-        for (int64_t i = 0; i < latents && (r.latentOffset != nullptr || r.latentScale != nullptr); ++i)
+        for (int64_t i = 0; i < frames * latents && (r.latentOffset != nullptr || r.latentScale != nullptr); ++i)
             latentTouched = latentTouched || (r.latentOffset != nullptr && r.latentOffset[i] != 0.0f)
                             || (r.latentScale != nullptr && r.latentScale[i] != 1.0f);
         if (latentTouched)
         {
-            z = z.contiguous().clone(); // [batch, latent, 1]
+            z = z.contiguous().clone(); // [batch, latent, frames]
             auto* zp = z.data_ptr<float>();
             for (int64_t b = 0; b < batch; ++b)
                 for (int64_t i = 0; i < latents; ++i)
-                {
-                    float& v = zp[b * latents + i];
-                    v = v * (r.latentScale != nullptr ? r.latentScale[i] : 1.0f) + (r.latentOffset != nullptr ? r.latentOffset[i] : 0.0f);
-                }
+                    for (int64_t f = 0; f < frames; ++f)
+                    {
+                        const int64_t control = f * latents + i;
+                        float& v = zp[(b * latents + i) * frames + f];
+                        v = v * (r.latentScale != nullptr ? r.latentScale[control] : 1.0f)
+                            + (r.latentOffset != nullptr ? r.latentOffset[control] : 0.0f);
+                    }
         }
 
-        auto y = impl->decode ({ torch::cat ({ z, targets }, 1) }).toTensor().contiguous();
-        if (y.numel() != batch * hop)
+        auto y = impl->decode ({ torch::cat ({ z, targets.permute ({ 1, 2, 0 }) }, 1) }).toTensor().contiguous();
+        if (y.numel() != batch * frames * hop)
             return false;
-        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * hop));
+        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
         return true;
     }
     catch (const std::exception&)

@@ -17,12 +17,6 @@ std::string ModelStream::prepare (const Config& c)
     config = c;
     const auto& info = model.info();
     hop = info.hopLength;
-    const size_t frame = static_cast<size_t> (config.batch * hop);
-    hopMain.assign (frame, 0.0f);
-    hopSide.assign (frame, 0.0f);
-    hopOut.assign (frame, 0.0f);
-    measured.assign (static_cast<size_t> (config.batch * info.numDescriptors()), 0.0f);
-    targets.assign (measured.size(), 0.0f);
     hopMeters.prepare (info.numDescriptors(), hop);
 
     const double modelRate = info.sampleRate;
@@ -34,20 +28,28 @@ std::string ModelStream::prepare (const Config& c)
 
     maxResampled = inMain.maxOutputFor (config.maxBlockSize);
     maxOutPerHop = outResampler.maxOutputFor (hop);
-    resampledMain.assign (static_cast<size_t> (config.batch * maxResampled), 0.0f);
-    resampledSide.assign (resampledMain.size(), 0.0f);
-    resampledOut.assign (static_cast<size_t> (config.batch * maxOutPerHop), 0.0f);
-    mainPtrs.resize (static_cast<size_t> (config.batch));
-    sidePtrs.resize (mainPtrs.size());
-    outPtrs.resize (mainPtrs.size());
-    hopOutPtrs.resize (mainPtrs.size());
-    for (size_t ch = 0; ch < mainPtrs.size(); ++ch)
-    {
-        mainPtrs[ch] = resampledMain.data() + ch * static_cast<size_t> (maxResampled);
-        sidePtrs[ch] = resampledSide.data() + ch * static_cast<size_t> (maxResampled);
+    // Fewer than a hop waits between blocks, so a block completes at most this many hops.
+    maxFrames = std::max (1, (hop - 1 + maxResampled) / hop);
+    capacity = hop - 1 + maxResampled;
+    const auto batch = static_cast<size_t> (config.batch);
+    const size_t call = batch * static_cast<size_t> (maxFrames * hop);
+    pendingMain.assign (batch * static_cast<size_t> (capacity), 0.0f);
+    pendingSide.assign (pendingMain.size(), 0.0f);
+    callMain.assign (call, 0.0f);
+    callSide.assign (call, 0.0f);
+    callOut.assign (call, 0.0f);
+    measured.assign (batch * static_cast<size_t> (maxFrames * info.numDescriptors()), 0.0f);
+    targets.assign (measured.size(), 0.0f);
+    mixes.assign (static_cast<size_t> (maxFrames * info.numDescriptors()), DescriptorMix {});
+    latentOffsets.assign (static_cast<size_t> (maxFrames * info.latentSize), 0.0f);
+    latentScales.assign (latentOffsets.size(), 1.0f);
+    resampledOut.assign (batch * static_cast<size_t> (maxOutPerHop), 0.0f);
+    mainPtrs.resize (batch);
+    sidePtrs.resize (batch);
+    outPtrs.resize (batch);
+    hopOutPtrs.resize (batch);
+    for (size_t ch = 0; ch < batch; ++ch)
         outPtrs[ch] = resampledOut.data() + ch * static_cast<size_t> (maxOutPerHop);
-        hopOutPtrs[ch] = hopOut.data() + ch * static_cast<size_t> (hop);
-    }
 
     const double hopSeconds = hop / modelRate;
     smoother.prepare (info, static_cast<int> (std::lround (kRampSeconds / hopSeconds)));
@@ -62,8 +64,8 @@ void ModelStream::reset()
     inMain.reset();
     inSide.reset();
     outResampler.reset();
-    std::fill (hopMain.begin(), hopMain.end(), 0.0f);
-    std::fill (hopSide.begin(), hopSide.end(), 0.0f);
+    std::fill (pendingMain.begin(), pendingMain.end(), 0.0f);
+    std::fill (pendingSide.begin(), pendingSide.end(), 0.0f);
     fill = 0;
     smoother.jumpToTargets();
 }
@@ -113,7 +115,14 @@ int ModelStream::measureLag() const
 void ModelStream::pump (const float* const* main, const float* const* sidechain, int n, const EngineControls& controls,
                         SampleRing& out) noexcept
 {
+    // Resample straight behind the samples of the hop in progress.
     const bool withSidechain = config.sidechain && sidechain != nullptr;
+    const auto stride = static_cast<size_t> (capacity);
+    for (size_t ch = 0; ch < mainPtrs.size(); ++ch)
+    {
+        mainPtrs[ch] = pendingMain.data() + ch * stride + static_cast<size_t> (fill);
+        sidePtrs[ch] = pendingSide.data() + ch * stride + static_cast<size_t> (fill);
+    }
     const int k = inMain.process (main, n, mainPtrs.data(), maxResampled);
     if (config.sidechain)
     {
@@ -124,61 +133,88 @@ void ModelStream::pump (const float* const* main, const float* const* sidechain,
                 std::fill (p + (withSidechain ? ks : 0), p + k, 0.0f);
     }
 
-    for (int done = 0; done < k;)
+    const int available = fill + k;
+    const int frames = available / hop;
+    fill = available - frames * hop;
+    if (frames == 0)
+        return;
+
+    // The completed hops, channel-major for the model; NaN and Inf never reach it.
+    const int length = frames * hop;
+    auto pack = [&] (const std::vector<float>& pending, std::vector<float>& call) {
+        for (size_t ch = 0; ch < mainPtrs.size(); ++ch)
+        {
+            const float* from = pending.data() + ch * stride;
+            float* to = call.data() + ch * static_cast<size_t> (length);
+            for (int i = 0; i < length; ++i)
+                to[i] = std::isfinite (from[i]) ? from[i] : 0.0f;
+        }
+    };
+    pack (pendingMain, callMain);
+    if (config.sidechain)
+        pack (pendingSide, callSide);
+    // The hop in progress moves to the front.
+    for (size_t ch = 0; ch < mainPtrs.size(); ++ch)
     {
-        const int take = std::min (hop - fill, k - done);
-        for (int ch = 0; ch < config.batch; ++ch)
-        {
-            std::copy (mainPtrs[static_cast<size_t> (ch)] + done, mainPtrs[static_cast<size_t> (ch)] + done + take,
-                       hopMain.data() + ch * hop + fill);
-            if (config.sidechain)
-                std::copy (sidePtrs[static_cast<size_t> (ch)] + done, sidePtrs[static_cast<size_t> (ch)] + done + take,
-                           hopSide.data() + ch * hop + fill);
-        }
-        fill += take;
-        done += take;
-        if (fill == hop)
-        {
-            fill = 0;
-            runHop (controls);
-            const int produced = outResampler.process (hopOutPtrs.data(), hop, outPtrs.data(), maxOutPerHop);
-            out.write (outPtrs.data(), produced); // a full ring means nobody is listening: drop
-        }
+        std::copy_n (pendingMain.data() + ch * stride + length, fill, pendingMain.data() + ch * stride);
+        if (config.sidechain)
+            std::copy_n (pendingSide.data() + ch * stride + length, fill, pendingSide.data() + ch * stride);
+    }
+
+    runHops (frames, controls);
+
+    // Resampled back hop by hop, as the hops were produced one at a time before: the output
+    // does not depend on how many hops a call took beyond the model's own rounding.
+    for (int f = 0; f < frames; ++f)
+    {
+        for (size_t ch = 0; ch < hopOutPtrs.size(); ++ch)
+            hopOutPtrs[ch] = callOut.data() + ch * static_cast<size_t> (length) + static_cast<size_t> (f * hop);
+        const int produced = outResampler.process (hopOutPtrs.data(), hop, outPtrs.data(), maxOutPerHop);
+        out.write (outPtrs.data(), produced); // a full ring means nobody is listening: drop
     }
 }
 
-void ModelStream::runHop (const EngineControls& controls) noexcept
+void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
 {
-    for (auto* frame : { &hopMain, &hopSide })
-        for (auto& v : *frame)
-            if (! std::isfinite (v))
-                v = 0.0f;
-
-    smoother.advance (controls, config.sidechain);
+    const auto& info = model.info();
+    const size_t numDescriptors = static_cast<size_t> (info.numDescriptors()), latents = static_cast<size_t> (info.latentSize);
+    for (size_t f = 0; f < static_cast<size_t> (frames); ++f)
+    {
+        smoother.advance (controls, config.sidechain);
+        std::copy_n (smoother.mixes(), numDescriptors, mixes.data() + f * numDescriptors);
+        std::copy_n (smoother.latentOffset(), latents, latentOffsets.data() + f * latents);
+        std::copy_n (smoother.latentScale(), latents, latentScales.data() + f * latents);
+    }
     Model::HopRequest request;
     request.batch = config.batch;
-    request.input = hopMain.data();
-    request.sidechain = config.sidechain ? hopSide.data() : nullptr;
-    request.output = hopOut.data();
-    request.mixes = smoother.mixes();
-    request.latentOffset = smoother.latentOffset();
-    request.latentScale = smoother.latentScale();
+    request.frames = frames;
+    request.input = callMain.data();
+    request.sidechain = config.sidechain ? callSide.data() : nullptr;
+    request.output = callOut.data();
+    request.mixes = mixes.data();
+    request.latentOffset = latentOffsets.data();
+    request.latentScale = latentScales.data();
     request.measured = measured.data();
     request.targets = targets.data();
 
+    const size_t samples = static_cast<size_t> (config.batch * frames * hop);
     const auto started = std::chrono::steady_clock::now();
-    bool ok = model.processHop (request);
-    for (size_t i = 0; ok && i < hopOut.size(); ++i)
-        ok = std::isfinite (hopOut[i]);
+    bool ok = model.processHops (request);
+    for (size_t i = 0; ok && i < samples; ++i)
+        ok = std::isfinite (callOut[i]);
     if (! ok)
     {
-        // Play the hop dry rather than garbage; clearing the model's state lets it recover.
-        failures.fetch_add (1, std::memory_order_relaxed);
-        std::copy (hopMain.begin(), hopMain.end(), hopOut.begin());
+        // Play the hops dry rather than garbage; clearing the model's state lets it recover.
+        failures.fetch_add (frames, std::memory_order_relaxed);
+        std::copy_n (callMain.begin(), samples, callOut.begin());
         model.reset();
         return;
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-    hopMeters.publish (measured.data(), targets.data(), hopOut.data(), took.count(), hop / static_cast<double> (model.info().sampleRate));
+    const double hopSeconds = hop / static_cast<double> (info.sampleRate);
+    const size_t perHop = static_cast<size_t> (config.batch) * numDescriptors;
+    for (size_t f = 0; f < static_cast<size_t> (frames); ++f)
+        hopMeters.publish (measured.data() + f * perHop, targets.data() + f * perHop,
+                           callOut.data() + f * static_cast<size_t> (hop), took.count() / frames, hopSeconds);
 }
 } // namespace timbrel

@@ -77,7 +77,7 @@ std::string StreamingEngine::prepare (const EngineConfig& c)
     // From here on a failure still plays the dry signal delayed by the reported latency.
     if (! streamError.empty())
         return streamError;
-    if (auto error = model->warmUp (batch); ! error.empty())
+    if (auto error = model->warmUp (batch, 8, stream->maxFramesPerCall()); ! error.empty())
         return error;
     active = true;
     reset();

@@ -123,7 +123,7 @@ TEST_CASE ("a model's hops reuse tensor memory after warm-up")
     {
         for (size_t i = 0; i < in.size(); ++i)
             in[i] = 0.2f * std::sin (0.01f * static_cast<float> (i + in.size() * static_cast<size_t> (h)));
-        REQUIRE (model.processHop (request));
+        REQUIRE (model.processHops (request));
     }
     CHECK (model.memoryStats().slabs == warm.slabs);
 }

@@ -35,9 +35,10 @@ public:
 
     const ModelInfo& info() const { return modelInfo; }
 
-    /** Runs a few hops at this batch size so the JIT has optimised before real-time use,
-        then clears the streaming state. Returns an error message, empty on success. */
-    std::string warmUp (int batchSize, int hops = 8);
+    /** Runs a few calls at this batch size, of one hop and of `maxFrames` hops, so the JIT has
+        optimised and the tensor pool holds what playback needs before real-time use; then
+        clears the streaming state. Returns an error message, empty on success. */
+    std::string warmUp (int batchSize, int calls = 8, int maxFrames = 1);
 
     /** Call once on any thread that runs the model: one intra-op thread, subnormals flushed. */
     static void configureCurrentThread();
@@ -45,29 +46,34 @@ public:
     /** Clears all streaming state (the model's reset()). */
     void reset();
 
-    /** One hop for `batch` channels. Every buffer is channel-major and contiguous. */
+    /** `frames` consecutive hops for `batch` channels in one call of each model method: the
+        per-call cost of these small models is mostly per operation, not per sample, so several
+        hops at once cost far less than one at a time (same output to float rounding: the
+        contract's streaming tolerance). Audio buffers are channel-major and contiguous; the
+        per-hop values (fader mixes, latent controls, descriptors) are hop-major. */
     struct HopRequest
     {
         int batch = 1;
-        const float* input = nullptr;     // batch x hop_length
-        const float* sidechain = nullptr; // batch x hop_length, or null: descriptors come from the input only
-        float* output = nullptr;          // batch x hop_length
-        const DescriptorMix* mixes = nullptr; // one per model descriptor (null: the model's own analysis)
-        const float* latentOffset = nullptr;  // latent_size values or null
-        const float* latentScale = nullptr;
-        float* measured = nullptr;        // batch x D: the input's descriptors (optional)
-        float* targets = nullptr;         // batch x D: what decode() was given (optional)
+        int frames = 1;
+        const float* input = nullptr;     // batch x (frames x hop_length)
+        const float* sidechain = nullptr; // batch x (frames x hop_length), or null: descriptors come from the input only
+        float* output = nullptr;          // batch x (frames x hop_length)
+        const DescriptorMix* mixes = nullptr; // frames x D (one per model descriptor and hop); null: the model's own analysis
+        const float* latentOffset = nullptr;  // frames x latent_size, or null
+        const float* latentScale = nullptr;   // frames x latent_size, or null
+        float* measured = nullptr;        // frames x batch x D: the input's descriptors (optional)
+        float* targets = nullptr;         // frames x batch x D: what decode() was given (optional)
     };
 
     /** encode + analyze the input (and analyze the sidechain with its own streaming state),
         form the descriptor targets, scale/offset the latent, decode. Returns false, leaving
         `output` untouched, if the model threw. */
-    bool processHop (const HopRequest& request) noexcept;
+    bool processHops (const HopRequest& request) noexcept;
 
     /** Measures `numHops` whole hops of mono model-rate audio with a separate copy of the
         model's analysis (its own streaming state), writing the last hop's descriptors. For the
         editor's output meters: one thread at a time, any thread but the one running
-        processHop; allocates, so never on the audio thread. */
+        processHops; allocates, so never on the audio thread. */
     bool analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept;
     void resetOutputAnalysis() noexcept;
 

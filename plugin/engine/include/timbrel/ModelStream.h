@@ -2,8 +2,10 @@
 // The model-domain signal chain: host-rate input -> resampler -> hop accumulation -> model
 // (with per-hop smoothed fader targets) -> resampler -> host-rate output ring. It runs on one
 // thread at a time: the engine's worker in Threaded mode, the audio thread in Inline mode or
-// when the host renders offline. Buffers are sized in prepare(); libtorch allocates inside
-// Model::processHop, which is why Threaded mode keeps this off the audio thread.
+// when the host renders offline. Every hop a host block completes goes to the model in one
+// call (Model::processHops): the same hops, the same latency, a fraction of the per-call cost.
+// Buffers are sized in prepare(); libtorch allocates inside the model call, which is why
+// Threaded mode keeps this off the audio thread.
 
 #include "timbrel/Controls.h"
 #include "timbrel/Meters.h"
@@ -36,6 +38,8 @@ public:
     /** Host samples of buffering lag this chain adds at worst: the output of input sample n
         is available once input sample n + lag has been pumped. */
     int bufferingLag() const { return lag; }
+    /** The most hops one pump() can complete, so the most one model call takes. */
+    int maxFramesPerCall() const { return maxFrames; }
     /** One model hop in host samples, rounded up. */
     int hopInHostSamples() const;
     /** The model's own latency_samples in host samples (rounded when resampling). */
@@ -53,15 +57,21 @@ public:
 
 private:
     int measureLag() const;
-    void runHop (const EngineControls& controls) noexcept;
+    void runHops (int frames, const EngineControls& controls) noexcept;
 
     Model& model;
     Config config;
     Resampler inMain, inSide, outResampler;
     HopControlSmoother smoother;
-    int hop = 1, fill = 0, lag = 0, maxResampled = 0, maxOutPerHop = 0;
-    std::vector<float> hopMain, hopSide, hopOut, measured, targets;
-    std::vector<float> resampledMain, resampledSide, resampledOut;
+    int hop = 1, fill = 0, lag = 0, maxResampled = 0, maxOutPerHop = 0, maxFrames = 1, capacity = 0;
+    // Model-rate input per channel (stride `capacity`): the `fill` samples of the hop in
+    // progress, then what the current block adds.
+    std::vector<float> pendingMain, pendingSide;
+    // One model call: input, sidechain and output channel-major ([batch][frames x hop]); per-hop
+    // fader mixes, latent controls and descriptors hop-major.
+    std::vector<float> callMain, callSide, callOut, measured, targets, latentOffsets, latentScales;
+    std::vector<DescriptorMix> mixes;
+    std::vector<float> resampledOut;
     std::vector<const float*> hopOutPtrs;
     std::vector<float*> mainPtrs, sidePtrs, outPtrs;
     std::atomic<int> failures { 0 };
