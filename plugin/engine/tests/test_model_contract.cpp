@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -97,4 +99,71 @@ TEST_CASE ("descriptor shifts act in the descriptor's unit")
     CHECK (applyShift (ShiftKind::add, -20.0f, 6.0f) == -14.0f);
     CHECK (applyShift (ShiftKind::octaves, 1000.0f, 1.0f) == 2000.0f);
     CHECK (applyShift (ShiftKind::octaves, 1000.0f, -2.0f) == 250.0f);
+}
+
+TEST_CASE ("several hops in one call equal the same hops one call each, hop-major per-hop values")
+{
+    auto result = Model::load (test::testModelPath());
+    REQUIRE (result);
+    auto& model = *result.model;
+    const int hop = model.info().hopLength, batch = 2, frames = 4;
+    const int D = model.info().numDescriptors(), latents = model.info().latentSize;
+    const size_t length = static_cast<size_t> (frames * hop);
+    std::vector<float> in (batch * length);
+    for (size_t ch = 0; ch < 2; ++ch)
+        for (size_t n = 0; n < length; ++n)
+            in[ch * length + n] = 0.3f * std::sin (0.013f * (1.0f + ch) * static_cast<float> (n));
+    // Per-hop controls that differ from hop to hop: a loudness shift and a latent offset.
+    std::vector<DescriptorMix> mixes (static_cast<size_t> (frames * D));
+    std::vector<float> offsets (static_cast<size_t> (frames * latents), 0.0f);
+    for (int f = 0; f < frames; ++f)
+    {
+        mixes[static_cast<size_t> (f * D)].shift = -3.0f * static_cast<float> (f);
+        offsets[static_cast<size_t> (f * latents)] = 0.1f * static_cast<float> (f);
+    }
+
+    std::vector<float> together (in.size()), measuredTogether (static_cast<size_t> (frames * batch * D)),
+        targetsTogether (measuredTogether.size());
+    Model::HopRequest r;
+    r.batch = batch;
+    r.frames = frames;
+    r.input = in.data();
+    r.output = together.data();
+    r.mixes = mixes.data();
+    r.latentOffset = offsets.data();
+    r.measured = measuredTogether.data();
+    r.targets = targetsTogether.data();
+    model.reset();
+    REQUIRE (model.processHops (r));
+
+    model.reset();
+    float largest = 0.0f;
+    for (int f = 0; f < frames; ++f)
+    {
+        std::vector<float> hopIn (static_cast<size_t> (batch * hop)), hopOut (hopIn.size()),
+            measured (static_cast<size_t> (batch * D)), targets (measured.size());
+        for (size_t ch = 0; ch < 2; ++ch)
+            std::copy_n (in.data() + ch * length + static_cast<size_t> (f * hop), hop, hopIn.data() + ch * static_cast<size_t> (hop));
+        Model::HopRequest one;
+        one.batch = batch;
+        one.input = hopIn.data();
+        one.output = hopOut.data();
+        one.mixes = mixes.data() + f * D;
+        one.latentOffset = offsets.data() + f * latents;
+        one.measured = measured.data();
+        one.targets = targets.data();
+        REQUIRE (model.processHops (one));
+        for (size_t ch = 0; ch < 2; ++ch)
+            for (int n = 0; n < hop; ++n)
+                largest = std::max (largest, std::abs (hopOut[ch * static_cast<size_t> (hop) + static_cast<size_t> (n)]
+                                                       - together[ch * length + static_cast<size_t> (f * hop + n)]));
+        for (size_t i = 0; i < measured.size(); ++i)
+        {
+            const size_t at = static_cast<size_t> (f * batch * D) + i;
+            CHECK (measuredTogether[at] == Approx (measured[i]).epsilon (1e-5).margin (1e-5));
+            CHECK (targetsTogether[at] == Approx (targets[i]).epsilon (1e-5).margin (1e-5));
+        }
+    }
+    CHECK (largest <= 1e-5f);
+    CHECK (targetsTogether[static_cast<size_t> (3 * batch * D)] == Approx (measuredTogether[static_cast<size_t> (3 * batch * D)] - 9.0f));
 }
