@@ -28,9 +28,9 @@ std::string ModelStream::prepare (const Config& c)
 
     maxResampled = inMain.maxOutputFor (config.maxBlockSize);
     maxOutPerHop = outResampler.maxOutputFor (hop);
-    // Fewer than a hop waits between blocks, so a block completes at most this many hops.
-    maxFrames = std::max (1, (hop - 1 + maxResampled) / hop);
+    // Fewer than a hop waits between blocks, so a block completes at most capacity / hop hops.
     capacity = hop - 1 + maxResampled;
+    maxFrames = std::max (1, capacity / hop);
     const auto batch = static_cast<size_t> (config.batch);
     const size_t call = batch * static_cast<size_t> (maxFrames * hop);
     pendingMain.assign (batch * static_cast<size_t> (capacity), 0.0f);
