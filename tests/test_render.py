@@ -13,7 +13,7 @@ import soundfile as sf
 from conftest import SAMPLE_RATE, make_signal
 from timbrel.contract import VOCABULARY
 from timbrel.host import DawDreamerHost, PedalboardHost, check_parameter_id, parameter_id
-from timbrel.render import curve_samples, parse_curve, render_file
+from timbrel.render import AUTOMATION_BLOCK, PLAIN_BLOCK, Renderer, curve_samples, parse_curve, render_file
 
 
 def timbrel(*args):
@@ -188,6 +188,14 @@ def test_automated_mix_ends_on_the_aligned_dry_input(tmp_path, test_model):
     assert np.abs(rendered[:, -tail:] - audio[:, -tail:]).max() <= 1e-4
     # At the start the model is fully wet: not the input.
     assert np.abs(rendered[:, 5000:5000 + tail] - audio[:, 5000:5000 + tail]).max() > 0.05
+
+
+def test_plain_renders_use_long_blocks_and_automated_ones_short(test_model):
+    plain = Renderer(test_model).host_for(SAMPLE_RATE)
+    automated = Renderer(test_model, automation={"mix": "0:100,1:0"}).host_for(SAMPLE_RATE)
+    assert (plain.block_size, automated.block_size) == (PLAIN_BLOCK, AUTOMATION_BLOCK)
+    # The plugin's Threaded worker gets a block of time: the reported latency follows the block.
+    assert plain.latency > automated.latency
 
 
 # --- folders ----------------------------------------------------------------------------------

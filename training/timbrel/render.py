@@ -174,6 +174,13 @@ def as_curve(curve) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 # Rendering.
 
+# DawDreamer's host block: with automation, a value applies at the first sample of each block,
+# so blocks stay short; without, long blocks let the plugin give the model many hops per call
+# (several times faster offline; the output differs only in float rounding).
+AUTOMATION_BLOCK = 512
+PLAIN_BLOCK = 4096
+
+
 class Renderer:
     """One loaded plugin reused across files: the model is loaded and the settings applied once
     per sample rate (DawDreamer's engine has a fixed rate, so another rate opens another host).
@@ -199,7 +206,8 @@ class Renderer:
     def host_for(self, sample_rate: int):
         key = sample_rate if self.host_name == "dawdreamer" else None
         if key not in self._hosts:
-            plugin = open_host(self.host_name, self.plugin_path, sample_rate=sample_rate)
+            block = AUTOMATION_BLOCK if self.automation else PLAIN_BLOCK
+            plugin = open_host(self.host_name, self.plugin_path, sample_rate=sample_rate, block_size=block)
             # Every name and value must be valid before anything is loaded or rendered.
             try:
                 for name, (_, values) in self.automation.items():
