@@ -150,6 +150,8 @@ def test_export_and_eval_write_a_checked_model_and_its_card(tiny_data, tmp_path)
         assert -1.0 <= report["tracking"][name]["r"] <= 1.0
         assert np.isfinite(report["latent_probe_r2"][name])
     assert report["realtime_factor_one_thread"] > 0
+    block = report["realtime_factor_host_block"]
+    assert block["hops_per_call"] == max(1, 512 // info.hop_length) and block["factor"] > 0
     assert (tmp_path / "eval" / "tracking.png").stat().st_size > 10_000
     assert (tmp_path / "eval" / "spectrogram.png").stat().st_size > 10_000
     json_path, md_path = write_card(out, report)
