@@ -156,11 +156,9 @@ def _print(results: dict) -> None:
     print("                               block " + "".join(f"{b:>9d} stereo / mono" for b in OFFLINE_BLOCKS))
     offline = {}
     for row in results["offline"]:
-        offline.setdefault((row["model"], row["mode"]), {})[(row.get("block", 512), row.get("channels", 2))] = \
-            row["realtime_factor"]
+        offline.setdefault((row["model"], row["mode"]), {})[(row["block"], row["channels"])] = row["realtime_factor"]
     for (model, mode), cells in offline.items():
-        text = "".join(f"    {cells[(b, 2)]:7.1f}x / {cells[(b, 1)]:5.1f}x" if (b, 2) in cells and (b, 1) in cells
-                       else " " * 24 for b in OFFLINE_BLOCKS)
+        text = "".join(f"    {cells[(b, 2)]:7.1f}x / {cells[(b, 1)]:5.1f}x" for b in OFFLINE_BLOCKS)
         print(f"  {model:18s} {mode:8s}      {text}")
     print("\n  real-time callbacks, paced   block  budget us   mean    p99  p99.9    max  p99.9/budget  underruns  allocs")
     for r in results["callbacks"]:

@@ -179,15 +179,15 @@ def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hop
     best of `repeats` runs of `seconds` each (timeit's rule: the slower runs measure the
     machine's other load, not the model)."""
     rate = int(model.sample_rate)
-    hop = int(model.hop_length) * hops_per_call  # samples per call
-    hops = int(seconds * rate / hop)
-    x = 0.1 * torch.randn(1, 1, hops * hop, generator=torch.Generator().manual_seed(0))
+    length = int(model.hop_length) * hops_per_call  # samples per call
+    calls = int(seconds * rate / length)
+    x = 0.1 * torch.randn(1, 1, calls * length, generator=torch.Generator().manual_seed(0))
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     best = math.inf
     joined = hasattr(model, "encode_analyze")
 
-    def hop_of(block: torch.Tensor) -> torch.Tensor:
+    def call(block: torch.Tensor) -> torch.Tensor:
         if joined:
             return model.decode(model.encode_analyze(block))
         return model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
@@ -196,17 +196,17 @@ def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hop
         with torch.inference_mode():
             model.reset()
             for i in range(20):
-                hop_of(x[..., i * hop:(i + 1) * hop])
+                call(x[..., i * length:(i + 1) * length])
             for _ in range(repeats):
                 model.reset()
                 start = time.perf_counter()
-                for i in range(hops):
-                    hop_of(x[..., i * hop:(i + 1) * hop])
+                for i in range(calls):
+                    call(x[..., i * length:(i + 1) * length])
                 best = min(best, time.perf_counter() - start)
             model.reset()
     finally:
         torch.set_num_threads(previous)
-    return hops * hop / rate / best
+    return calls * length / rate / best
 
 
 def regression_phrase(model, instrument: str) -> np.ndarray:

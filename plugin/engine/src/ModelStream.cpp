@@ -34,9 +34,9 @@ std::string ModelStream::prepare (const Config& c)
     const auto batch = static_cast<size_t> (config.batch);
     const size_t call = batch * static_cast<size_t> (maxFrames * hop);
     pendingMain.assign (batch * static_cast<size_t> (capacity), 0.0f);
-    pendingSide.assign (pendingMain.size(), 0.0f);
+    pendingSide.assign (config.sidechain ? pendingMain.size() : 0, 0.0f);
     callMain.assign (call, 0.0f);
-    callSide.assign (call, 0.0f);
+    callSide.assign (config.sidechain ? call : 0, 0.0f);
     callOut.assign (call, 0.0f);
     measured.assign (batch * static_cast<size_t> (maxFrames * info.numDescriptors()), 0.0f);
     targets.assign (measured.size(), 0.0f);
@@ -121,7 +121,8 @@ void ModelStream::pump (const float* const* main, const float* const* sidechain,
     for (size_t ch = 0; ch < mainPtrs.size(); ++ch)
     {
         mainPtrs[ch] = pendingMain.data() + ch * stride + static_cast<size_t> (fill);
-        sidePtrs[ch] = pendingSide.data() + ch * stride + static_cast<size_t> (fill);
+        if (config.sidechain)
+            sidePtrs[ch] = pendingSide.data() + ch * stride + static_cast<size_t> (fill);
     }
     const int k = inMain.process (main, n, mainPtrs.data(), maxResampled);
     if (config.sidechain)
