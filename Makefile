@@ -17,11 +17,11 @@ $(STAMPS)/apt: scripts/setup_apt.sh
 	bash scripts/setup_apt.sh
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/venv: constraints.txt requirements.txt training/pyproject.toml
+$(STAMPS)/venv: constraints.txt requirements.txt training/pyproject.toml tools/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -r requirements.txt
-	$(PY) -m pip install -q -c constraints.txt -e training
+	$(PY) -m pip install -q -c constraints.txt -e 'training[hosts]' -e tools
 	@mkdir -p $(STAMPS) && touch $@
 
 $(BUILD)/CMakeCache.txt: $(STAMPS)/apt $(STAMPS)/venv
@@ -40,16 +40,17 @@ test-python: build
 test: test-native test-python
 
 demo: build
-	$(PY) -m timbrel demo --out demo
+	$(PY) -m timbrel_tools demo --out demo
 
+# BENCH_ARGS, e.g. "--seconds 3 --paced-seconds 30 --models violin" for a quicker run.
 bench: build
-	$(PY) -m timbrel bench --out bench
+	$(PY) -m timbrel_tools bench --out bench $(BENCH_ARGS)
 
 # The editor with the default model, fed a short phrase with two faders moved: docs/screenshot.png.
 # A FluidR3 flute phrase into the violin model; the shipped models appear in the picker by name.
 screenshot: build
 	mkdir -p $(BUILD)/screenshot/Timbrel && ln -sfn $(abspath models) $(BUILD)/screenshot/Timbrel/models
-	$(PY) -c "import soundfile; from timbrel.synth import demo_phrase; \
+	$(PY) -c "import soundfile; from timbrel.training.soundfont import demo_phrase; \
 	  soundfile.write('$(BUILD)/screenshot/phrase.wav', demo_phrase('flute', 44100), 44100)"
 	XDG_DATA_HOME=$(abspath $(BUILD)/screenshot) $(BUILD)/tests/native/timbrel_editor_snapshot --model violin \
 	  --input $(BUILD)/screenshot/phrase.wav --seconds 7 --set pitch_shift=-5 --set centroid_shift=0.5 \

@@ -34,7 +34,7 @@ def test_model(models_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def reference(test_model):
-    from timbrel.reference import StreamingReference
+    from timbrel_tools.reference import StreamingReference
 
     return StreamingReference(test_model)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_RATE, make_signal
-from timbrel.host import DawDreamerHost, PedalboardHost
+from timbrel.hosts import DawDreamerHost, PedalboardHost
 
 
 def broken_corpus():

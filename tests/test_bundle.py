@@ -15,7 +15,7 @@ LOAD_SCRIPT = r"""
 import json, sys
 import numpy as np
 import pedalboard
-from timbrel import plugin_state
+from timbrel.hosts import plugin_state
 plugin = pedalboard.load_plugin(sys.argv[1])
 tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(8192) / 44100)
 out = plugin.process(np.stack([tone, tone]).astype(np.float32), 44100)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_RATE, make_signal
-from timbrel.host import DawDreamerHost
-from timbrel.reference import hop_values_from_blocks
+from timbrel.hosts import DawDreamerHost
+from timbrel_tools.reference import hop_values_from_blocks
 
 TOLERANCE = 1e-5
 BLOCK = 512
@@ -22,7 +22,7 @@ def host(plugin_path, test_model):
 
 
 def test_reported_latency_matches_the_contract(plugin_path):
-    from timbrel.reference import StreamingReference
+    from timbrel_tools.reference import StreamingReference
 
     default = (REPO / "models" / "DEFAULT").read_text().strip()
     # Threaded (the default) gives the worker one host block or hop, whichever is larger.

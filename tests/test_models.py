@@ -1,20 +1,21 @@
 """The shipped models (models/*.ts): each conforms to the contract, fits the size budget, has a
 card naming its training data and licence (also listed in THIRD_PARTY_NOTICES.md), still
-measures what its card says on a fixed phrase, and plays through the real plugin exactly as
-the Python streaming reference of the same file does."""
+measures what its card says on a fixed phrase, plays through the real plugin exactly as the
+Python streaming reference of the same file does, and is re-exported from its source weights."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import REPO, SAMPLE_RATE
-from timbrel.contract import load_and_check
-from timbrel.evaluate import regression_figures
-from timbrel.host import PedalboardHost
+from timbrel.format.contract import load_and_check, probe_signal
+from timbrel.hosts import PedalboardHost
+from timbrel.training.evaluate import regression_figures
+from timbrel.training.export import export_run
 
 MODELS = sorted((REPO / "models").glob("*.ts"))
 MAX_BYTES = 20 * 2 ** 20
@@ -65,7 +66,7 @@ def test_shipped_model_still_measures_what_its_card_says(path):
 def test_shipped_model_rendered_by_the_plugin_measures_what_its_card_says(plugin_path, path):
     # The same figures, but from the real plugin in a host (Threaded mode, latency compensated
     # by pedalboard) instead of the model's own forward().
-    from timbrel.evaluate import regression_phrase
+    from timbrel.training.evaluate import regression_phrase
 
     module, info = load_and_check(path)
     card = json.loads(path.with_suffix(".json").read_text())
@@ -78,8 +79,8 @@ def test_shipped_model_rendered_by_the_plugin_measures_what_its_card_says(plugin
 
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_shipped_model_through_the_plugin_matches_the_python_reference(plugin_path, path):
-    from timbrel.reference import StreamingReference
-    from timbrel.synth import demo_phrase
+    from timbrel_tools.reference import StreamingReference
+    from timbrel.training.soundfont import demo_phrase
 
     reference = StreamingReference(path)
     phrase = demo_phrase("flute", SAMPLE_RATE)[: 3 * SAMPLE_RATE]
@@ -96,3 +97,26 @@ def test_shipped_model_through_the_plugin_matches_the_python_reference(plugin_pa
     expected = stream[:, delay:delay + usable]
     assert np.abs(out[:, :usable] - expected).max() <= 1e-4
     assert np.sqrt(np.mean(out ** 2)) > 1e-3  # it plays
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_the_source_checkpoint_re_exports_the_shipped_model(path, tmp_path):
+    """models/source/NAME.pt with today's code gives NAME.ts again: the same card and metadata,
+    the analysis bit for bit, encode and decode within float rounding (freezing folds the weight
+    norm with this CPU's kernels: about 1e-6 apart from a file frozen on another machine)."""
+    info = export_run(REPO / "models" / "source" / f"{path.stem}.pt", tmp_path / path.name)
+    shipped, shipped_info = load_and_check(path)
+    again, again_info = load_and_check(tmp_path / path.name)
+    assert again_info == shipped_info
+    x = probe_signal(info, 48, batch=2)
+    with torch.no_grad():
+        outputs = []
+        for module in (shipped, again):
+            module.reset()
+            joined = module.encode_analyze(x)
+            module.reset()
+            outputs.append((joined, module.analyze(x), module.forward(x)))
+    (joined_a, analysis_a, y_a), (joined_b, analysis_b, y_b) = outputs
+    assert torch.equal(analysis_a, analysis_b)
+    assert (joined_a - joined_b).abs().max() <= 1e-5
+    assert (y_a - y_b).abs().max() <= 1e-5

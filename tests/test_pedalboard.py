@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, SAMPLE_RATE, make_signal
-from timbrel.host import PedalboardHost
+from timbrel.hosts import PedalboardHost
 
 TOLERANCE = 1e-5
 

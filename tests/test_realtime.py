@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE_RATE, make_signal
-from timbrel.rthost import RtHostError, find_rt_host, model_state, render_native, selftest_alloc
+from timbrel_tools.rthost import RtHostError, find_rt_host, model_state, render_native, selftest_alloc
 
 # Real-time (without underruns) and offline renders with the same blocks must agree bit for bit.
 BIT_EXACT = True

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from conftest import SAMPLE_RATE, make_signal
-from timbrel.contract import VOCABULARY
-from timbrel.host import DawDreamerHost, PedalboardHost, check_parameter_id, parameter_id
-from timbrel.render import AUTOMATION_BLOCK, PLAIN_BLOCK, Renderer, curve_samples, parse_curve, render_file
+from timbrel.format.vocabulary import VOCABULARY
+from timbrel.hosts import DawDreamerHost, PedalboardHost, check_parameter_id, parameter_id
+from timbrel.hosts.render import AUTOMATION_BLOCK, PLAIN_BLOCK, Renderer, curve_samples, parse_curve, render_file
 
 
 def timbrel(*args):

@@ -20,9 +20,13 @@ inline const juce::String processingMode { "processing_mode" };
 inline const juce::String stereoMode { "stereo_mode" };
 inline const juce::String threadedMargin { "threaded_margin" };
 inline const juce::StringArray processingModeChoices { "Threaded", "Inline" };
-// Hops of time the Threaded worker gets per hop; index i means threadedMarginHops[i].
-inline const juce::StringArray threadedMarginChoices { "1 Hop", "2 Hops", "4 Hops" };
-inline constexpr int threadedMarginHops[] = { 1, 2, 4 };
+// Hops of time the Threaded worker gets per hop; choice i means kWorkerMarginHopChoices[i].
+inline const juce::StringArray threadedMarginChoices = [] {
+    juce::StringArray names;
+    for (int hops : kWorkerMarginHopChoices)
+        names.add (juce::String (hops) + (hops == 1 ? " Hop" : " Hops"));
+    return names;
+}();
 inline const juce::StringArray stereoModeChoices { "Dual Mono", "Linked" };
 inline const juce::StringArray sourceChoices { "Input", "Sidechain", "Fixed" };
 

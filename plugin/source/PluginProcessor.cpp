@@ -88,8 +88,9 @@ EngineConfig TimbrelProcessor::wantedConfig() const
     }
     config.mode = static_cast<ProcessingMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.processingMode)));
     config.stereo = static_cast<StereoMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.stereoMode)));
-    config.workerMarginHops = params::threadedMarginHops[juce::jlimit (0, params::threadedMarginChoices.size() - 1,
-                                                                       choiceIndex (parameterRefs.threadedMargin))];
+    const int marginChoice = juce::jlimit (0, static_cast<int> (kWorkerMarginHopChoices.size()) - 1,
+                                           choiceIndex (parameterRefs.threadedMargin));
+    config.workerMarginHops = kWorkerMarginHopChoices[static_cast<size_t> (marginChoice)];
     return config;
 }
 

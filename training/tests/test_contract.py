@@ -7,10 +7,10 @@ import os
 import pytest
 import torch
 
-from timbrel import testmodels
-from timbrel.contract import ContractError, check_model, load_and_check
-from timbrel.export import save_model
-from timbrel.testmodel import FilterGainModel
+from timbrel_tools import model_corpus as testmodels
+from timbrel.format.contract import ContractError, check_model, load_and_check
+from timbrel.format.save import save_model
+from timbrel_tools.model_corpus import FilterGainModel
 
 
 def test_the_test_model_conforms_and_is_not_an_identity(tmp_path):

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from timbrel import dataset
-from timbrel.dataset import DatasetError, generate_fluidr3, prepare_folder
+from timbrel.training import dataset
+from timbrel.training.dataset import DatasetError, generate_fluidr3, prepare_folder
 
 RATE = 44100
 needs_fluidsynth = pytest.mark.skipif(
-    shutil.which("fluidsynth") is None or not any(Path(p).exists() for p in dataset.synth.SOUNDFONT_CANDIDATES),
+    shutil.which("fluidsynth") is None or not any(Path(p).exists() for p in dataset.soundfont.SOUNDFONT_CANDIDATES),
     reason="fluidsynth and FluidR3_GM.sf2 are needed (make setup installs them)")
 
 

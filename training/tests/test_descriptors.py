@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from timbrel import descriptors
+from timbrel.format import descriptors
 
 RATE = 44100
 HOP = 1024
@@ -131,7 +131,7 @@ def test_silence_is_unvoiced():
 
 
 def render_note(instrument: str, note: int, tmp_path) -> torch.Tensor:
-    synth = pytest.importorskip("timbrel.synth")
+    synth = pytest.importorskip("timbrel.training.soundfont")
     midi = tmp_path / f"{instrument}.mid"
     synth.melody_midi(midi, [(note, 2.0, 100)], synth.PROGRAMS[instrument])  # one second at 120 bpm
     try:

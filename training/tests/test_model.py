@@ -1,4 +1,4 @@
-"""The streaming VAE's building blocks (PQMF, cached convolutions) and the full TimbrelModel:
+"""The streaming VAE's building blocks (PQMF, cached convolutions) and the full WaveformModel:
 reconstruction, streaming == offline, the export contract, and that training steps work."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from timbrel.export import save_model
-from timbrel.model import (LatentDiscriminator, ModelConfig, TimbrelModel, fader_losses,
-                           multiscale_spectral_loss)
-from timbrel.modules import (PQMF, Activation, CachedConv1d, CachedConvTranspose1d,
-                             CachedSequential, ResidualBlock)
+from timbrel.format.save import save_model
+from timbrel.models.blocks import (PQMF, Activation, CachedConv1d, CachedConvTranspose1d, CachedSequential,
+                                   ResidualBlock)
+from timbrel.models.waveform import WaveformConfig, WaveformModel
+from timbrel.training.losses import LatentDiscriminator, fader_losses, multiscale_spectral_loss
 
 
 def snr_db(reference: torch.Tensor, estimate: torch.Tensor) -> float:
@@ -143,8 +143,8 @@ def test_cached_convs_are_causal_and_weight_norm_bakes():
 @pytest.mark.parametrize("preset", ["default", "lowlatency"])
 def test_model_passes_the_export_contract(tmp_path, preset):
     torch.manual_seed(0)
-    config = ModelConfig.preset(preset)
-    model = TimbrelModel(config)
+    config = WaveformConfig.preset(preset)
+    model = WaveformModel(config)
     info = save_model(model, tmp_path / f"{preset}.ts")
     assert info.hop_length == config.hop_length == (512 if preset == "default" else 128)
     assert info.latent_size == 8
@@ -156,7 +156,7 @@ def test_model_passes_the_export_contract(tmp_path, preset):
 
 def test_model_descriptors_are_physical_and_normalised_inside():
     torch.manual_seed(0)
-    model = TimbrelModel(ModelConfig.preset("default"))
+    model = WaveformModel(WaveformConfig.preset("default"))
     t = torch.arange(512 * 16) / 44100.0
     x = (0.5 * torch.sin(2 * math.pi * 220.0 * t)).reshape(1, 1, -1)
     model.reset()
@@ -187,7 +187,7 @@ def _sine_noise(seconds: float = 2.0, batch: int = 1) -> torch.Tensor:
 
 def test_one_training_step_has_finite_gradients():
     torch.manual_seed(0)
-    model = TimbrelModel(ModelConfig.preset("lowlatency"))
+    model = WaveformModel(WaveformConfig.preset("lowlatency"))
     disc = LatentDiscriminator(model.latent_size, len(model.descriptor_names))
     x = _sine_noise(0.2, batch=2)
     y, z, d, kl = model.reconstruct(x)
@@ -229,7 +229,7 @@ def test_fader_losses_judge_only_the_chosen_frames():
 
 def test_a_few_optimiser_steps_lower_the_spectral_loss():
     torch.manual_seed(0)
-    model = TimbrelModel(ModelConfig.preset("default"))
+    model = WaveformModel(WaveformConfig.preset("default"))
     x = _sine_noise(2.0)
     with torch.no_grad():
         model.reset()

@@ -9,7 +9,7 @@ namespace timbrel
 namespace
 {
 // Fader moves and source switches glide over about 50 ms of latent frames.
-constexpr double kRampSeconds = 0.05;
+constexpr double kRampSeconds = 0.05; // timbrel.hosts.plugin.RAMP_SECONDS in Python
 } // namespace
 
 std::string ModelStream::prepare (const Config& c)

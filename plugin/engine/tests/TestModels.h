@@ -1,5 +1,5 @@
 #pragma once
-// Paths of the models exported at build time by `python -m timbrel.testmodels`.
+// Paths of the models exported at build time by `python -m timbrel_tools.model_corpus`.
 
 #include <cstdlib>
 #include <string>

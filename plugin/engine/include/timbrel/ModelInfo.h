@@ -48,6 +48,8 @@ struct VocabularyEntry
     float shiftRange;       // fader spans [-shiftRange, +shiftRange]
 };
 
+// The Python copy is timbrel.format.vocabulary; tests/test_plugin_facts.py checks the built
+// plugin's faders against it.
 inline constexpr std::array<VocabularyEntry, 5> kDescriptorVocabulary { {
     { "loudness",  "dB",        "dB",  ShiftKind::add,     24.0f },
     { "pitch",     "semitones", "st",  ShiftKind::add,     24.0f },
@@ -62,7 +64,7 @@ inline constexpr int kVocabularySize = static_cast<int> (kDescriptorVocabulary.s
 const VocabularyEntry* findVocabularyEntry (const std::string& name);
 
 /** Shift applied to one descriptor value; done in double and rounded once so the Python
-    reference (timbrel.reference) reproduces it bit for bit. */
+    reference (timbrel_tools.reference) reproduces it bit for bit. */
 float applyShift (ShiftKind kind, float value, float shift);
 
 /** Checks the metadata half of the contract; returns the first violation, naming the field. */

@@ -7,6 +7,7 @@
 #include "timbrel/DelayLine.h"
 #include "timbrel/ModelStream.h"
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <semaphore>
@@ -28,7 +29,11 @@ enum class StereoMode
     linked = 1    // the mid signal through one stream, sent to both channels
 };
 
-inline constexpr int kMaxWorkerMarginHops = 8;
+// Threaded mode: the hops of time the worker may get to compute each hop (the Threaded Margin
+// parameter's choices; timbrel.hosts.plugin.THREADED_MARGIN_HOPS in Python, checked against the
+// built plugin by tests/test_plugin_facts.py).
+inline constexpr std::array<int, 3> kWorkerMarginHopChoices { 1, 2, 4 };
+inline constexpr int kMaxWorkerMarginHops = kWorkerMarginHopChoices.back();
 
 struct EngineConfig
 {

@@ -12,19 +12,18 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import struct
 import subprocess
 import sys
 import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from . import synth
+from ..files import write_atomically
+from . import soundfont
 
 DEFAULT_SAMPLE_RATE = 44100
 
@@ -142,20 +141,6 @@ def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
 
-def write_atomically(path: Path, content: bytes) -> None:
-    """Writes to a temporary file in the same folder and renames it, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its files are private (0600); this one gets the usual permissions from the umask.
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            file.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     write_atomically(path, float_wav_bytes(audio, sample_rate))
 
@@ -174,7 +159,7 @@ def _prepare_output(out: Path) -> set[Path]:
 
 
 def _finish_output(out: Path, manifest: dict, old_files: set[Path]) -> None:
-    write_atomically(out / "dataset.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    write_atomically(out / "dataset.json", json.dumps(manifest, indent=2) + "\n")
     # Files of an earlier run into the same folder would otherwise silently join this dataset.
     current = {out / name for name in manifest["train"] + manifest["valid"]}
     for stale in old_files - current:
@@ -259,17 +244,17 @@ def generate_fluidr3(instrument: str, minutes: float, out: Path, seed: int = 0,
                      sample_rate: int = DEFAULT_SAMPLE_RATE) -> DatasetSummary:
     """Renders varied monophonic melodies for `instrument` with FluidR3 into out/train and out/valid."""
     out = Path(out)
-    if instrument not in INSTRUMENT_RANGES or instrument not in synth.PROGRAMS:
+    if instrument not in INSTRUMENT_RANGES or instrument not in soundfont.PROGRAMS:
         raise DatasetError(f"unknown instrument '{instrument}' (known: {', '.join(sorted(INSTRUMENT_RANGES))})")
     if not (minutes > 0 and math.isfinite(minutes)):
         raise DatasetError(f"--minutes must be a positive number, got {minutes}")
     try:
-        soundfont = synth.find_soundfont()
+        sf2 = soundfont.find_soundfont()
     except FileNotFoundError as error:
         raise DatasetError(str(error)) from None
     old_files = _prepare_output(out)
     count, chunk_seconds, valid_indices = _chunk_plan(minutes)
-    summary = DatasetSummary(out=out, source=f"{soundfont.name} ({instrument})")
+    summary = DatasetSummary(out=out, source=f"{sf2.name} ({instrument})")
     files: dict[str, list[str]] = {"train": [], "valid": []}
     seconds = {"train": 0.0, "valid": 0.0}
     tempos: list[float] = []
@@ -280,10 +265,10 @@ def generate_fluidr3(instrument: str, minutes: float, out: Path, seed: int = 0,
             tempo = float(rng.uniform(66, 140))
             tempos.append(round(tempo, 2))
             midi = Path(scratch) / f"chunk{index}.mid"
-            synth.melody_midi(midi, melody_notes(instrument, chunk_seconds, tempo, rng),
-                              synth.PROGRAMS[instrument], tempo_bpm=tempo)
+            soundfont.melody_midi(midi, melody_notes(instrument, chunk_seconds, tempo, rng),
+                              soundfont.PROGRAMS[instrument], tempo_bpm=tempo)
             try:
-                audio = trim_silence(synth.render_midi(midi, sample_rate))
+                audio = trim_silence(soundfont.render_midi(midi, sample_rate))
             except (FileNotFoundError, subprocess.CalledProcessError) as error:
                 raise DatasetError(f"fluidsynth failed on chunk {index}: {error}") from None
             if is_silent(audio):
@@ -297,7 +282,7 @@ def generate_fluidr3(instrument: str, minutes: float, out: Path, seed: int = 0,
         "kind": "fluidr3",
         "instrument": instrument,
         "source": FLUIDR3_SOURCE,
-        "program": synth.PROGRAMS[instrument],
+        "program": soundfont.PROGRAMS[instrument],
         "midi_range": list(INSTRUMENT_RANGES[instrument]),
         "seed": seed,
         "minutes_requested": minutes,

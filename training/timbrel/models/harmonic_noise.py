@@ -1,6 +1,6 @@
 """The model kind Timbrel ships: a descriptor-conditioned harmonic-plus-noise VAE.
 
-A Fader-Network VAE (Lample et al. 2017) like `model.TimbrelModel`, but the decoder drives a
+A Fader-Network VAE (Lample et al. 2017) like `waveform.WaveformModel`, but the decoder drives a
 differentiable harmonic-plus-noise synthesiser (the DDSP idea, Engel et al. 2020) instead of
 generating PQMF band waveforms. On a 2-core CPU this trains to a recognisable instrument in
 minutes where the waveform decoder needs hours, and the descriptors map onto the synthesiser
@@ -30,16 +30,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .descriptors import CausalWindows, DescriptorAnalyzer
-from .model import (DEFAULT_DESCRIPTORS, DEFAULT_MAX, DEFAULT_MIN, DEFAULT_UNITS,
-                    DescriptorConditioned, sample_latent)
-from .modules import Activation, CachedConv1d, CachedSequential, ResidualBlock
+from ..format.contract import FORMAT_VERSION
+from ..format.descriptors import CausalWindows, DescriptorAnalyzer
+from ..format.vocabulary import DESCRIPTOR_NAMES, DESCRIPTOR_UNITS
+from .blocks import Activation, CachedConv1d, CachedSequential, ResidualBlock
+from .conditioning import DEFAULT_MAX, DEFAULT_MIN, DescriptorConditioned, sample_latent
 
 TWO_PI = 2.0 * math.pi
 
 
 @dataclass
-class SynthConfig:
+class HarmonicNoiseConfig:
     """Architecture and metadata of a HarmonicNoiseModel."""
 
     name: str = "timbrel-default"
@@ -55,8 +56,8 @@ class SynthConfig:
     noise_bands: int = 16
     noise_table: int = 32768      # samples of each band's noise loop (0.74 s at 44.1 kHz)
     noise_seed: int = 20261121
-    descriptor_names: List[str] = field(default_factory=lambda: list(DEFAULT_DESCRIPTORS))
-    descriptor_units: List[str] = field(default_factory=lambda: list(DEFAULT_UNITS))
+    descriptor_names: List[str] = field(default_factory=lambda: list(DESCRIPTOR_NAMES))
+    descriptor_units: List[str] = field(default_factory=lambda: list(DESCRIPTOR_UNITS))
     descriptor_min: List[float] = field(default_factory=lambda: list(DEFAULT_MIN))
     descriptor_max: List[float] = field(default_factory=lambda: list(DEFAULT_MAX))
     pitch_fmin: float = 90.0      # YIN needs window >= 2 * sample_rate / fmin
@@ -64,7 +65,7 @@ class SynthConfig:
     weight_norm: bool = True
 
     @classmethod
-    def preset(cls, name: str = "default", **overrides) -> "SynthConfig":
+    def preset(cls, name: str = "default", **overrides) -> "HarmonicNoiseConfig":
         """'default': hop 512 (11.6 ms at 44.1 kHz); 'lowlatency': hop 128 (2.9 ms) with a
         longer dilated decoder so it sees the same time span in frames."""
         if name == "default":
@@ -110,19 +111,19 @@ def band_noise_table(sample_rate: int, bands: int, length: int, seed: int) -> to
 
 
 class HarmonicNoiseModel(DescriptorConditioned):
-    def __init__(self, config: SynthConfig | None = None):
+    def __init__(self, config: HarmonicNoiseConfig | None = None):
         super().__init__()
-        config = config or SynthConfig()
+        config = config or HarmonicNoiseConfig()
         names = list(config.descriptor_names)
         if "pitch" not in names or "loudness" not in names:
             raise ValueError("HarmonicNoiseModel needs the 'pitch' and 'loudness' descriptors")
         if config.window < 2 * config.sample_rate / config.pitch_fmin:
-            raise ValueError("SynthConfig: window too short for pitch_fmin (needs 2 * sample_rate / fmin)")
+            raise ValueError("HarmonicNoiseConfig: window too short for pitch_fmin (needs 2 * sample_rate / fmin)")
         self.config_dict = json.dumps(asdict(config))
         hop = int(config.hop_length)
 
         # Contract attributes (docs/model-format.md).
-        self.format_version = 1
+        self.format_version = FORMAT_VERSION
         self.sample_rate = int(config.sample_rate)
         self.hop_length = hop
         self.latent_size = int(config.latent_size)
@@ -320,4 +321,4 @@ class HarmonicNoiseModel(DescriptorConditioned):
         return self._synthesise(self._synth_parameters(zd))
 
 
-__all__ = ["SynthConfig", "HarmonicNoiseModel", "mel_filterbank", "band_noise_table"]
+__all__ = ["HarmonicNoiseConfig", "HarmonicNoiseModel", "mel_filterbank", "band_noise_table"]

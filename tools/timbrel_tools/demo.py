@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from . import synth
-from .host import open_host
+from timbrel.hosts import open_host
+from timbrel.training.soundfont import demo_phrase
+
+from .checkout import built_plugin
 
 SAMPLE_RATE = 44100
 
@@ -50,10 +52,10 @@ def run_demo(out: Path, plugin_path=None) -> dict:
     # report latency (it flushes the latency at the end of the first chunk).
     host = "dawdreamer"
     out.mkdir(parents=True, exist_ok=True)
-    dry = synth.demo_phrase("flute", SAMPLE_RATE)
+    dry = demo_phrase("flute", SAMPLE_RATE)
     stereo = np.stack([dry, dry])
 
-    plugin = open_host(host, plugin_path, sample_rate=SAMPLE_RATE)
+    plugin = open_host(host, plugin_path or built_plugin(), sample_rate=SAMPLE_RATE)
     status = plugin.status()
     if not status.ok:
         raise SystemExit(f"the plugin's default model is not running: {status.message}")

@@ -29,9 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import descriptors
-from .contract import ContractError, load_and_check
-from .model import multiscale_spectral_loss
+from ..files import write_atomically
+from ..format import descriptors
+from ..format.contract import ContractError, load_and_check
+from ..format.vocabulary import fader_unit, from_fader_space, in_octaves, to_fader_space
+from .card import write_card
+from .data import load_split
+from .errors import TrainError
+from .losses import multiscale_spectral_loss
 
 TARGETS = {
     "tracking_r": {"loudness": 0.95, "pitch": 0.95, "centroid": 0.95, "bandwidth": 0.85, "flatness": 0.85},
@@ -51,8 +56,6 @@ def _voicing(model, y: torch.Tensor) -> np.ndarray:
 
 
 def load_valid(data: Path, sample_rate: int, hop: int, max_seconds: float = 30.0) -> list[torch.Tensor]:
-    from .train import load_split
-
     clips = load_split(Path(data), "valid", sample_rate)
     out, total = [], 0
     for clip in clips:
@@ -91,14 +94,6 @@ def _loud_frames(model, clips) -> tuple[np.ndarray, np.ndarray]:
     return z[keep], d[keep]
 
 
-def _to_fader_space(values: np.ndarray, unit: str) -> np.ndarray:
-    return np.log2(np.maximum(values, 1e-3)) if unit == "Hz" else values
-
-
-def _from_fader_space(values: np.ndarray, unit: str) -> np.ndarray:
-    return 2.0 ** values if unit == "Hz" else values
-
-
 def descriptor_tracking(model, z: np.ndarray, d: np.ndarray) -> tuple[dict, dict]:
     names, units = list(model.descriptor_names), list(model.descriptor_units)
     hop, rate = int(model.hop_length), int(model.sample_rate)
@@ -107,23 +102,22 @@ def descriptor_tracking(model, z: np.ndarray, d: np.ndarray) -> tuple[dict, dict
     levels = np.concatenate([np.linspace(0.1, 0.9, STEPS), np.linspace(0.9, 0.1, STEPS)])
     frames = hold * len(levels)
     # A context of loud frames (repeated as needed) supplies z and the other descriptors.
-    pitch_index = names.index("pitch") if "pitch" in names else None
     order = np.arange(frames) % len(z)
     context_z, context_d = z[order], d[order].copy()
     results, curves = {}, {}
     for i, (name, unit) in enumerate(zip(names, units)):
-        low = _to_fader_space(np.array(model.descriptor_min[i]), unit)
-        high = _to_fader_space(np.array(model.descriptor_max[i]), unit)
+        low = to_fader_space(np.array(model.descriptor_min[i]), unit)
+        high = to_fader_space(np.array(model.descriptor_max[i]), unit)
         target_fader = np.repeat(low + levels * (high - low), hold)
         swept = context_d.copy()
-        swept[:, i] = _from_fader_space(target_fader, unit)
+        swept[:, i] = from_fader_space(target_fader, unit)
         zd = torch.from_numpy(np.concatenate([context_z, swept], 1).T.copy()).float().unsqueeze(0)
         with torch.no_grad():
             model.reset()
             y = model.decode(zd)
             model.reset()
             measured = model.analyze(y)[0, i].numpy()
-        measured_fader = _to_fader_space(measured, unit)
+        measured_fader = to_fader_space(measured, unit)
         mask = np.zeros(frames, dtype=bool)
         for step in range(len(levels)):
             mask[step * hold + settle: (step + 1) * hold] = True
@@ -135,7 +129,7 @@ def descriptor_tracking(model, z: np.ndarray, d: np.ndarray) -> tuple[dict, dict
             r = float(np.corrcoef(target_fader[mask], measured_fader[mask])[0, 1])
         mae = float(np.mean(np.abs(target_fader[mask] - measured_fader[mask]))) if mask.any() else float("nan")
         results[name] = {"r": round(r, 4), "mae": round(mae, 4),
-                         "mae_unit": "octaves" if unit == "Hz" else unit,
+                         "mae_unit": fader_unit(unit),
                          "frames": int(mask.sum())}
         curves[name] = (target_fader, measured_fader, mask)
     return results, curves
@@ -158,7 +152,7 @@ def latent_probe(model, z: np.ndarray, d: np.ndarray, ridge: float = 1e-2) -> di
     test_x = np.concatenate([test_x, np.ones((len(test_x), 1))], 1)
     out = {}
     for i, (name, unit) in enumerate(zip(names, units)):
-        target = _to_fader_space(d[:, i], unit)
+        target = to_fader_space(d[:, i], unit)
         train_y, test_y = target[:half], target[half:]
         weights = np.linalg.solve(train_x.T @ train_x + ridge * len(train_x) * np.eye(train_x.shape[1]),
                                   train_x.T @ train_y)
@@ -211,7 +205,7 @@ def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hop
 
 def regression_phrase(model, instrument: str) -> np.ndarray:
     """The fixed FluidR3 phrase of the regression figures, a whole number of hops long."""
-    from .synth import PROGRAMS, demo_phrase
+    from .soundfont import PROGRAMS, demo_phrase
 
     phrase = demo_phrase(instrument if instrument in PROGRAMS else "flute", int(model.sample_rate))
     hop = int(model.hop_length)
@@ -234,7 +228,7 @@ def regression_figures(model, instrument: str, rendered: np.ndarray | None = Non
     names = list(model.descriptor_names)
     loud = d[names.index("loudness")]
     gate = loud > loud.max() - 30.0
-    figures = {"phrase": f"synth.demo_phrase('{instrument}')",
+    figures = {"phrase": f"soundfont.demo_phrase('{instrument}')",
                "spectral_distance": round(float(multiscale_spectral_loss(x[..., SKIP_HOPS * hop:], y[..., SKIP_HOPS * hop:])), 4),
                "output_rms_db": round(float(20 * np.log10(np.sqrt(np.mean(y.numpy() ** 2)) + 1e-12)), 3)}
     for i, name in enumerate(names):
@@ -270,7 +264,7 @@ def plot(out: Path, x: torch.Tensor, y: torch.Tensor, rate: int, curves: dict, m
         unit = model.descriptor_units[list(model.descriptor_names).index(name)]
         ax.plot(t, target, label="fader target", color="black")
         ax.plot(t, np.where(mask, measured, np.nan), label="measured on output", color="tab:orange")
-        ax.set_ylabel(f"{name}\n({'octaves (log2 Hz)' if unit == 'Hz' else unit})")
+        ax.set_ylabel(f"{name}\n({'octaves (log2 Hz)' if in_octaves(unit) else unit})")
         ax.legend(loc="upper right", fontsize=7)
     np.atleast_1d(axes)[-1].set_xlabel("seconds")
     fig.tight_layout()
@@ -310,61 +304,8 @@ def evaluate(model_path: Path, data: Path, out: Path) -> dict:
         "hop_length": info.hop_length, "targets": TARGETS, "passed": passed, "regression": regression,
         "torch": torch.__version__,
     }
-    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_atomically(out / "eval.json", json.dumps(report, indent=2) + "\n")
     return report
-
-
-def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
-    """MODEL.json (the embedded card plus measured metrics) and a short MODEL.md."""
-    _, info = load_and_check(model_path)
-    card = dict(info.model_card)
-    card["metrics"] = {k: report[k] for k in ("held_out_seconds", "spectral_distance", "tracking",
-                                              "latent_probe_r2", "realtime_factor_one_thread",
-                                              "realtime_factor_host_block", "passed")}
-    card["regression"] = report["regression"]
-    card["file"] = {"name": model_path.name, "bytes": model_path.stat().st_size}
-    json_path = model_path.with_suffix(".json")
-    json_path.write_text(json.dumps(card, indent=2) + "\n")
-
-    rate, hop = info.sample_rate, info.hop_length
-    training = card.get("training", {})
-    data = card.get("training_data", {})
-    lines = [f"# {info.model_name}", "", card.get("description", ""), "",
-             f"- Instrument: {card.get('instrument', 'unknown')}",
-             f"- Sample rate {rate} Hz, hop {hop} samples ({1000 * hop / rate:.1f} ms), model latency "
-             f"{info.latency_samples} samples; plugin latency in Inline mode = one hop",
-             f"- Size: {model_path.stat().st_size / 2 ** 20:.1f} MiB, {card.get('parameters', '?')} parameters",
-             f"- Training data: {data.get('source', '?')} ({data.get('license', '?')}), "
-             f"{data.get('preset', '')}, {data.get('minutes', '?')} minutes",
-             f"- Training: config `{training.get('config')}`, {training.get('steps')} steps, "
-             f"{training.get('minutes')} minutes on {training.get('hardware')}, seed {training.get('seed')}, "
-             f"torch {training.get('torch')}"]
-    start = training.get("fine_tuned_from")
-    if start:
-        lines.append(f"- Fine-tuned (descriptor tracking weight {training.get('tracking_weight')}) from a run of "
-                     f"{start.get('steps')} steps and {start.get('minutes')} minutes on {start.get('hardware')}: "
-                     f"{training.get('total_minutes')} training minutes in all")
-    lines += ["", "| Metric | Value | Target | Met |", "|---|---|---|---|",
-             f"| Spectral distance (held-out, lower is better) | {report['spectral_distance']} | - | - |"]
-    for name, entry in report["tracking"].items():
-        target = TARGETS["tracking_r"].get(name, 0.85)
-        lines.append(f"| Tracking r, {name} (MAE {entry['mae']} {entry['mae_unit']}) | {entry['r']} | >= {target} | "
-                     f"{'yes' if entry['r'] >= target else 'no'} |")
-    for name, r2 in report["latent_probe_r2"].items():
-        lines.append(f"| Latent probe R², {name} | {r2} | <= {TARGETS['probe_r2_max']} | "
-                     f"{'yes' if r2 <= TARGETS['probe_r2_max'] else 'no'} |")
-    rtf = report["realtime_factor_one_thread"]
-    lines.append(f"| Hop-by-hop streaming, one thread (x real time) | {rtf} | >= {TARGETS['realtime_factor_min']} | "
-                 f"{'yes' if rtf >= TARGETS['realtime_factor_min'] else 'no'} |")
-    block = report["realtime_factor_host_block"]
-    lines.append(f"| Streaming in the plugin at a {block['block']}-sample host buffer ({block['hops_per_call']} "
-                 f"hop{'s' if block['hops_per_call'] > 1 else ''} per call), one thread (x real time) | "
-                 f"{block['factor']} | - | - |")
-    lines += ["", "Measured by `timbrel eval` (training/timbrel/evaluate.py); the figures in "
-                  f"{json_path.name} are what the regression test checks.", ""]
-    md_path = model_path.with_suffix(".md")
-    md_path.write_text("\n".join(lines))
-    return json_path, md_path
 
 
 def add_parser(subparsers) -> None:
@@ -377,8 +318,6 @@ def add_parser(subparsers) -> None:
 
 
 def cmd_eval(args) -> int:
-    from .train import TrainError
-
     out = args.out or args.model.with_name(args.model.stem + "-eval")
     try:
         report = evaluate(args.model, args.data, out)

@@ -10,20 +10,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-FORMAT_VERSION = 1
+from .vocabulary import VOCABULARY
 
-# Descriptor vocabulary: name -> (unit the contract requires, how the plugin's shift fader
-# acts: "add" in that unit, or "octaves" multiplying a frequency by 2**shift). Other names are
-# allowed (the vocabulary is extensible) but get no fader. Mirrors kDescriptorVocabulary in
-# plugin/engine/include/timbrel/ModelInfo.h.
-VOCABULARY = {
-    "loudness": ("dB", "add"),
-    "pitch": ("semitones", "add"),
-    "centroid": ("Hz", "octaves"),
-    "bandwidth": ("Hz", "octaves"),
-    "flatness": ("dB", "add"),
-}
-DESCRIPTOR_UNITS = {name: unit for name, (unit, _) in VOCABULARY.items()}
+FORMAT_VERSION = 1
 
 REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
 # Optional: encode_analyze(x) = cat(encode(x), analyze(x), 1) in one call, which a model may
@@ -110,10 +99,10 @@ def read_info(module) -> ModelInfo:
     for i, (name, unit) in enumerate(zip(info.descriptor_names, info.descriptor_units)):
         if not name:
             raise ContractError(f"descriptor_names[{i}] is empty")
-        required = DESCRIPTOR_UNITS.get(name)
-        if required is not None and unit != required:
+        spec = VOCABULARY.get(name)
+        if spec is not None and unit != spec.unit:
             raise ContractError(
-                f"descriptor_units[{i}] for '{name}' is '{unit}', the contract requires '{required}'")
+                f"descriptor_units[{i}] for '{name}' is '{unit}', the contract requires '{spec.unit}'")
         lo, hi = info.descriptor_min[i], info.descriptor_max[i]
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ContractError(f"descriptor_min/descriptor_max for '{name}' must be finite with min < max")

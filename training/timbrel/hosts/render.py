@@ -1,15 +1,19 @@
-"""Rendering files and folders through the real plugin (`timbrel render`), with parameter
-settings and automation curves."""
+"""`timbrel render`: files and folders through the real plugin, with parameter settings and
+automation curves."""
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from .host import PluginError, check_parameter_id, open_host
+from ..files import atomic_path
+from .parameters import UnknownParameter, check_parameter_id
+from .plugin import PluginError, find_plugin
 
 
 class RenderError(RuntimeError):
@@ -190,7 +194,7 @@ class Renderer:
         self.model = model
         self.host_name = host
         self.settings = dict(settings or {})
-        self.plugin_path = plugin_path
+        self.plugin_path = find_plugin(plugin_path)  # before any work: a missing plugin fails at once
         automation = dict(automation or {})
         for name in list(self.settings) + list(automation):
             check_parameter_id(name)
@@ -207,6 +211,8 @@ class Renderer:
         key = sample_rate if self.host_name == "dawdreamer" else None
         if key not in self._hosts:
             block = AUTOMATION_BLOCK if self.automation else PLAIN_BLOCK
+            from . import open_host
+
             plugin = open_host(self.host_name, self.plugin_path, sample_rate=sample_rate, block_size=block)
             # Every name and value must be valid before anything is loaded or rendered.
             try:
@@ -244,9 +250,8 @@ class Renderer:
 
 
 def _write(output_path: Path, output: np.ndarray, rate: int) -> None:
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(output_path, output.T, rate, subtype="FLOAT")
+    with atomic_path(output_path) as temporary:
+        sf.write(temporary, output.T, rate, subtype="FLOAT", format="WAV")
 
 
 def render_file(input_path, output_path, model=None, host="dawdreamer", settings=None, plugin_path=None,
@@ -307,3 +312,88 @@ def render_folder(input_dir, output_dir, model=None, host="dawdreamer", settings
             f"({status.model_name}, latency {status.latency} samples, compensated)")
     log(f"{rendered} rendered, {skipped} skipped" + (f", {failed} failed" if failed else ""))
     return rendered, skipped, failed
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line.
+
+def _parse_settings(pairs: list[str]) -> dict[str, float | str]:
+    """--set NAME=VALUE: a number, or a choice parameter's text. Names are checked for syntax
+    here and against the loaded plugin when the host opens."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not value:
+            raise SystemExit(f"--set expects NAME=VALUE, got '{pair}'")
+        try:
+            check_parameter_id(name)
+        except ValueError as error:
+            raise SystemExit(f"--set: {error}") from None
+        try:
+            settings[name] = float(value)
+        except ValueError:
+            settings[name] = value  # a choice text; the plugin's parameter decides
+    return settings
+
+
+def _parse_automation(pairs: list[str]) -> dict[str, tuple]:
+    """--automate ID=CURVE: a CSV file of time_seconds,value rows or inline TIME:VALUE,..."""
+    automation = {}
+    for pair in pairs:
+        name, sep, curve = pair.partition("=")
+        name = name.strip()
+        if not sep or not curve.strip():
+            raise SystemExit(f"--automate expects ID=CURVE (a CSV file or TIME:VALUE,...), got '{pair}'")
+        try:
+            check_parameter_id(name)
+            automation[name] = parse_curve(curve)
+        except ValueError as error:
+            raise SystemExit(f"--automate {name}: {error}") from None
+    return automation
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    settings = _parse_settings(args.set)
+    automation = _parse_automation(args.automate)
+    if automation and args.host != "dawdreamer":
+        print(f"timbrel render: --automate needs --host dawdreamer ({args.host} cannot automate parameters)",
+              file=sys.stderr)
+        return 2
+    try:
+        if args.input.is_dir():
+            if args.output.exists() and not args.output.is_dir():
+                raise ValueError(f"{args.output} is a file; a folder input renders into a folder")
+            rendered, _, failed = render_folder(args.input, args.output, model=args.model, host=args.host,
+                                                settings=settings, plugin_path=args.plugin, automation=automation)
+            return 0 if rendered and not failed else 2
+        report = render_file(args.input, args.output, model=args.model, host=args.host, settings=settings,
+                             plugin_path=args.plugin, automation=automation)
+    except (RenderError, PluginError, FileNotFoundError, ValueError, UnknownParameter) as error:
+        print(f"timbrel render: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # the hosts are an optional extra of the package
+        print(f"timbrel render: {error.name} is not installed (pip install 'timbrel[hosts]')", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    render = subparsers.add_parser("render", help="render an audio file (or a folder of them) through the real plugin")
+    render.add_argument("input", type=Path,
+                        help="audio file, or a folder: every readable audio file in it, recursively")
+    render.add_argument("output", type=Path, help="output WAV, or the output folder (same relative paths, .wav)")
+    render.add_argument("--model", help="model file or shipped model name (default: the plugin's default)")
+    render.add_argument("--host", choices=("dawdreamer", "pedalboard"), default="dawdreamer")
+    render.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="parameter in its unit, e.g. loudness_shift=-6, mix=50, output_gain=-3; "
+                             "choice parameters take their text or index")
+    render.add_argument("--automate", action="append", default=[], metavar="ID=CURVE",
+                        help="automate a parameter (DawDreamer only): CURVE is a CSV file of time_seconds,value "
+                             "rows or inline breakpoints like 0:0,2:12,4:-12; linear between breakpoints "
+                             "(choices step), held before the first and after the last")
+    render.add_argument("--plugin", type=Path,
+                        help="plugin bundle (default: $TIMBREL_PLUGIN, a source checkout's dist/Timbrel.vst3, "
+                             "then ~/.vst3, /usr/local/lib/vst3 and /usr/lib/vst3)")
+    render.set_defaults(func=cmd_render)

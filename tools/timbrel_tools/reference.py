@@ -5,12 +5,12 @@ this (at the model's own sample rate; resampling is tested in the engine's unit 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from .contract import VOCABULARY, ModelInfo, load_and_check
+from timbrel.format.contract import ModelInfo, load_and_check
+from timbrel.format.vocabulary import VOCABULARY
+from timbrel.hosts.plugin import latency_samples, ramp_hops
 
 
 def apply_shift(kind: str, value: torch.Tensor, shift: float) -> torch.Tensor:
@@ -19,15 +19,6 @@ def apply_shift(kind: str, value: torch.Tensor, shift: float) -> torch.Tensor:
     if kind == "octaves":
         return value * torch.tensor(np.float32(2.0 ** float(np.float32(shift))))
     return value + torch.tensor(np.float32(shift))
-
-
-RAMP_SECONDS = 0.05  # plugin/engine/src/ModelStream.cpp: kRampSeconds
-MODES = ("Threaded", "Inline")
-
-
-def ramp_steps(hop_length: int, sample_rate: int) -> int:
-    """Hops a fader move takes (std::lround of 50 ms in hops)."""
-    return max(1, int(math.floor(RAMP_SECONDS / (hop_length / sample_rate) + 0.5)))
 
 
 def smooth_per_hop(values: np.ndarray, steps: int) -> np.ndarray:
@@ -62,16 +53,12 @@ class StreamingReference:
     @property
     def plugin_latency(self) -> int:
         """What the plugin reports in Inline mode: one hop of buffering plus the model's own delay."""
-        return self.info.hop_length + self.info.latency_samples
+        return latency_samples(self.info.hop_length, self.info.latency_samples, "Inline")
 
     def latency_for(self, mode: str = "Threaded", max_block: int = 512, margin_hops: int = 1) -> int:
         """The plugin's latency at the model's rate: Threaded mode gives the worker the larger of
         a hop and a host block on top of Inline's, plus margin_hops - 1 hops (Threaded Margin)."""
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
-        hop = self.info.hop_length
-        extra = max(hop, max_block) + (margin_hops - 1) * hop if mode == "Threaded" else 0
-        return self.plugin_latency + extra
+        return latency_samples(self.info.hop_length, self.info.latency_samples, mode, max_block, margin_hops)
 
     def model_stream(self, audio: np.ndarray, shifts: dict | None = None) -> np.ndarray:
         """audio [channels, n] -> the model's streamed output [channels, n] (channels as batch),
@@ -90,8 +77,8 @@ class StreamingReference:
                 raise ValueError(f"unknown descriptor '{name}'")
             if name in info.descriptor_names:
                 values = np.broadcast_to(np.asarray(value, dtype=np.float32), (hops,))
-                values = smooth_per_hop(values, ramp_steps(hop, info.sample_rate))
-                per_hop[info.descriptor_names.index(name)] = (VOCABULARY[name][1], values)
+                values = smooth_per_hop(values, ramp_hops(hop, info.sample_rate))
+                per_hop[info.descriptor_names.index(name)] = (VOCABULARY[name].shift_kind, values)
 
         out = np.zeros_like(padded)
         joined = hasattr(self.module, "encode_analyze")  # what the plugin calls when the model has it

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plugin_state
-from .host import default_plugin_path
+from timbrel.hosts import plugin_state
+from timbrel.hosts.plugin import channels_first, model_reference
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from .checkout import REPO_ROOT, built_plugin
 _BUILD_FOLDERS = ("build", "build-rt")
 _CONFIGS = ("Release", "RelWithDebInfo", "MinSizeRel", "Debug")
 _ARTEFACTS = Path("tests") / "native" / "timbrel_rt_host_artefacts"
@@ -52,19 +52,16 @@ def find_rt_host() -> Path:
 def model_state(model) -> bytes:
     """A plugin state that selects `model` (a model name, or a file, made absolute) and leaves
     every parameter at its default; pass it as render_native(..., state=...)."""
-    reference = str(Path(model).resolve()) if Path(model).exists() else str(model)
     root = ET.Element("Timbrel")
-    ET.SubElement(root, "Model", reference=reference)
+    ET.SubElement(root, "Model", reference=model_reference(model))
     return plugin_state._pack_xml(root)
 
 
 def _channels_first(audio, what: str) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[np.newaxis]
-    if audio.ndim != 2 or audio.shape[0] not in (1, 2) or audio.shape[1] == 0:
-        raise ValueError(f"{what} must be [channels, samples] with 1 or 2 channels, got shape {audio.shape}")
-    return np.ascontiguousarray(audio)
+    audio = channels_first(audio, what)
+    if audio.shape[1] == 0:
+        raise ValueError(f"{what} is empty")
+    return audio
 
 
 def _setting_text(value) -> str:
@@ -100,7 +97,7 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     """
     audio = _channels_first(audio, "audio")
     executable = Path(host) if host is not None else find_rt_host()
-    plugin = Path(plugin_path) if plugin_path is not None else default_plugin_path()
+    plugin = Path(plugin_path) if plugin_path is not None else built_plugin()
     import soundfile
 
     with tempfile.TemporaryDirectory(prefix="timbrel-rt-") as folder:

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .host import default_plugin_path
+from timbrel.hosts.plugin import PROCESSING_MODES, margin_choice
+
+from .checkout import built_plugin
 from .rthost import model_state, render_native
 
 SAMPLE_RATE = 44100
 BLOCK_SIZES = (32, 64, 128, 512, 2048)
-MODES = ("Threaded", "Inline")
+MODES = PROCESSING_MODES
 
 
 def _folder_size(path: Path) -> int:
@@ -56,15 +58,13 @@ def _shipped_models(plugin: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ts") if not p.stem.startswith("timbrel-"))
 
 
-# The plugin's Threaded Margin choices by hops.
-MARGIN_CHOICES = {1: "1 Hop", 2: "2 Hops", 4: "4 Hops"}
 OFFLINE_BLOCKS = (512, 4096)
 
 
 def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: float = 600.0,
               models: list[str] | None = None, paced_margins: tuple[int, ...] = (1, 2)) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    plugin = Path(plugin_path or default_plugin_path())
+    plugin = Path(plugin_path or built_plugin())
     model_files = [m for m in _shipped_models(plugin) if not models or m.stem in models]
     audio = _signal(seconds)
 
@@ -122,7 +122,7 @@ def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: 
     results["paced_renders"] = []
     for margin in (paced_margins if paced_seconds > 0 else ()):
         default_file = next(m for m in model_files + _shipped_models(plugin) if m.stem == default)
-        label = MARGIN_CHOICES[margin]
+        label = margin_choice(margin)
         _, report = render_native(_signal(paced_seconds), SAMPLE_RATE, plugin_path=plugin, block=64, realtime=True,
                                   pace=1.0, state=model_state(default_file),
                                   settings={"processing_mode": "Threaded", "threaded_margin": label},

@@ -1,0 +1,48 @@
+"""python -m timbrel_tools demo|bench: the checkout's demo and benchmark (make demo, make bench)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from timbrel.hosts.plugin import THREADED_MARGIN_HOPS
+
+warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
+warnings.filterwarnings("ignore", message=".*torch.jit.*")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m timbrel_tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="render a FluidR3 phrase through the plugin with the default model")
+    demo.add_argument("--out", default="demo")
+    demo.add_argument("--plugin", type=Path)
+
+    bench = commands.add_parser("bench", help="measure latency, callback times and speed of the plugin")
+    bench.add_argument("--out", default="bench")
+    bench.add_argument("--plugin", type=Path)
+    bench.add_argument("--seconds", type=float, default=5.0, help="audio per measured render")
+    bench.add_argument("--paced-seconds", type=float, default=600.0,
+                       help="length of the real-time paced underrun render (0 skips it)")
+    bench.add_argument("--paced-margins", type=int, nargs="+", default=[1, 2], choices=THREADED_MARGIN_HOPS,
+                       help="Threaded Margin settings (hops) to run the paced render with (default: 1 2)")
+    bench.add_argument("--models", nargs="*", help="shipped model names to measure (default: all)")
+
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(Path(args.out), plugin_path=args.plugin)
+    else:
+        from .bench import run_bench
+
+        run_bench(Path(args.out), plugin_path=args.plugin, seconds=args.seconds, paced_seconds=args.paced_seconds,
+                  models=args.models, paced_margins=tuple(args.paced_margins))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Writing model files: script, freeze, save to a temporary file, reload, check the contract,
+then rename over the destination. A failed check never leaves a half-written or bad file behind.
+This is all a model author needs to produce a file the plugin loads (docs/model-format.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from ..files import atomic_path
+from .contract import ContractError, ModelInfo, check_model
+
+
+CONTRACT_FIELDS = ("format_version", "sample_rate", "hop_length", "latent_size", "latency_samples",
+                   "descriptor_names", "descriptor_units", "descriptor_min", "descriptor_max", "model_name")
+
+
+# Kept through freezing: the contract's methods and attributes, the nn~ buffers, and the analysis
+# settings `timbrel eval` reads.
+PRESERVED = ("encode", "analyze", "decode", "reset", "encode_analyze") + CONTRACT_FIELDS + (
+    "model_card", "encode_params", "decode_params", "forward_params", "window", "pitch_fmin", "pitch_fmax")
+
+
+def freeze(scripted: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """torch.jit.freeze keeping the contract: weights become constants and submodules are
+    inlined, which removes most attribute lookups from each streaming call (about twice as fast
+    per hop on these models); the streaming state stays, as mutable attributes."""
+    keep = [name for name in PRESERVED if hasattr(scripted, name)]
+    return torch.jit.freeze(scripted, preserved_attrs=keep)
+
+
+def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = True,
+               frozen: bool = True) -> ModelInfo | None:
+    """Scripts `module`, saves it atomically to `path` and (by default) verifies the saved file:
+    it reloads it, checks the whole contract (including hop-by-hop streaming against one offline
+    call) and that every contract attribute reads back as the module in memory has it. Returns
+    the checked metadata; raises ContractError naming the field on a violation."""
+    scripted = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.script(module.eval())
+    if frozen:
+        scripted = freeze(scripted.eval())
+    with atomic_path(path) as temporary:
+        torch.jit.save(scripted, str(temporary))
+        if not check:
+            return None
+        info = check_model(torch.jit.load(str(temporary), map_location="cpu"))
+        for name in CONTRACT_FIELDS:
+            intended, saved = getattr(scripted, name), getattr(info, name)
+            if isinstance(intended, list):
+                intended = list(intended)
+            if intended != saved:
+                raise ContractError(f"attribute '{name}' reads back as {saved!r}, not {intended!r}")
+        if json.loads(str(scripted.model_card)) != info.model_card:
+            raise ContractError("attribute 'model_card' does not read back as written")
+    return info

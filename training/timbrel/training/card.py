@@ -1,0 +1,112 @@
+"""Model cards: the card `timbrel export` embeds in a model file (what it is, what it was
+trained on, how), and the MODEL.json / MODEL.md `timbrel eval --card` writes beside the file
+with the measured metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..files import write_atomically
+from ..format.contract import load_and_check
+
+
+def model_card(run: Path, state: dict, name: str, instrument: str | None, description: str | None,
+               parameters: int) -> dict:
+    """The card embedded in the model file: what it is, what it was trained on, and how."""
+    recipe = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+    dataset = recipe.get("dataset", {})
+    instrument = instrument or dataset.get("instrument") or "unknown"
+    if dataset.get("kind") == "fluidr3":
+        data = {"source": "FluidR3_GM.sf2 by Frank Wen (Debian package fluid-soundfont-gm)", "license": "MIT",
+                "preset": f"General MIDI program {dataset.get('program')} ({instrument})",
+                "generated_by": f"timbrel dataset fluidr3 --instrument {instrument} "
+                                f"--minutes {dataset.get('minutes_requested')} --seed {dataset.get('seed')}",
+                "minutes": recipe.get("train_minutes_of_audio")}
+    else:
+        data = {"source": recipe.get("data", "unknown"), "license": "as the owner of the recordings states",
+                "minutes": recipe.get("train_minutes_of_audio")}
+    config = state["model_config"]
+    return {
+        "name": name, "instrument": instrument,
+        "kind": "harmonic-noise-fader-vae" if state["config_name"] != "waveform" else "rave-fader-vae",
+        "description": description or f"{instrument.capitalize()} timbre with descriptor faders "
+                                      f"({state['config_name']} config).",
+        "sample_rate": config["sample_rate"], "hop_length": config.get("hop_length") or None,
+        "license": "GPL-3.0-or-later (model weights); training data licence below",
+        "training_data": data,
+        "training": {k: recipe.get(k) for k in ("config", "steps", "minutes", "hardware", "torch",
+                                                 "best_valid_spectral", "stopped_by")}
+                    | {"seed": recipe.get("train_config", {}).get("seed"), "checkpoint_step": state.get("step")}
+                    | _fine_tuning(recipe),
+        "parameters": parameters,
+        "descriptor_min": state["descriptor_min"], "descriptor_max": state["descriptor_max"],
+        "descriptor_stats": state.get("descriptor_stats"),
+        "config": config,
+    }
+
+
+def _fine_tuning(recipe: dict) -> dict:
+    """A run started with `timbrel train --init`: what it started from and the total budget."""
+    init = recipe.get("init")
+    if not init:
+        return {}
+    total = None
+    if init.get("minutes") is not None and recipe.get("minutes") is not None:
+        total = round(float(init["minutes"]) + float(recipe["minutes"]), 2)
+    return {"fine_tuned_from": init, "tracking_weight": recipe.get("train_config", {}).get("tracking_weight"),
+            "total_minutes": total}
+
+
+def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
+    """MODEL.json (the embedded card plus measured metrics) and a short MODEL.md."""
+    _, info = load_and_check(model_path)
+    targets = report["targets"]
+    card = dict(info.model_card)
+    card["metrics"] = {k: report[k] for k in ("held_out_seconds", "spectral_distance", "tracking",
+                                              "latent_probe_r2", "realtime_factor_one_thread",
+                                              "realtime_factor_host_block", "passed")}
+    card["regression"] = report["regression"]
+    card["file"] = {"name": model_path.name, "bytes": model_path.stat().st_size}
+    json_path = model_path.with_suffix(".json")
+    write_atomically(json_path, json.dumps(card, indent=2) + "\n")
+
+    rate, hop = info.sample_rate, info.hop_length
+    training = card.get("training", {})
+    data = card.get("training_data", {})
+    lines = [f"# {info.model_name}", "", card.get("description", ""), "",
+             f"- Instrument: {card.get('instrument', 'unknown')}",
+             f"- Sample rate {rate} Hz, hop {hop} samples ({1000 * hop / rate:.1f} ms), model latency "
+             f"{info.latency_samples} samples; plugin latency in Inline mode = one hop",
+             f"- Size: {model_path.stat().st_size / 2 ** 20:.1f} MiB, {card.get('parameters', '?')} parameters",
+             f"- Training data: {data.get('source', '?')} ({data.get('license', '?')}), "
+             f"{data.get('preset', '')}, {data.get('minutes', '?')} minutes",
+             f"- Training: config `{training.get('config')}`, {training.get('steps')} steps, "
+             f"{training.get('minutes')} minutes on {training.get('hardware')}, seed {training.get('seed')}, "
+             f"torch {training.get('torch')}"]
+    start = training.get("fine_tuned_from")
+    if start:
+        lines.append(f"- Fine-tuned (descriptor tracking weight {training.get('tracking_weight')}) from a run of "
+                     f"{start.get('steps')} steps and {start.get('minutes')} minutes on {start.get('hardware')}: "
+                     f"{training.get('total_minutes')} training minutes in all")
+    lines += ["", "| Metric | Value | Target | Met |", "|---|---|---|---|",
+             f"| Spectral distance (held-out, lower is better) | {report['spectral_distance']} | - | - |"]
+    for name, entry in report["tracking"].items():
+        target = targets["tracking_r"].get(name, 0.85)
+        lines.append(f"| Tracking r, {name} (MAE {entry['mae']} {entry['mae_unit']}) | {entry['r']} | >= {target} | "
+                     f"{'yes' if entry['r'] >= target else 'no'} |")
+    for name, r2 in report["latent_probe_r2"].items():
+        lines.append(f"| Latent probe R², {name} | {r2} | <= {targets['probe_r2_max']} | "
+                     f"{'yes' if r2 <= targets['probe_r2_max'] else 'no'} |")
+    rtf = report["realtime_factor_one_thread"]
+    lines.append(f"| Hop-by-hop streaming, one thread (x real time) | {rtf} | >= {targets['realtime_factor_min']} | "
+                 f"{'yes' if rtf >= targets['realtime_factor_min'] else 'no'} |")
+    block = report["realtime_factor_host_block"]
+    lines.append(f"| Streaming in the plugin at a {block['block']}-sample host buffer ({block['hops_per_call']} "
+                 f"hop{'s' if block['hops_per_call'] > 1 else ''} per call), one thread (x real time) | "
+                 f"{block['factor']} | - | - |")
+    lines += ["", "Measured by `timbrel eval` (timbrel.training.evaluate); the figures in "
+                  f"{json_path.name} are what the regression test checks.", ""]
+    md_path = model_path.with_suffix(".md")
+    write_atomically(md_path, "\n".join(lines))
+    return json_path, md_path

@@ -1,0 +1,77 @@
+"""`timbrel export RUN --out models/NAME.ts`: a training run (or a shipped model's source
+checkpoint) to a model file that passes the contract, with its card embedded."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..format.contract import ContractError, ModelInfo
+from ..format.save import save_model
+from ..models.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, write_source
+from .card import model_card
+
+
+def export_run(run: Path, out: Path, name: str | None = None, instrument: str | None = None,
+               description: str | None = None, use_last: bool = False,
+               source_out: Path | None = None) -> ModelInfo:
+    """Exports a run folder's best.pt (or checkpoint.pt) or a source checkpoint file
+    (models/source/NAME.pt, which carries its card) to a model file; with source_out, also
+    writes the weights and card there as the model's source checkpoint."""
+    run, out = Path(run), Path(out)
+    source = run if run.is_file() else run / ("checkpoint.pt" if use_last else "best.pt")
+    if not source.exists():
+        raise ContractError(f"{source} does not exist: train the run first (timbrel train ... --out {run})")
+    try:
+        state = load_checkpoint(source)
+        model = model_from_checkpoint(state).eval()
+    except CheckpointError as error:
+        raise ContractError(str(error)) from None
+    parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    name = name or out.stem
+    if run.is_file():
+        if "card" not in state:
+            raise ContractError(f"{source} is not a source checkpoint (it has no card): export its run folder")
+        card = dict(state["card"], name=name)
+        for key, value in (("instrument", instrument), ("description", description)):
+            if value:
+                card[key] = value
+    else:
+        card = model_card(run, state, name, instrument, description, parameters)
+    if card["hop_length"] is None:
+        card["hop_length"] = model.hop_length
+    if source_out is not None:
+        write_source(state, card, source_out)
+    model.remove_weight_norm()
+    model.model_name = name
+    model.model_card = json.dumps(card)
+    model.reset()
+    return save_model(model, out)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="export a training run to a model file (docs/model-format.md)")
+    parser.add_argument("run", type=Path,
+                        help="run folder written by `timbrel train`, or a source checkpoint (models/source/NAME.pt)")
+    parser.add_argument("--out", type=Path, required=True, help="model file, e.g. models/violin.ts")
+    parser.add_argument("--name", help="model_name (default: the file name without .ts)")
+    parser.add_argument("--instrument", help="instrument for the card (default: from the dataset)")
+    parser.add_argument("--description", help="one line for the card")
+    parser.add_argument("--last", action="store_true", help="export the last checkpoint, not the best validated one")
+    parser.add_argument("--source", type=Path, default=None,
+                        help="also write the weights and card as a source checkpoint here (models/source/NAME.pt)")
+    parser.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last, args.source)
+    except ContractError as error:
+        print(f"timbrel export: {error}", file=sys.stderr)
+        return 2
+    size = args.out.stat().st_size / 2 ** 20
+    print(f"{args.out}: {info.model_name}, {info.sample_rate} Hz, hop {info.hop_length}, "
+          f"{size:.1f} MiB; contract and streaming checks passed")
+    return 0

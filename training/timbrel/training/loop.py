@@ -1,0 +1,441 @@
+"""Training: `timbrel train DATA --config NAME --out runs/NAME [--steps N] [--max-minutes M] [--resume]`.
+
+DATA is a folder written by `timbrel dataset` (train/ and valid/ WAVs at the model's rate).
+The run folder gets:
+  checkpoint.pt  everything needed to resume (weights, optimisers, RNG states, step, minutes)
+  best.pt        the weights with the lowest validation loss so far (what `timbrel export` takes)
+  log.csv        one row per logged step: losses, learning rate, validation loss
+  run.json       the recipe: data, config, seed, steps, minutes, hardware, torch version
+Every file is written to a temporary file and renamed, so killing training at any moment loses
+at most the steps since the last checkpoint; `--resume` continues from it.
+
+The objective (losses.py) runs on random excerpts, augmented with a random gain and spectral
+tilt so loudness and brightness vary independently of the notes played.
+
+`--init FILE` starts a new run from the weights of a checkpoint (models/source/NAME.pt, a
+run's best.pt) with its descriptor ranges: fine-tuning, e.g. to add the tracking term.
+
+Reading order: `Trainer.__init__` (setup: new, fine-tuning or resumed), `Trainer.step` (one
+optimisation step), `Trainer.validate` and `Trainer.keep_if_best` (validation and best.pt),
+`Trainer.save_checkpoint`, then `Trainer.run` (the loop: budget, signals, logging).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..files import write_atomically
+from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_checkpoint, model_from_checkpoint,
+                                 model_payload, save_checkpoint)
+from .data import ExcerptSampler, descriptor_ranges, load_split, validation_batches
+from .errors import TrainError
+from .losses import (LatentDiscriminator, adversary_frames, fader_losses, multiscale_spectral_loss,
+                     tracked_indices, tracking_loss, validation_shifts)
+
+LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "discriminator", "lr",
+              "valid_spectral", "valid_tracking"]
+LOG_EVERY = 25
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 6000
+    batch: int = 8
+    excerpt_seconds: float = 0.6
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-4     # exponential decay to this at `steps`
+    kl_weight: float = 0.02
+    fader_weight: float = 0.5
+    fader_warmup: float = 0.3             # fraction of steps over which the adversary's weight ramps up
+    tracking_weight: float = 0.0          # descriptor tracking term (0: off; make models fine-tunes with 2)
+    tracking_shift: float = 0.6           # largest fader shift it asks for, in normalised units (range = 2)
+    adversary_range_db: float = 30.0      # the adversary judges frames within this of the excerpt's loudest (0: all)
+    skip_hops: int = 2                    # the loss ignores the first hops after each reset
+    gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
+    tilt: float = 0.8
+    valid_every: int = 250
+    checkpoint_seconds: float = 120.0
+    seed: int = 0
+
+
+@dataclass
+class StepLosses:
+    loss: float
+    spectral: float
+    kl: float
+    adversarial: float
+    tracking: float
+    discriminator: float
+    lr: float
+
+
+@dataclass
+class Validation:
+    selection: float   # what best.pt is chosen by: spectral + tracking_weight * tracking
+    spectral: float
+    tracking: float
+
+
+def validation_loss(model, batches: list[torch.Tensor], skip_hops: int = 2, device=None,
+                    tracking_shift: float = 0.0) -> tuple[float, float]:
+    """(spectral, tracking): the mean multi-scale spectral loss of the model's offline
+    re-synthesis (mean z, no sampling) and, when tracking_shift > 0, the mean tracking loss
+    for fixed fader shifts (0 otherwise)."""
+    model.eval()
+    spectral = tracking = 0.0
+    skip = skip_hops * model.hop_length
+    tracked = len(tracked_indices(model))
+    with torch.no_grad():
+        for batch in batches:
+            batch = batch.to(device) if device is not None else batch
+            model.reset()
+            y = model.forward(batch)
+            spectral += float(multiscale_spectral_loss(batch[..., skip:], y[..., skip:]))
+            if tracking_shift > 0 and tracked:
+                model.reset()
+                z, d = model.encode(batch), model.analyze(batch)
+                shifts = validation_shifts(batch.shape[0], tracked, tracking_shift).to(batch.device)
+                tracking += float(tracking_loss(model, z, d, shifts, skip_hops))
+    return spectral / len(batches), tracking / len(batches)
+
+
+def init_summary(path: Path, state: dict) -> dict:
+    """What a fine-tuned run started from, for its recipe and model card: the steps and minutes
+    already spent count towards the model's training budget."""
+    before = state.get("card", {}).get("training", {})
+    recipe = Path(path).parent / "run.json"
+    if not before and recipe.exists():  # a run's best.pt: its run.json says what it cost
+        before = json.loads(recipe.read_text())
+    return {"from": Path(path).name, "steps": before.get("steps", state.get("step")),
+            "minutes": before.get("minutes", state.get("minutes")), "hardware": before.get("hardware")}
+
+
+def hardware_description(device: torch.device, threads: int) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {threads} thread{'s' if threads != 1 else ''} (CPU)"
+
+
+def _dataset_info(data: Path) -> dict:
+    if not (data / "dataset.json").exists():
+        return {}
+    manifest = json.loads((data / "dataset.json").read_text())
+    return {k: manifest[k] for k in ("kind", "instrument", "source", "program", "midi_range", "seed",
+                                     "minutes_requested") if k in manifest}
+
+
+class RunLog:
+    """log.csv: a row every LOG_EVERY steps and at each validation. A resumed run keeps the
+    rows up to its checkpoint's step (later ones were lost with the steps they describe)."""
+
+    def __init__(self, path: Path, resume: bool, step: int):
+        self.path = path
+        rows = []
+        if resume and path.exists():
+            with open(path) as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= step]
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write(self, step: int, minutes: float, losses: StepLosses, validation: Validation | None) -> None:
+        with open(self.path, "a", newline="") as handle:
+            csv.DictWriter(handle, LOG_FIELDS).writerow({
+                "step": step, "minutes": round(minutes, 3), "loss": round(losses.loss, 5),
+                "spectral": round(losses.spectral, 5), "kl": round(losses.kl, 5),
+                "adversarial": round(losses.adversarial, 5), "tracking": round(losses.tracking, 5),
+                "discriminator": round(losses.discriminator, 5), "lr": f"{losses.lr:.3g}",
+                "valid_spectral": "" if validation is None else round(validation.spectral, 5),
+                "valid_tracking": "" if validation is None else round(validation.tracking, 5)})
+
+
+class Trainer:
+    """A training run in a run folder: a new run, a fine-tuning run (`init`) or a resumed one."""
+
+    def __init__(self, data: Path, out: Path, config: TrainConfig, config_name: str = "default", *,
+                 resume: bool = False, init: Path | None = None, steps: int | None = None,
+                 threads: int | None = None, device_name: str | None = None, model_overrides: dict | None = None):
+        self.data, self.out = Path(data), Path(out)
+        self.checkpoint_path, self.best_path = self.out / "checkpoint.pt", self.out / "best.pt"
+        if resume and not self.checkpoint_path.exists():
+            raise TrainError(f"--resume: {self.checkpoint_path} does not exist")
+        if not resume and self.checkpoint_path.exists():
+            raise TrainError(f"{self.out} already holds a run: pass --resume to continue it, or choose another --out")
+        self.out.mkdir(parents=True, exist_ok=True)
+        if threads:
+            torch.set_num_threads(threads)
+        threads = torch.get_num_threads()
+        self.device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+        try:
+            resumed = load_checkpoint(self.checkpoint_path, "--resume") if resume else None
+            start = load_checkpoint(init, "--init") if init is not None and resumed is None else None
+        except CheckpointError as error:
+            raise TrainError(str(error)) from None
+        if resumed is not None:  # a resumed run keeps its own training config
+            config = TrainConfig(**{**asdict(TrainConfig()), **resumed["train_config"]})
+            config_name = resumed["config_name"]
+        elif start is not None:
+            config_name = start["config_name"]
+        if steps is not None:
+            config.steps = steps
+        self.config, self.config_name = config, config_name
+
+        # Seeds before the model is built: its initial weights come from torch's generator.
+        torch.manual_seed(config.seed)
+        self.rng = np.random.default_rng(config.seed)
+        try:
+            weights_from = resumed if resumed is not None else start
+            model = model_from_checkpoint(weights_from) if weights_from else build_model(config_name,
+                                                                                        **(model_overrides or {}))
+        except CheckpointError as error:
+            raise TrainError(str(error)) from None
+        train_clips = load_split(self.data, "train", model.sample_rate)
+        valid_clips = load_split(self.data, "valid", model.sample_rate)
+        if weights_from is None:
+            low, high, self.stats = descriptor_ranges(model, train_clips)
+            model.set_descriptor_range(low, high)
+        else:
+            self.stats = weights_from["descriptor_stats"]
+        self.model = model
+        self.hop = model.hop_length
+        length = max(int(config.excerpt_seconds * model.sample_rate) // self.hop, config.skip_hops + 8) * self.hop
+        self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt)
+        self.valid = validation_batches(valid_clips, self.hop, model.sample_rate)
+
+        self.discriminator = LatentDiscriminator(model.latent_size, len(model.descriptor_names))
+        model.to(self.device)
+        self.discriminator.to(self.device)
+        self.optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        self.disc_optimiser = torch.optim.Adam(self.discriminator.parameters(), lr=config.learning_rate)
+        self.step_count, self.minutes, self.best_valid, self.best_spectral = 0, 0.0, math.inf, math.nan
+        if resumed is not None:
+            self.discriminator.load_state_dict(resumed["discriminator"])
+            self.optimiser.load_state_dict(resumed["optimiser"])
+            self.disc_optimiser.load_state_dict(resumed["disc_optimiser"])
+            self.step_count, self.minutes = resumed["step"], resumed["minutes"]
+            self.best_valid = resumed["best_valid"]
+            self.best_spectral = resumed.get("best_valid_spectral", math.nan)
+            torch.set_rng_state(resumed["torch_rng"])
+            self.rng.bit_generator.state = resumed["numpy_rng"]
+        self.decay = (config.final_learning_rate / config.learning_rate) ** (1.0 / max(config.steps, 1))
+
+        self.recipe = {
+            "config": config_name, "model_config": json.loads(model.config_dict), "train_config": asdict(config),
+            "data": str(self.data), "dataset": _dataset_info(self.data),
+            "train_minutes_of_audio": round(sum(len(c) for c in train_clips) / model.sample_rate / 60, 2),
+            "descriptor_min": model.descriptor_min, "descriptor_max": model.descriptor_max,
+            "descriptor_stats": self.stats, "hardware": hardware_description(self.device, threads),
+            "torch": torch.__version__,
+        }
+        if resumed is not None and "init" in resumed:
+            self.recipe["init"] = resumed["init"]
+        elif start is not None:
+            self.recipe["init"] = init_summary(init, start)
+        # A run started from trained weights has a trained encoder: the adversary starts at full weight.
+        self.warmup_steps = 0.0 if "init" in self.recipe else config.fader_warmup * config.steps
+        self.tracked = len(tracked_indices(model))
+        self.log = RunLog(self.out / "log.csv", resume, self.step_count)
+
+    # -- One step -------------------------------------------------------------------------------
+
+    def step(self) -> StepLosses:
+        """One optimisation step of the model and one of the adversary, on a fresh batch."""
+        config, model = self.config, self.model
+        lr = config.learning_rate * self.decay ** self.step_count
+        for group in self.optimiser.param_groups + self.disc_optimiser.param_groups:
+            group["lr"] = lr
+        x = self.sampler.batch(config.batch).to(self.device)
+        model.reset()
+        with torch.no_grad():
+            d = model.analyze(x)
+        z, mean, kl = model.encode_distribution(x)
+        y = model.decode(torch.cat([z, d], 1))
+        skip = config.skip_hops * self.hop
+        spectral = multiscale_spectral_loss(x[..., skip:], y[..., skip:])
+        disc_loss, adversarial = fader_losses(self.discriminator, mean, model.normalise_descriptors(d),
+                                              adversary_frames(model, d, config.adversary_range_db))
+        fader = config.fader_weight * min(1.0, self.step_count / max(1.0, self.warmup_steps))
+        loss = spectral + config.kl_weight * kl + fader * adversarial
+        tracking = torch.zeros(())
+        if config.tracking_weight > 0 and self.tracked:
+            shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
+            tracking = tracking_loss(model, z, d, shifts.to(self.device), config.skip_hops)
+            loss = loss + config.tracking_weight * tracking
+        if not torch.isfinite(loss):
+            raise TrainError(f"the loss became {float(loss)} at step {self.step_count}: lower --learning-rate")
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        self.optimiser.step()
+        self.disc_optimiser.zero_grad(set_to_none=True)
+        disc_loss.backward()
+        self.disc_optimiser.step()
+        self.step_count += 1
+        return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
+                          disc_loss.item(), lr)
+
+    # -- Validation and checkpoints ---------------------------------------------------------------
+
+    def validate(self) -> Validation:
+        config = self.config
+        spectral, tracking = validation_loss(self.model, self.valid, config.skip_hops, self.device,
+                                             config.tracking_shift if config.tracking_weight > 0 else 0.0)
+        self.model.train()
+        return Validation(spectral + config.tracking_weight * tracking, spectral, tracking)
+
+    def _weights(self) -> dict:
+        payload = model_payload(self.model, self.config_name) | {"descriptor_stats": self.stats}
+        if "init" in self.recipe:
+            payload["init"] = self.recipe["init"]
+        return payload
+
+    def keep_if_best(self, validation: Validation, always: bool = False) -> None:
+        """Writes best.pt (the only place that does) when this validation beats the best so far."""
+        if not (always or validation.selection < self.best_valid):
+            return
+        self.best_valid, self.best_spectral = validation.selection, validation.spectral
+        save_checkpoint(self._weights() | {"step": self.step_count, "valid_loss": validation.selection,
+                                           "valid_spectral": validation.spectral,
+                                           "valid_tracking": validation.tracking}, self.best_path)
+
+    def save_checkpoint(self) -> None:
+        save_checkpoint(self._weights() | {
+            "discriminator": self.discriminator.state_dict(), "optimiser": self.optimiser.state_dict(),
+            "disc_optimiser": self.disc_optimiser.state_dict(), "step": self.step_count, "minutes": self.minutes,
+            "best_valid": self.best_valid, "best_valid_spectral": self.best_spectral,
+            "train_config": asdict(self.config),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, self.checkpoint_path)
+
+    # -- The loop ---------------------------------------------------------------------------------
+
+    def run(self, max_minutes: float | None = None, progress: bool = True) -> dict:
+        """Steps until the step budget, `max_minutes` of training in all (sessions before a
+        resume included) or SIGINT/SIGTERM; checkpoints every config.checkpoint_seconds and at
+        the end. Returns the recipe, also written to run.json."""
+        from tqdm import tqdm
+
+        config = self.config
+        interrupted = []
+        previous_handlers = {s: signal.signal(s, lambda signum, frame: interrupted.append(signum))
+                             for s in (signal.SIGINT, signal.SIGTERM)}
+        budget = max_minutes if max_minutes is not None else math.inf
+        bar = tqdm(total=config.steps, initial=self.step_count, desc=f"train {self.out.name}", unit="step",
+                   disable=not progress, dynamic_ncols=True)
+        session_start, minutes_at_start = time.monotonic(), self.minutes
+        last_checkpoint = time.monotonic()
+        stop_reason = "steps"
+        self.model.train()
+        try:
+            while self.step_count < config.steps:
+                if interrupted:
+                    stop_reason = "interrupted"
+                    break
+                if self.minutes >= budget:
+                    stop_reason = "max-minutes"
+                    break
+                losses = self.step()
+                self.minutes = minutes_at_start + (time.monotonic() - session_start) / 60.0
+                bar.update(1)
+                bar.set_postfix(spectral=f"{losses.spectral:.3f}", tracking=f"{losses.tracking:.3f}",
+                                disc=f"{losses.discriminator:.2f}")
+                validation = None
+                if self.step_count % config.valid_every == 0 or self.step_count == config.steps:
+                    validation = self.validate()
+                    self.keep_if_best(validation)
+                if self.step_count % LOG_EVERY == 0 or validation is not None:
+                    self.log.write(self.step_count, self.minutes, losses, validation)
+                if time.monotonic() - last_checkpoint > config.checkpoint_seconds:
+                    self.save_checkpoint()
+                    last_checkpoint = time.monotonic()
+        finally:
+            bar.close()
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+        if not self.best_path.exists():  # stopped before the first validation
+            self.keep_if_best(self.validate(), always=True)
+        self.save_checkpoint()
+        self.recipe.update({"steps": self.step_count, "minutes": round(self.minutes, 2), "stopped_by": stop_reason,
+                            "best_valid_loss": round(self.best_valid, 5),
+                            "best_valid_spectral": round(self.best_spectral, 5)})
+        write_atomically(self.out / "run.json", json.dumps(self.recipe, indent=2) + "\n")
+        return self.recipe
+
+
+def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minutes: float | None = None,
+          resume: bool = False, threads: int | None = None, device_name: str | None = None,
+          progress: bool = True, model_overrides: dict | None = None, steps: int | None = None,
+          init: Path | None = None) -> dict:
+    """Trains (or resumes) a run; returns the final summary (also written to run.json).
+
+    A resumed run keeps the training config stored in its checkpoint; `steps` (if given)
+    replaces the step budget, so a finished run can be extended. `max_minutes` bounds the run's
+    total training time, counting the sessions before a resume. `init` (a new run only) starts
+    from a checkpoint's weights and descriptor ranges; its config name replaces config_name."""
+    trainer = Trainer(data, out, config, config_name, resume=resume, init=init, steps=steps, threads=threads,
+                      device_name=device_name, model_overrides=model_overrides)
+    return trainer.run(max_minutes, progress)
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train a model on a dataset folder")
+    parser.add_argument("data", type=Path, help="a folder written by `timbrel dataset`")
+    parser.add_argument("--config", default="default", choices=CONFIGS)
+    parser.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, logs)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"step budget (default {TrainConfig.steps}; with --resume, extends the run)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop after this much training time")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start a new run from these weights (a best.pt, or models/source/NAME.pt): fine-tuning")
+    parser.add_argument("--tracking-weight", type=float, default=TrainConfig.tracking_weight,
+                        help="weight of the descriptor tracking term (0 turns it off)")
+    parser.add_argument("--fader-weight", type=float, default=TrainConfig.fader_weight,
+                        help="weight of the adversarial term that keeps descriptors out of z")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=TrainConfig.batch)
+    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = TrainConfig(seed=args.seed, batch=args.batch, learning_rate=args.learning_rate,
+                         final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
+                         fader_weight=args.fader_weight)
+    if args.init is not None and args.resume:
+        print("timbrel train: --init starts a new run; --resume continues one: choose one", file=sys.stderr)
+        return 2
+    try:
+        summary = train(args.data, args.config, args.out, config, max_minutes=args.max_minutes,
+                        resume=args.resume, threads=args.threads, device_name=args.device,
+                        progress=not args.quiet, steps=args.steps, init=args.init)
+    except TrainError as error:
+        print(f"timbrel train: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {summary['steps']} steps in {summary['minutes']} min "
+          f"(stopped by {summary['stopped_by']}), best validation spectral loss {summary['best_valid_spectral']}")
+    return 130 if summary["stopped_by"] == "interrupted" else 0

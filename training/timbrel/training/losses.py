@@ -1,0 +1,149 @@
+"""The training objective's terms: the multi-scale spectral loss, the Fader-Network adversary
+and its losses, and the descriptor tracking term (what the faders promise).
+
+Per step the loop combines them as
+  spectral(x, y) + kl_weight * KL(z) + fader_weight * adversarial(z) + tracking_weight * tracking
+while the adversary learns, in alternation, to predict the descriptors from z.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..format.vocabulary import in_octaves
+
+# The descriptors the tracking term shifts: the spectral shape ones. Pitch and loudness drive the
+# harmonic-plus-noise synthesiser directly (the fundamental and the level), so they track by construction.
+TRACKED = ("centroid", "bandwidth", "flatness")
+
+
+class LatentDiscriminator(nn.Module):
+    """Fader-Network adversary: predicts each (normalised) descriptor from the latent z, as a
+    distribution over `bins` equal bins of [-1, 1] (classification, as the Fader Network does
+    for its attributes; bounded adversarial loss). `predict` gives the expected normalised value."""
+
+    def __init__(self, latent_size: int, descriptors: int, hidden: int = 128, bins: int = 16):
+        super().__init__()
+        self.descriptors = descriptors
+        self.bins = bins
+        self.net = nn.Sequential(
+            nn.Conv1d(latent_size, hidden, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv1d(hidden, hidden, 3, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv1d(hidden, descriptors * bins, 1))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """[B, latent, F] -> logits [B, bins, D, F]."""
+        logits = self.net(z)
+        return logits.reshape(z.shape[0], self.descriptors, self.bins, -1).transpose(1, 2)
+
+    def targets(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Normalised descriptors [B, D, F] (about -1..1) -> bin indices [B, D, F]."""
+        position = (normalised.clamp(-1.0, 1.0) + 1.0) * 0.5 * self.bins
+        return position.long().clamp(0, self.bins - 1)
+
+    def predict(self, z: torch.Tensor) -> torch.Tensor:
+        """Expected normalised descriptor [B, D, F]."""
+        centres = (torch.arange(self.bins, dtype=z.dtype, device=z.device) + 0.5) / self.bins * 2.0 - 1.0
+        return (self(z).softmax(1) * centres.reshape(1, -1, 1, 1)).sum(1)
+
+
+def fader_losses(discriminator: LatentDiscriminator, z: torch.Tensor, normalised: torch.Tensor,
+                 frames: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(discriminator loss, encoder adversarial loss). The discriminator learns the descriptor
+    bins from z.detach(); the encoder is pushed towards latents from which the discriminator's
+    prediction is uniform (cross-entropy to the uniform distribution minus log(bins): 0 at best).
+    `frames` [B, F] (bool), when given, limits both losses to those frames: the training loop
+    passes the frames with signal, since silence has no timbre to keep apart from its level.
+    Weight the adversarial term and warm it up as the Fader Network does."""
+    target = discriminator.targets(normalised.detach())
+    disc_each = F.cross_entropy(discriminator(z.detach()), target, reduction="none")  # [B, D, F]
+    adv_each = -discriminator(z).log_softmax(1).mean(1) - math.log(discriminator.bins)  # [B, D, F]
+    if frames is None:
+        return disc_each.mean(), adv_each.mean()
+    weight = frames.to(z.dtype).unsqueeze(1).expand_as(disc_each)
+    count = weight.sum().clamp(min=1.0)
+    return (disc_each * weight).sum() / count, (adv_each * weight).sum() / count
+
+
+def multiscale_spectral_loss(x: torch.Tensor, y: torch.Tensor,
+                             scales: Sequence[int] = (2048, 1024, 512, 256, 128),
+                             eps: float = 1e-7) -> torch.Tensor:
+    """Sum over FFT sizes of L1(|X| - |Y|) + L1(log|X| - log|Y|), Hann windows, 75% overlap;
+    x and y are [B, 1, T] (or [B, T])."""
+    x = x.reshape(-1, x.shape[-1])
+    y = y.reshape(-1, y.shape[-1])
+    total = x.new_zeros(())
+    for n in scales:
+        window = torch.hann_window(n, dtype=x.dtype, device=x.device)
+        sx = torch.stft(x, n, n // 4, window=window, return_complex=True).abs()
+        sy = torch.stft(y, n, n // 4, window=window, return_complex=True).abs()
+        total = total + (sx - sy).abs().mean() + (torch.log(sx + eps) - torch.log(sy + eps)).abs().mean()
+    return total
+
+
+def frames_with_signal(loudness: torch.Tensor, range_db: float = 30.0) -> torch.Tensor:
+    """[B, F] bool: the frames of loudness [B, F] (dB) within range_db of each item's loudest."""
+    return loudness > loudness.amax(-1, keepdim=True) - range_db
+
+
+def adversary_frames(model, d: torch.Tensor, range_db: float) -> torch.Tensor | None:
+    """[B, F] bool: the frames the Fader adversary judges, those with signal (within range_db)
+    and above the data's quietest useful level. Silence and near-silence carry no timbre, only
+    their level: pushing z there to hide the level is noise in the gradient, and the latent
+    probe of `timbrel eval` measures the frames with signal."""
+    names = list(model.descriptor_names)
+    if range_db <= 0 or "loudness" not in names:
+        return None
+    loudness = d[:, names.index("loudness")]
+    return frames_with_signal(loudness, range_db) & (
+        loudness > float(model.descriptor_min[names.index("loudness")]))
+
+
+def tracked_indices(model) -> list[int]:
+    return [i for i, name in enumerate(model.descriptor_names) if name in TRACKED]
+
+
+def shifted_descriptors(model, d: torch.Tensor, shifts: torch.Tensor, tracked: list[int]) -> torch.Tensor:
+    """d [B, D, F] with descriptor tracked[j] of item b moved by shifts[b, j] normalised units
+    (the whole range is 2 units) as a fader shift moves it: octaves for Hz descriptors."""
+    out = d.clone()
+    for j, i in enumerate(tracked):
+        low, high = float(model.descriptor_min[i]), float(model.descriptor_max[i])
+        shift = shifts[:, j: j + 1]
+        if in_octaves(model.descriptor_units[i]):
+            out[:, i] = d[:, i] * torch.exp2(shift * (0.5 * (math.log2(high) - math.log2(low))))
+        else:
+            out[:, i] = d[:, i] + shift * (0.5 * (high - low))
+    return out
+
+
+def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor, skip_hops: int) -> torch.Tensor:
+    """Mean |normalise(analyze(decode(z, shifted d))) - normalise(shifted d)| over the tracked
+    descriptors, on frames within 30 dB of each item's loudest (the others have no stable
+    spectral shape) after the first skip_hops. Resets the model's streams."""
+    tracked = tracked_indices(model)
+    if not tracked:
+        return z.new_zeros(())
+    target = shifted_descriptors(model, d, shifts, tracked)
+    model.reset()
+    y = model.decode(torch.cat([z, target], 1))
+    model.reset()
+    measured = model.analyze(y)
+    model.reset()
+    loudness = d[:, model.descriptor_names.index("loudness")]
+    mask = frames_with_signal(loudness)[:, skip_hops:].float()
+    # Unclamped: an output far outside the range is where the gradient matters most.
+    error = (model.normalise_descriptors(measured, clamp=False)
+             - model.normalise_descriptors(target, clamp=False))[:, tracked, skip_hops:].abs()
+    return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(tracked) + 1e-9)
+
+
+def validation_shifts(batch: int, tracked: int, largest: float) -> torch.Tensor:
+    """Fixed fader shifts for validation: spread over +-largest, different per descriptor."""
+    grid = torch.linspace(-largest, largest, batch)
+    return torch.stack([grid.roll(j) for j in range(tracked)], 1)
