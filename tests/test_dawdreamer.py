@@ -8,6 +8,7 @@ import pytest
 
 from conftest import REPO, SAMPLE_RATE, make_signal
 from timbrel.hosts import DawDreamerHost
+from timbrel.hosts.plugin import margin_choice
 from timbrel_tools.reference import hop_values_from_blocks
 
 TOLERANCE = 1e-5
@@ -35,7 +36,7 @@ def test_reported_latency_matches_the_contract(plugin_path):
 @pytest.mark.parametrize("mode, margin", [("Threaded", 1), ("Threaded", 2), ("Inline", 1)])
 def test_raw_output_is_the_reference_delayed_by_the_reported_latency(host, reference, mode, margin):
     host.set("processing_mode", mode)
-    host.set("threaded_margin", f"{margin} Hop" + ("s" if margin > 1 else ""))
+    host.set("threaded_margin", margin_choice(margin))
     audio = make_signal(2)
     raw = host.render_raw(audio, audio.shape[1])
     assert host.latency == reference.latency_for(mode, BLOCK, margin_hops=margin)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -80,6 +81,10 @@ def test_a_short_training_run_lowers_the_validation_loss(tiny_data, tmp_path):
     recipe = json.loads((tmp_path / "run" / "run.json").read_text())
     assert recipe["steps"] == 30 and recipe["torch"].startswith("2.13.0")
     assert not list((tmp_path / "run").glob(".*.tmp"))  # atomic writes leave no temporary files
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("checkpoint.pt", "best.pt", "run.json"):  # readable like any file the user saves
+        assert (tmp_path / "run" / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
 def test_resume_continues_the_same_run(tiny_data, tmp_path):

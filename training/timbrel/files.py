@@ -1,8 +1,9 @@
 """Writing files so that a reader never sees half of one: the package's one atomic-write helper.
 
-Every file the package writes that someone else reads (model files, checkpoints, dataset WAVs
-and manifests, run recipes, cards) goes through `atomic_path`: the content is written to a
-temporary file beside the destination, checked if the caller wants, then renamed over it. A
+Every file the package writes to be read whole later (model files, checkpoints, dataset WAVs
+and manifests, run recipes, cards, eval reports, renders) goes through `atomic_path`: the
+content is written to a temporary file beside the destination, checked if the caller wants,
+then renamed over it. A
 crash, a kill or a failed check leaves the old file (or none), never a torn one.
 
 Permissions follow the user's umask, like any file they save (0644 under the usual umask 022,
