@@ -1,9 +1,10 @@
-"""The package installs on its own: `pip install ./training[hosts]` (not editable) into a fresh
-venv with the pinned torch, then every command runs from a folder outside the checkout, and
-`timbrel render` finds the plugin where a user installs it (~/.vst3), not through the checkout.
+"""The package installs on its own: `pip install ./training` (not editable) into a fresh venv
+with the pinned torch, then check, dataset, train, export and eval run from a folder outside
+the checkout; with the `hosts` extra added, `timbrel render` finds the plugin where a user
+installs it (~/.vst3), not through the checkout.
 
-Slow (a venv and its wheels, about two minutes with pip's cache warm), so one test walks the
-whole path: check, dataset, train, export (a run and a shipped source checkpoint), eval, render."""
+Slow (a venv and its wheels: about a minute with pip's cache warm), so one test walks the whole
+path: check, dataset, train, export (a run and a shipped source checkpoint), eval, render."""
 
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ def recordings(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> tuple[Path, dict]:
-    """A fresh venv with timbrel[hosts] installed from ./training, and an environment whose
-    home holds the built plugin in the user's VST3 folder."""
+def installed(tmp_path_factory) -> tuple[Path, dict, Path]:
+    """A fresh venv with timbrel installed from a copy of ./training (no extras), an
+    environment whose home holds the built plugin in the user's VST3 folder, and the copy."""
     root = tmp_path_factory.mktemp("install")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -58,13 +59,13 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     # From a copy: pip builds a local project in place, and the checkout stays as it is.
     source = root / "training"
     shutil.copytree(REPO / "training", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    run([python, "-m", "pip", "install", "-q", "-c", REPO / "constraints.txt", f"{source}[hosts]"],
-        cwd=root, env=env, timeout=1200)
-    return venv, env
+    run([python, "-m", "pip", "install", "-q", "-c", REPO / "constraints.txt", source], cwd=root, env=env,
+        timeout=1200)
+    return venv, env, source
 
 
 def test_the_package_runs_outside_the_checkout(installed, tmp_path):
-    venv, env = installed
+    venv, env, source = installed
     timbrel = venv / "bin" / "timbrel"
     work = tmp_path / "work"
     work.mkdir()
@@ -91,6 +92,12 @@ def test_the_package_runs_outside_the_checkout(installed, tmp_path):
 
     audio = (0.3 * np.sin(2 * np.pi * 330 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
     sf.write(work / "in.wav", audio, SAMPLE_RATE)
+    # render needs the hosts extra, and says so.
+    without = subprocess.run([timbrel, "render", "in.wav", "out.wav"], cwd=work, env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert without.returncode == 2 and "timbrel[hosts]" in without.stderr, without.stderr
+    run([venv / "bin" / "python", "-m", "pip", "install", "-q", "-c", REPO / "constraints.txt", f"{source}[hosts]"],
+        work, env)
     rendered = run([timbrel, "render", "in.wav", "out.wav", "--model", "violin-again.ts"], work, env)
     assert "through violin-again" in rendered.stdout, rendered.stdout
     out, rate = sf.read(work / "out.wav")

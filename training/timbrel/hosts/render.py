@@ -372,7 +372,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     except (RenderError, PluginError, FileNotFoundError, ValueError, UnknownParameter) as error:
         print(f"timbrel render: {error}", file=sys.stderr)
         return 2
-    except ModuleNotFoundError as error:  # the hosts are an optional extra of the package
+    except ModuleNotFoundError as error:
+        if error.name not in ("pedalboard", "dawdreamer"):
+            raise
+        # The hosts are an optional extra of the package.
         print(f"timbrel render: {error.name} is not installed (pip install 'timbrel[hosts]')", file=sys.stderr)
         return 2
     print(report)
