@@ -11,6 +11,7 @@ packages=(
   catch2                                  # engine unit tests (ctest)
   libsamplerate0-dev                      # host <-> model sample-rate conversion
   fluidsynth fluid-soundfont-gm           # demo input and training data (FluidR3_GM, MIT)
+  musescore-general-soundfont-lossless    # a second sample set (MIT): the pitch benchmark, held-out checks
   fonts-dejavu-core                       # text in the headless editor snapshot (JUCE finds fonts by fontconfig)
 )
 

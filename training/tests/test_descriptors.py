@@ -278,3 +278,101 @@ def test_analyzer_computes_what_the_descriptor_functions_compute():
     described, voiced = analyzer.describe(windows)  # what training measures ranges with
     torch.testing.assert_close(described[0], got)
     torch.testing.assert_close(voiced, descriptors.pitch_midi(windows, RATE, 60.0, 1500.0)[1])
+
+
+# The pitch analysis models export now (HarmonicNoiseConfig's defaults): YIN over a 4096-sample
+# look-behind reaching 28 Hz (so 30 Hz has a trough), with the octave rule.
+
+LONG = 4096
+SPECTRAL = 1024
+
+
+def new_analysis(signal: torch.Tensor, names=("pitch",)) -> tuple[torch.Tensor, torch.Tensor]:
+    analyzer = descriptors.DescriptorAnalyzer(list(names), RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, LONG, 2.0, 0.02)
+    signal = signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
+    d, voiced = analyzer.describe(analyzer.windows(signal))
+    settled = LONG // CAUSAL_HOP
+    return d[:, :, settled:], voiced[:, settled:]
+
+
+def harmonic_tone(f0: float, levels_db: list[float], seconds: float = 0.6) -> torch.Tensor:
+    t = torch.arange(int(RATE * seconds), dtype=torch.float64) / RATE
+    tone = sum(10 ** (level / 20) * torch.sin(2 * math.pi * (k + 1) * f0 * t) for k, level in enumerate(levels_db))
+    return (0.3 * tone / tone.abs().max()).float().reshape(1, 1, -1)
+
+
+@pytest.mark.parametrize("freq", [30.0, 41.2, 65.0, 220.0, 1000.0, 1975.0])
+def test_the_pitch_holds_from_30_hz_to_2_khz(freq):
+    # A rich tone (a sawtooth's harmonics below Nyquist) at each end of the range.
+    levels = [-20 * math.log10(k) for k in range(1, 40) if k * freq < RATE / 2]
+    d, voiced = new_analysis(harmonic_tone(freq, levels))
+    assert (d[0, 0] - midi_of(freq)).abs().max().item() < 0.1
+    assert voiced.min().item() > 0.5
+
+
+@pytest.mark.parametrize("f0", [41.2, 46.2, 55.0])
+def test_a_weak_fundamental_is_not_read_an_octave_up(f0):
+    # Like the low strings of a double bass: the 2nd and 4th harmonics lead, the fundamental and
+    # the odd harmonics 20 dB down. YIN's first-below-threshold rule reads the octave above.
+    levels = [-21.0, 0.0, -21.0, -4.0, -26.0, -26.0, -20.0, -25.0]
+    d, voiced = new_analysis(harmonic_tone(f0, levels))
+    assert (d[0, 0] - midi_of(f0)).abs().max().item() < 0.1
+    assert voiced.min().item() > 0.5
+    legacy, _ = descriptors.pitch_midi(causal_windows(harmonic_tone(f0, levels)), RATE, 30.0, 2000.0)
+    assert (legacy[0, SETTLED:] - midi_of(2 * f0)).abs().median().item() < 0.1  # why the rule exists
+
+
+def test_a_rich_tone_is_not_read_an_octave_down():
+    # Strong even harmonics tempt a rule that prefers long periods; this one must not take them.
+    for f0 in (98.0, 196.0, 440.0):
+        d, _ = new_analysis(harmonic_tone(f0, [0.0, -1.0, -3.0, -2.0, -6.0, -5.0, -9.0, -8.0]))
+        assert (d[0, 0] - midi_of(f0)).abs().max().item() < 0.1, f0
+
+
+def square(freq: float, seconds: float = 0.6) -> torch.Tensor:
+    t = torch.arange(int(RATE * seconds), dtype=torch.float64) / RATE
+    return (0.9 * torch.sign(torch.sin(2 * math.pi * freq * t))).float().reshape(1, 1, -1)
+
+
+def click_train(freq: float, seconds: float = 0.6) -> torch.Tensor:
+    x = torch.zeros(1, 1, int(RATE * seconds))
+    x[..., :: int(round(RATE / freq))] = 0.8
+    return x
+
+
+BAD_INPUT = {
+    "silence": (lambda: torch.zeros(1, 1, RATE // 2), "unvoiced"),
+    "DC": (lambda: torch.full((1, 1, RATE // 2), 0.5), "unvoiced"),
+    "white noise": (lambda: white_noise(0.6), "unvoiced"),
+    "clipped square, 110 Hz": (lambda: square(110.0), 110.0),
+    "click train, 100 Hz": (lambda: click_train(100.0), 100.0),
+    "two notes at once": (lambda: long_sine(220.0, 0.3, 0.6) + long_sine(277.2, 0.3, 0.6), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUT))
+def test_bad_input_gives_finite_descriptors_and_honest_voicing(name):
+    make, expected = BAD_INPUT[name]
+    d, voiced = new_analysis(make(), names=("loudness", "pitch", "centroid", "bandwidth", "flatness"))
+    assert torch.isfinite(d).all() and torch.isfinite(voiced).all()
+    if expected == "unvoiced":
+        assert (voiced < 0.5).float().mean().item() > 0.9, voiced
+    elif expected is not None:
+        assert voiced.min().item() > 0.5
+        assert (d[0, 1] - midi_of(expected)).abs().max().item() < 0.2
+
+
+@pytest.mark.parametrize("hops_per_block", [1, 5])
+def test_the_long_pitch_window_streams_exactly(hops_per_block):
+    signal = harmonic_tone(55.0, [0.0, -6.0, -9.0]) + 0.01 * white_noise(0.6)
+    signal = signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
+    names = ["loudness", "pitch", "centroid", "bandwidth", "flatness"]
+    analyzer = torch.jit.script(descriptors.DescriptorAnalyzer(names, RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0,
+                                                               LONG, 2.0, 0.02))
+    offline = analyzer(signal)
+    analyzer.reset()
+    streamed = torch.cat([analyzer(block) for block in signal.split(CAUSAL_HOP * hops_per_block, -1)], -1)
+    torch.testing.assert_close(streamed, offline, rtol=1e-5, atol=1e-4)
+    # The spectral descriptors still describe the last 1024 samples of each window.
+    short = descriptors.DescriptorAnalyzer(names[:1] + names[2:], RATE, CAUSAL_HOP, SPECTRAL)
+    torch.testing.assert_close(offline[:, [0, 2, 3, 4]], short(signal), rtol=1e-5, atol=1e-4)

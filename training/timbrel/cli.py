@@ -63,6 +63,7 @@ COMMANDS = {
     "train": _lazy(".training.loop"),
     "export": _lazy(".training.export"),
     "eval": _lazy(".training.evaluate"),
+    "bench": _lazy(".training.pitch_bench"),
 }
 
 

@@ -171,14 +171,23 @@ def spectral_flatness_db(frame: torch.Tensor) -> torch.Tensor:
 
 
 def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: float = 2000.0,
-               threshold: float = 0.1) -> Tuple[torch.Tensor, torch.Tensor]:
+               threshold: float = 0.1, octave_ratio: float = 0.0,
+               octave_margin: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
     """YIN f0 of each frame: [B, F, N] -> (pitch [B, F] in MIDI semitones, voiced [B, F] in 0..1).
 
     The difference function d(tau) = sum_{j<L} (x[j] - x[j + tau])^2 over an integration window
     of L = N - tau_max samples is computed for every lag at once from an FFT cross-correlation
-    and energy prefix sums, then cumulative-mean normalised (d'). The period is the first trough
-    of d' below `threshold` within [sample_rate / fmax, tau_max] (the first one avoids octave-down
-    errors), or the deepest trough when none is below it; parabolic interpolation refines it.
+    and energy prefix sums, then cumulative-mean normalised (d'). Parabolic interpolation refines
+    the chosen trough of d' within [sample_rate / fmax, tau_max]. Which trough:
+
+    - octave_ratio 0 (YIN's rule): the first trough below `threshold` (the first one avoids
+      octave-down errors), or the deepest trough when none is below it;
+    - octave_ratio r > 0: the first trough no deeper than r * best + octave_margin and below
+      `threshold`, where best is the deepest trough (the deepest itself when it is not below
+      `threshold`). A note whose fundamental is weak (a double bass's low string: odd harmonics
+      20 dB down) has a shallow trough at half its period that YIN's rule takes, an octave up;
+      the true period's trough is several times deeper. A periodic sound's trough at twice its
+      period is no deeper than at its period, so this does not fall an octave down either.
 
     Window length: lags up to sample_rate / fmin need N >= 2 * sample_rate / fmin. Longer lags
     than N // 2 are not searched, so the lowest pitch found is max(fmin, 2 * sample_rate / N):
@@ -189,17 +198,19 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     with no trough below `threshold` still get the estimate from the deepest trough in `pitch`,
     but voiced is at most 1 - threshold; consumers treat voiced < 0.5 as unvoiced.
     """
-    yin = YinSettings(frame.shape[-1], sample_rate, fmin, fmax, threshold)
+    yin = YinSettings(frame.shape[-1], sample_rate, fmin, fmax, threshold, octave_ratio, octave_margin)
     like = frame.new_zeros(1)
     spectra = torch.fft.rfft(frame.unsqueeze(-2) * yin.masks(like)[:2], dim=-1)
     return yin_pitch(frame, spectra[..., 0, :], spectra[..., 1, :], yin.lags(like), yin.order(like),
-                     yin.steps(like), sample_rate, yin.min_lag, yin.max_lag, yin.threshold)
+                     yin.steps(like), sample_rate, yin.min_lag, yin.max_lag, yin.threshold, yin.octave_ratio,
+                     yin.octave_margin)
 
 
 class YinSettings:
     """The lag range and constants of YIN on N-sample frames (see `pitch_midi`)."""
 
-    def __init__(self, length: int, sample_rate: int, fmin: float, fmax: float, threshold: float = 0.1):
+    def __init__(self, length: int, sample_rate: int, fmin: float, fmax: float, threshold: float = 0.1,
+                 octave_ratio: float = 0.0, octave_margin: float = 0.0):
         self.length = int(length)
         self.max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
         self.min_lag = max(int(math.floor(float(sample_rate) / fmax)), 2)
@@ -207,6 +218,8 @@ class YinSettings:
             raise ValueError("pitch_midi: the window is too short for fmax")
         self.integration = length - self.max_lag
         self.threshold = float(threshold)
+        self.octave_ratio = float(octave_ratio)
+        self.octave_margin = float(octave_margin)
 
     def masks(self, like: torch.Tensor) -> torch.Tensor:
         """[3, N]: the integration head (first L samples), the whole frame, and the periodic Hann
@@ -233,7 +246,7 @@ class YinSettings:
 
 def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
               order: torch.Tensor, steps: torch.Tensor, sample_rate: int, min_lag: int, max_lag: int,
-              threshold: float) -> Tuple[torch.Tensor, torch.Tensor]:
+              threshold: float, octave_ratio: float = 0.0, octave_margin: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
     """`pitch_midi` given rfft(frame * head mask), rfft(frame) and YinSettings' constants.
     Written for few ops per call (each costs microseconds when streaming hop by hop): index
     arithmetic replaces padding, one gather serves the interpolation, one argmin the search."""
@@ -255,12 +268,23 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
     normalised = difference * lags / torch.cumsum(difference, dim=-1)  # index i is lag i + 1
 
     # Troughs of d' inside the searched lags (each has both neighbours, for interpolation). One
-    # argmin picks the period: troughs below the threshold key by lag below -9.9 (the first
-    # lowest), other troughs by depth, and with no trough the deepest value (d' + 2).
+    # argmin picks the period: acceptable troughs key by lag below -9.9 (the first lowest),
+    # other troughs by depth, and with no trough the deepest value (d' + 2).
     middle = normalised[..., min_lag - 1: max_lag - 1]
-    trough = (middle < normalised[..., min_lag - 2: max_lag - 2]) & (middle <= normalised[..., min_lag: max_lag])
-    key = torch.where(trough, middle, middle + 2.0)
-    chosen = torch.argmin(torch.where(key < threshold, order, key), dim=-1, keepdim=True)
+    left, right = normalised[..., min_lag - 2: max_lag - 2], normalised[..., min_lag: max_lag]
+    trough = (middle < left) & (middle <= right)
+    if octave_ratio > 0.0:
+        # Troughs compared by their interpolated floor: a short period between two whole lags
+        # (2 kHz is 22.05 samples) has a shallow sampled trough but a deep true one.
+        curvature = torch.clamp(left + right - 2.0 * middle, min=1e-12)
+        floor_value = torch.clamp(middle - (left - right).pow(2) / (8.0 * curvature), min=0.0)
+        key = torch.where(trough, floor_value, middle + 2.0)
+        best = key.amin(-1, keepdim=True)
+        acceptable = key <= torch.minimum(best * octave_ratio + octave_margin, torch.clamp(best, min=threshold))
+    else:
+        key = torch.where(trough, middle, middle + 2.0)
+        acceptable = key < threshold
+    chosen = torch.argmin(torch.where(acceptable, order, key), dim=-1, keepdim=True)
 
     # Parabolic interpolation through the trough and its neighbours.
     neighbours = normalised[..., min_lag - 2: max_lag].gather(-1, chosen + steps)
@@ -283,33 +307,39 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
 
 
 class CausalWindows(torch.nn.Module):
-    """Streams of causal analysis windows: each hop of a block [B, 1, T] gets the `window`
-    samples ending at its end, [B, F, window]; the window - hop samples before the block are
-    carried in `history` (zeros after `reset()`), so streaming equals offline."""
+    """Streams of causal analysis windows: each hop of a block [B, 1, T] gets the `reach`
+    samples ending at its end, [B, F, reach] (reach defaults to `window`, the spectra's length);
+    the reach - hop samples before the block are carried in `history` (zeros after `reset()`),
+    so streaming equals offline. A reach beyond the window serves a longer pitch analysis; the
+    spectra use each frame's last `window` samples."""
 
-    def __init__(self, hop: int, window: int):
+    def __init__(self, hop: int, window: int, reach: int = 0):
         super().__init__()
+        reach = max(int(reach), int(window))
         if window < hop:
             raise ValueError("CausalWindows: window must be at least hop")
         self.hop = int(hop)
         self.window = int(window)
+        self.reach = reach
         self.register_buffer("hann", torch.hann_window(window, periodic=True))
-        self.register_buffer("history", torch.zeros(1, 1, window - hop))
+        self.register_buffer("history", torch.zeros(1, 1, reach - hop))
 
     @torch.jit.export
     def reset(self):
-        self.history = torch.zeros(1, 1, self.window - self.hop, device=self.hann.device)
+        self.history = torch.zeros(1, 1, self.reach - self.hop, device=self.hann.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.history.shape[0] != x.shape[0] or self.history.dtype != x.dtype or self.history.device != x.device:
-            self.history = zero_history(x, self.hop, self.window)
-        frames, history = causal_frames(x, self.hop, self.window, self.history)
+            self.history = zero_history(x, self.hop, self.reach)
+        frames, history = causal_frames(x, self.hop, self.reach, self.history)
         self.history = history.detach()
         return frames
 
     @torch.jit.export
     def power_spectrum(self, frames: torch.Tensor) -> torch.Tensor:
-        """|rfft|^2 of each Hann-windowed frame, [B, F, window // 2 + 1]."""
+        """|rfft|^2 of each frame's last `window` samples, Hann-windowed: [B, F, window // 2 + 1]."""
+        if self.reach > self.window:
+            frames = frames[..., self.reach - self.window:]
         return torch.fft.rfft(frames * self.hann, dim=-1).abs().pow(2)
 
 
@@ -319,25 +349,36 @@ class DescriptorAnalyzer(torch.nn.Module):
     vocabulary read 0. `reset()` clears the history."""
 
     def __init__(self, names: List[str], sample_rate: int, hop: int, window: int,
-                 pitch_fmin: float = 40.0, pitch_fmax: float = 2000.0):
+                 pitch_fmin: float = 40.0, pitch_fmax: float = 2000.0, pitch_window: int = 0,
+                 octave_ratio: float = 0.0, octave_margin: float = 0.0):
         super().__init__()
         if len(names) == 0:
             raise ValueError("DescriptorAnalyzer: no descriptors to analyse")
         self.names: List[str] = list(names)
         self.sample_rate = int(sample_rate)
-        self.windows = CausalWindows(hop, window)
+        self.has_pitch = "pitch" in self.names
+        # The pitch may look further back than the spectra: low notes need two periods (30 Hz:
+        # 2940 samples at 44.1 kHz), the spectral descriptors a short window for time detail.
+        self.pitch_window = max(int(pitch_window), int(window)) if self.has_pitch else int(window)
+        self.window = int(window)
+        self.windows = CausalWindows(hop, window, self.pitch_window)
         like = torch.zeros(1)
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
-        self.has_pitch = "pitch" in self.names
-        # YIN's constants (derived, so not in checkpoints). With pitch, one rfft of each window
-        # times [head mask, ones, Hann] gives YIN's two spectra and the descriptors' spectrum.
-        yin = YinSettings(window, sample_rate, pitch_fmin, pitch_fmax) if self.has_pitch else None
+        # YIN's constants (derived, so not in checkpoints). With pitch over the spectra's window,
+        # one rfft of each window times [head mask, ones, Hann] gives YIN's two spectra and the
+        # descriptors' one; otherwise YIN's two and the descriptors' are two rffts.
+        yin = YinSettings(self.pitch_window, sample_rate, pitch_fmin, pitch_fmax, 0.1, octave_ratio,
+                          octave_margin) if self.has_pitch else None
         self.min_lag = yin.min_lag if yin else 0
         self.max_lag = yin.max_lag if yin else 0
         self.threshold = yin.threshold if yin else 0.0
-        self.register_buffer("yin_masks", yin.masks(like) if yin else torch.zeros(3, window), persistent=False)
+        self.octave_ratio = yin.octave_ratio if yin else 0.0
+        self.octave_margin = yin.octave_margin if yin else 0.0
+        self.shared_fft = self.pitch_window == self.window
+        masks = yin.masks(like) if yin else torch.zeros(3, window)
+        self.register_buffer("yin_masks", masks if self.shared_fft else masks[:2], persistent=False)
         self.register_buffer("yin_lags", yin.lags(like) if yin else torch.zeros(0), persistent=False)
         self.register_buffer("yin_order", yin.order(like) if yin else torch.zeros(0), persistent=False)
         self.register_buffer("yin_steps", yin.steps(like) if yin else torch.zeros(0, dtype=torch.long),
@@ -364,8 +405,13 @@ class DescriptorAnalyzer(torch.nn.Module):
         if self.has_pitch:
             spectra = torch.fft.rfft(frames.unsqueeze(-2) * self.yin_masks, dim=-1)
             pitch, voiced = yin_pitch(frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags, self.yin_order,
-                                      self.yin_steps, self.sample_rate, self.min_lag, self.max_lag, self.threshold)
-            magnitude = spectra[..., 2, :].abs()
+                                      self.yin_steps, self.sample_rate, self.min_lag, self.max_lag, self.threshold,
+                                      self.octave_ratio, self.octave_margin)
+            if self.shared_fft:
+                magnitude = spectra[..., 2, :].abs()
+            else:
+                magnitude = torch.fft.rfft(frames[..., self.pitch_window - self.window:] * self.windows.hann,
+                                           dim=-1).abs()
         else:
             magnitude = torch.fft.rfft(frames * self.windows.hann, dim=-1).abs()
             pitch = torch.zeros(0)
@@ -399,6 +445,18 @@ class DescriptorAnalyzer(torch.nn.Module):
         return torch.stack(out, 1), voiced, power
 
 
-__all__ = ["SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
+def pitch_analyzer_like(module) -> DescriptorAnalyzer:
+    """A pitch-only analyzer with the analysis settings a model file keeps (window, pitch_fmin,
+    pitch_fmax and, in files exported since they exist, pitch_window, octave_ratio and
+    octave_margin): the voicing that goes with the pitch its analyze() returns."""
+    def setting(name: str, default):
+        return getattr(module, name) if hasattr(module, name) else default
+
+    return DescriptorAnalyzer(["pitch"], int(module.sample_rate), int(module.hop_length), int(module.window),
+                              float(module.pitch_fmin), float(module.pitch_fmax), int(setting("pitch_window", 0)),
+                              float(setting("octave_ratio", 0.0)), float(setting("octave_margin", 0.0)))
+
+
+__all__ = ["pitch_analyzer_like", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
            "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
            "spectral_flatness_db", "pitch_midi", "YinSettings", "yin_pitch", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]

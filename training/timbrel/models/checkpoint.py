@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..files import atomic_path
-from .harmonic_noise import HarmonicNoiseConfig, HarmonicNoiseModel
+from .harmonic_noise import ANALYSIS_FIELDS, LEGACY_ANALYSIS, HarmonicNoiseConfig, HarmonicNoiseModel
 from .waveform import WaveformConfig, WaveformModel
 
 # Model configs by name: 'default' and 'lowlatency' are harmonic-plus-noise models (what
@@ -61,12 +61,20 @@ def model_payload(model, config_name: str) -> dict:
             "descriptor_min": model.descriptor_min, "descriptor_max": model.descriptor_max}
 
 
-def model_from_checkpoint(state: dict):
-    """Rebuilds the model a checkpoint describes, weights and descriptor ranges loaded."""
+def model_from_checkpoint(state: dict, current_analysis: bool = False):
+    """Rebuilds the model a checkpoint describes, weights and descriptor ranges loaded. A
+    harmonic-plus-noise model keeps the pitch analysis it was trained with (checkpoints from
+    before the analysis fields existed get LEGACY_ANALYSIS), unless `current_analysis` gives it
+    today's defaults (`timbrel export --current-analysis`)."""
     overrides = dict(state["model_config"])
     if state["config_name"] == "waveform":
         model = WaveformModel(WaveformConfig(**overrides))
     else:
+        if current_analysis:
+            defaults = HarmonicNoiseConfig()
+            overrides.update({name: getattr(defaults, name) for name in ANALYSIS_FIELDS})
+        else:
+            overrides = {**LEGACY_ANALYSIS, **overrides}
         model = HarmonicNoiseModel(HarmonicNoiseConfig(**overrides))
     model.set_descriptor_range(state["descriptor_min"], state["descriptor_max"])
     missing, unexpected = model.load_state_dict(

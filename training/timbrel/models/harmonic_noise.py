@@ -39,6 +39,10 @@ from .conditioning import DEFAULT_MAX, DEFAULT_MIN, DescriptorConditioned, sampl
 TWO_PI = 2.0 * math.pi
 
 
+LEGACY_ANALYSIS = {"pitch_fmin": 90.0, "pitch_window": 0, "octave_ratio": 0.0, "octave_margin": 0.0}
+ANALYSIS_FIELDS = tuple(LEGACY_ANALYSIS)
+
+
 @dataclass
 class HarmonicNoiseConfig:
     """Architecture and metadata of a HarmonicNoiseModel."""
@@ -60,8 +64,16 @@ class HarmonicNoiseConfig:
     descriptor_units: List[str] = field(default_factory=lambda: list(DESCRIPTOR_UNITS))
     descriptor_min: List[float] = field(default_factory=lambda: list(DEFAULT_MIN))
     descriptor_max: List[float] = field(default_factory=lambda: list(DEFAULT_MAX))
-    pitch_fmin: float = 90.0      # YIN needs window >= 2 * sample_rate / fmin
+    # The pitch analysis (timbrel.format.descriptors.pitch_midi): YIN over pitch_window samples
+    # (at least 2 * sample_rate / pitch_fmin), with the octave rule of octave_ratio and
+    # octave_margin (0: YIN's first-below-threshold rule). The search reaches 28 Hz so that a
+    # 30 Hz period has a trough inside it. LEGACY_ANALYSIS is what models trained
+    # before these fields existed were analysed with. `timbrel bench pitch` measures it.
+    pitch_fmin: float = 28.0
     pitch_fmax: float = 2000.0
+    pitch_window: int = 4096
+    octave_ratio: float = 2.0
+    octave_margin: float = 0.02
     weight_norm: bool = True
 
     @classmethod
@@ -117,8 +129,8 @@ class HarmonicNoiseModel(DescriptorConditioned):
         names = list(config.descriptor_names)
         if "pitch" not in names or "loudness" not in names:
             raise ValueError("HarmonicNoiseModel needs the 'pitch' and 'loudness' descriptors")
-        if config.window < 2 * config.sample_rate / config.pitch_fmin:
-            raise ValueError("HarmonicNoiseConfig: window too short for pitch_fmin (needs 2 * sample_rate / fmin)")
+        if max(config.window, config.pitch_window) < 2 * config.sample_rate / config.pitch_fmin:
+            raise ValueError("HarmonicNoiseConfig: pitch_window too short for pitch_fmin (needs 2 * sample_rate / fmin)")
         self.config_dict = json.dumps(asdict(config))
         hop = int(config.hop_length)
 
@@ -145,8 +157,12 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.window = int(config.window)
         self.pitch_fmin = float(config.pitch_fmin)
         self.pitch_fmax = float(config.pitch_fmax)
-        self.analyzer = DescriptorAnalyzer(names, config.sample_rate, hop, config.window,
-                                           config.pitch_fmin, config.pitch_fmax)
+        self.analyzer = DescriptorAnalyzer(names, config.sample_rate, hop, config.window, config.pitch_fmin,
+                                           config.pitch_fmax, config.pitch_window, config.octave_ratio,
+                                           config.octave_margin)
+        self.pitch_window = self.analyzer.pitch_window
+        self.octave_ratio = float(config.octave_ratio)
+        self.octave_margin = float(config.octave_margin)
         self.encoder_frames = CausalWindows(hop, config.window)
         self.register_buffer("mel", mel_filterbank(config.sample_rate, config.window, config.mels))
         self.loudness_index = names.index("loudness")
@@ -229,7 +245,8 @@ class HarmonicNoiseModel(DescriptorConditioned):
         streams advance as the two calls would: the encode stream's history is the analyzer's,
         since both have seen the same audio."""
         frames = self.analyzer.windows(x)
-        self.encoder_frames.history = self.analyzer.windows.history
+        history = self.analyzer.windows.history  # reaches back pitch_window - hop samples
+        self.encoder_frames.history = history[..., history.shape[-1] - (self.window - self.hop_length):]
         descriptors, _, power = self.analyzer.describe_with_power(frames)
         return torch.cat([self._encoder_from_power(power)[0], descriptors], 1)
 

@@ -3,6 +3,7 @@ them, random augmented excerpts for training steps and fixed excerpts for valida
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..format import descriptors
 from ..format.vocabulary import in_octaves
 from .errors import TrainError
 
@@ -38,8 +38,7 @@ def descriptor_ranges(model, clips: list[np.ndarray]) -> tuple[list[float], list
     within 50 dB of the loudest (pitch: over voiced frames), widened by 5% each side."""
     names = model.descriptor_names
     hop = model.hop_length
-    analyzer = descriptors.DescriptorAnalyzer(names, model.sample_rate, hop, model.window,
-                                              model.pitch_fmin, model.pitch_fmax)
+    analyzer = copy.deepcopy(model.analyzer).cpu()  # the model's own analysis, its stream untouched
     values, voiced = [], []
     with torch.no_grad():
         for clip in clips:

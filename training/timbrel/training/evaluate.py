@@ -49,10 +49,9 @@ SKIP_HOPS = 2
 
 
 def _voicing(model, y: torch.Tensor) -> np.ndarray:
-    """YIN voicing of each of the model's analysis frames of y (the windows analyze uses)."""
-    frames = descriptors.CausalWindows(int(model.hop_length), int(model.window))(y)
-    _, voiced = descriptors.pitch_midi(frames, int(model.sample_rate), float(model.pitch_fmin), float(model.pitch_fmax))
-    return voiced[0].numpy()
+    """Voicing of each of the model's analysis frames of y (the windows analyze uses)."""
+    analyzer = descriptors.pitch_analyzer_like(model)
+    return analyzer.describe(analyzer.windows(y))[1][0].numpy()
 
 
 def load_valid(data: Path, sample_rate: int, hop: int, max_seconds: float = 30.0) -> list[torch.Tensor]:

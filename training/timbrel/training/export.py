@@ -16,17 +16,19 @@ from .card import model_card
 
 def export_run(run: Path, out: Path, name: str | None = None, instrument: str | None = None,
                description: str | None = None, use_last: bool = False,
-               source_out: Path | None = None) -> ModelInfo:
+               source_out: Path | None = None, current_analysis: bool = False) -> ModelInfo:
     """Exports a run folder's best.pt (or checkpoint.pt) or a source checkpoint file
     (models/source/NAME.pt, which carries its card) to a model file; with source_out, also
-    writes the weights and card there as the model's source checkpoint."""
+    writes the weights and card there as the model's source checkpoint. With current_analysis
+    the model gets today's pitch analysis instead of the one it was trained with (the card and
+    the source checkpoint say so)."""
     run, out = Path(run), Path(out)
     source = run if run.is_file() else run / ("checkpoint.pt" if use_last else "best.pt")
     if not source.exists():
         raise ContractError(f"{source} does not exist: train the run first (timbrel train ... --out {run})")
     try:
         state = load_checkpoint(source)
-        model = model_from_checkpoint(state).eval()
+        model = model_from_checkpoint(state, current_analysis).eval()
     except CheckpointError as error:
         raise ContractError(str(error)) from None
     parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -42,6 +44,12 @@ def export_run(run: Path, out: Path, name: str | None = None, instrument: str | 
         card = model_card(run, state, name, instrument, description, parameters)
     if card["hop_length"] is None:
         card["hop_length"] = model.hop_length
+    if current_analysis and state["config_name"] != "waveform":
+        config = json.loads(model.config_dict)
+        if config != state["model_config"]:
+            state = dict(state, model_config=config)
+            card["config"] = config
+            card["analysis"] = "re-exported with the current pitch analysis (timbrel export --current-analysis)"
     if source_out is not None:
         write_source(state, card, source_out)
     model.remove_weight_norm()
@@ -62,12 +70,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--last", action="store_true", help="export the last checkpoint, not the best validated one")
     parser.add_argument("--source", type=Path, default=None,
                         help="also write the weights and card as a source checkpoint here (models/source/NAME.pt)")
+    parser.add_argument("--current-analysis", action="store_true",
+                        help="give the model today's pitch analysis, not the one it was trained with")
     parser.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     try:
-        info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last, args.source)
+        info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last, args.source,
+                          args.current_analysis)
     except ContractError as error:
         print(f"timbrel export: {error}", file=sys.stderr)
         return 2

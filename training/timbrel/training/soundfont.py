@@ -1,5 +1,7 @@
-"""Real instrument audio from the FluidR3_GM soundfont (MIT licence, Debian fluid-soundfont-gm),
-rendered dry by fluidsynth from MIDI generated with mido."""
+"""Real instrument audio from General MIDI soundfonts we may ship models of, rendered dry by
+fluidsynth from MIDI generated with mido: FluidR3_GM (MIT, Debian fluid-soundfont-gm; training
+data) and MuseScore General (MIT, Debian musescore-general-soundfont-lossless; a second sample
+set for held-out checks such as the pitch benchmark)."""
 
 from __future__ import annotations
 
@@ -16,15 +18,22 @@ SOUNDFONT_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/soundfonts/FluidR3_GM.sf2",
 )
+# Soundfonts by name: where Debian installs them, and the package that does.
+SOUNDFONTS = {
+    "FluidR3": (SOUNDFONT_CANDIDATES, "fluid-soundfont-gm"),
+    "MuseScore": (("/usr/share/sounds/sf2/MuseScore_General_Full.sf2",
+                   "/usr/share/soundfonts/MuseScore_General_Full.sf2"), "musescore-general-soundfont-lossless"),
+}
 # General MIDI programs (0-based) of the instruments Timbrel uses.
 PROGRAMS = {"violin": 40, "cello": 42, "trumpet": 56, "flute": 73, "choir": 52, "voice": 53}
 
 
-def find_soundfont() -> Path:
-    for candidate in SOUNDFONT_CANDIDATES:
+def find_soundfont(name: str = "FluidR3") -> Path:
+    candidates, package = SOUNDFONTS[name]
+    for candidate in candidates:
         if Path(candidate).exists():
             return Path(candidate)
-    raise FileNotFoundError("FluidR3_GM.sf2 not found: install Debian's fluid-soundfont-gm (make setup does)")
+    raise FileNotFoundError(f"the {name} soundfont is not installed: install Debian's {package}")
 
 
 def melody_midi(path: Path, notes: list[tuple[int, float, int]], program: int, tempo_bpm: float = 120.0) -> None:
@@ -47,15 +56,16 @@ def melody_midi(path: Path, notes: list[tuple[int, float, int]], program: int, t
     midi.save(str(path))
 
 
-def render_midi(midi_path: Path, sample_rate: int = 44100, gain: float = 0.9) -> np.ndarray:
-    """Renders MIDI dry (no reverb, no chorus) with FluidR3; returns mono float32 audio."""
+def render_midi(midi_path: Path, sample_rate: int = 44100, gain: float = 0.9,
+                soundfont: str = "FluidR3") -> np.ndarray:
+    """Renders MIDI dry (no reverb, no chorus) with a soundfont; returns mono float32 audio."""
     if shutil.which("fluidsynth") is None:
         raise FileNotFoundError("fluidsynth not found: install Debian's fluidsynth (make setup does)")
     with tempfile.TemporaryDirectory() as folder:
         wav = Path(folder) / "render.wav"
         subprocess.run(
             ["fluidsynth", "-ni", "-R", "0", "-C", "0", "-g", str(gain), "-F", str(wav), "-r", str(sample_rate),
-             str(find_soundfont()), str(midi_path)],
+             str(find_soundfont(soundfont)), str(midi_path)],
             check=True, capture_output=True)
         audio, rate = sf.read(wav, dtype="float32", always_2d=True)
     assert rate == sample_rate
