@@ -350,7 +350,7 @@ class DescriptorAnalyzer(torch.nn.Module):
 
     def __init__(self, names: List[str], sample_rate: int, hop: int, window: int,
                  pitch_fmin: float = 40.0, pitch_fmax: float = 2000.0, pitch_window: int = 0,
-                 octave_ratio: float = 0.0, octave_margin: float = 0.0):
+                 octave_ratio: float = 0.0, octave_margin: float = 0.0, pitch_highpass: int = 0):
         super().__init__()
         if len(names) == 0:
             raise ValueError("DescriptorAnalyzer: no descriptors to analyse")
@@ -361,7 +361,12 @@ class DescriptorAnalyzer(torch.nn.Module):
         # 2940 samples at 44.1 kHz), the spectral descriptors a short window for time detail.
         self.pitch_window = max(int(pitch_window), int(window)) if self.has_pitch else int(window)
         self.window = int(window)
-        self.windows = CausalWindows(hop, window, self.pitch_window)
+        # YIN may read the window with its local mean over `pitch_highpass` samples removed (a
+        # gentle high-pass: a plucked bass's sub-octave thump no longer looks like a period
+        # twice as long); the windows then reach that much further back.
+        self.pitch_highpass = int(pitch_highpass) if self.has_pitch else 0
+        self.reach = self.pitch_window + self.pitch_highpass
+        self.windows = CausalWindows(hop, window, self.reach)
         like = torch.zeros(1)
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
@@ -376,7 +381,7 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.threshold = yin.threshold if yin else 0.0
         self.octave_ratio = yin.octave_ratio if yin else 0.0
         self.octave_margin = yin.octave_margin if yin else 0.0
-        self.shared_fft = self.pitch_window == self.window
+        self.shared_fft = self.reach == self.window
         masks = yin.masks(like) if yin else torch.zeros(3, window)
         self.register_buffer("yin_masks", masks if self.shared_fft else masks[:2], persistent=False)
         self.register_buffer("yin_lags", yin.lags(like) if yin else torch.zeros(0), persistent=False)
@@ -403,15 +408,20 @@ class DescriptorAnalyzer(torch.nn.Module):
         """`describe`, plus the Hann-windowed power spectrum [B, F, window // 2 + 1] it measured
         (the same values as windows.power_spectrum(frames)), for a model whose encoder reads it."""
         if self.has_pitch:
-            spectra = torch.fft.rfft(frames.unsqueeze(-2) * self.yin_masks, dim=-1)
-            pitch, voiced = yin_pitch(frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags, self.yin_order,
-                                      self.yin_steps, self.sample_rate, self.min_lag, self.max_lag, self.threshold,
-                                      self.octave_ratio, self.octave_margin)
+            pitch_frames = frames
+            if self.pitch_highpass > 0:
+                sums = torch.cumsum(frames, dim=-1)
+                local_mean = (sums[..., self.pitch_highpass:] - sums[..., : self.reach - self.pitch_highpass]) / float(
+                    self.pitch_highpass)
+                pitch_frames = frames[..., self.pitch_highpass:] - local_mean
+            spectra = torch.fft.rfft(pitch_frames.unsqueeze(-2) * self.yin_masks, dim=-1)
+            pitch, voiced = yin_pitch(pitch_frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags,
+                                      self.yin_order, self.yin_steps, self.sample_rate, self.min_lag, self.max_lag,
+                                      self.threshold, self.octave_ratio, self.octave_margin)
             if self.shared_fft:
                 magnitude = spectra[..., 2, :].abs()
             else:
-                magnitude = torch.fft.rfft(frames[..., self.pitch_window - self.window:] * self.windows.hann,
-                                           dim=-1).abs()
+                magnitude = torch.fft.rfft(frames[..., self.reach - self.window:] * self.windows.hann, dim=-1).abs()
         else:
             magnitude = torch.fft.rfft(frames * self.windows.hann, dim=-1).abs()
             pitch = torch.zeros(0)
@@ -447,14 +457,15 @@ class DescriptorAnalyzer(torch.nn.Module):
 
 def pitch_analyzer_like(module) -> DescriptorAnalyzer:
     """A pitch-only analyzer with the analysis settings a model file keeps (window, pitch_fmin,
-    pitch_fmax and, in files exported since they exist, pitch_window, octave_ratio and
-    octave_margin): the voicing that goes with the pitch its analyze() returns."""
+    pitch_fmax and, in files exported since they exist, pitch_window, octave_ratio,
+    octave_margin and pitch_highpass): the voicing that goes with the pitch its analyze() returns."""
     def setting(name: str, default):
         return getattr(module, name) if hasattr(module, name) else default
 
     return DescriptorAnalyzer(["pitch"], int(module.sample_rate), int(module.hop_length), int(module.window),
                               float(module.pitch_fmin), float(module.pitch_fmax), int(setting("pitch_window", 0)),
-                              float(setting("octave_ratio", 0.0)), float(setting("octave_margin", 0.0)))
+                              float(setting("octave_ratio", 0.0)), float(setting("octave_margin", 0.0)),
+                              int(setting("pitch_highpass", 0)))
 
 
 __all__ = ["pitch_analyzer_like", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",

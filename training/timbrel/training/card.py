@@ -64,8 +64,8 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
     targets = report["targets"]
     card = dict(info.model_card)
     card["metrics"] = {k: report[k] for k in ("held_out_seconds", "spectral_distance", "tracking",
-                                              "latent_probe_r2", "realtime_factor_one_thread",
-                                              "realtime_factor_host_block", "passed")}
+                                              "tracking_foreign", "latent_probe_r2", "realtime_factor_one_thread",
+                                              "realtime_factor_host_block", "passed") if k in report}
     card["regression"] = report["regression"]
     card["file"] = {"name": model_path.name, "bytes": model_path.stat().st_size}
     json_path = model_path.with_suffix(".json")
@@ -95,6 +95,13 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
         target = targets["tracking_r"].get(name, 0.85)
         lines.append(f"| Tracking r, {name} (MAE {entry['mae']} {entry['mae_unit']}) | {entry['r']} | >= {target} | "
                      f"{'yes' if entry['r'] >= target else 'no'} |")
+    foreign = report.get("tracking_foreign") or {}
+    if foreign.get("worst_r"):
+        others = ", ".join(foreign["instruments"])
+        for name, r in foreign["worst_r"].items():
+            target = targets["tracking_r"].get(name, 0.85)
+            lines.append(f"| Tracking r, {name}, foreign audio (worst of {others}) | {r} | >= {target} | "
+                         f"{'yes' if r >= target else 'no'} |")
     for name, r2 in report["latent_probe_r2"].items():
         lines.append(f"| Latent probe R², {name} | {r2} | <= {targets['probe_r2_max']} | "
                      f"{'yes' if r2 <= targets['probe_r2_max'] else 'no'} |")
