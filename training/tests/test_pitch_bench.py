@@ -64,6 +64,6 @@ def test_the_command_prints_and_writes_the_figures(tmp_path):
                              "--soundfonts", "FluidR3", "--seconds", "6", "--no-pyin", "--out", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("contrabass") and "targets met on" in result.stdout
+    assert result.stdout.startswith("contrabass") and "met on 1 of 1 instruments" in result.stdout
     figures = json.loads(out.read_text())["results"]["contrabass"]["timbrel"]
     assert 0.0 <= figures["raw_pitch"] <= 1.0 and figures["voiced_frames"] > 100
