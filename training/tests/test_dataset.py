@@ -262,3 +262,17 @@ def test_cli_fluidr3_arguments():
         parser().parse_args(["dataset", "fluidr3", "--instrument", "banjo", "--minutes", "1", "--out", "d"])
     with pytest.raises(SystemExit):
         parser().parse_args(["dataset"])
+
+
+@needs_fluidsynth
+def test_melodies_of_other_instruments_for_the_foreign_term(tmp_path):
+    summary = dataset.generate_melodies(["cello", "oboe"], ["FluidR3"], 3.0, tmp_path / "m", seed=1)
+    manifest = json.loads((tmp_path / "m" / "dataset.json").read_text())
+    assert manifest["kind"] == "melodies" and manifest["instruments"] == ["cello", "oboe"]
+    assert manifest["sources"] == ["FluidR3_GM.sf2 (MIT)"]
+    assert sorted(manifest["train"]) == ["train/cello_FluidR3.wav", "train/oboe_FluidR3.wav"]
+    assert summary.train_files == 2 and (tmp_path / "m" / "train" / "cello_FluidR3.wav").exists()
+    with pytest.raises(DatasetError, match="seed 0"):
+        dataset.generate_melodies(["cello"], ["FluidR3"], 3.0, tmp_path / "n", seed=0)
+    with pytest.raises(DatasetError, match="unknown instrument"):
+        dataset.generate_melodies(["kazoo"], ["FluidR3"], 3.0, tmp_path / "n", seed=1)

@@ -271,3 +271,43 @@ def test_the_adversary_judges_only_frames_with_signal():
     wider = adversary_frames(model, d, 60.0)
     assert wider[0].tolist() == [False, False, True, True, True, True]
     assert adversary_frames(model, d, 0.0) is None
+
+
+def test_the_foreign_term_decodes_other_instruments_latents(tiny_data, tmp_path):
+    # Other "instruments": hollow square-like tones (odd harmonics only), unlike the training tones.
+    foreign = tmp_path / "foreign"
+    (foreign / "train").mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    t = np.arange(int(3.0 * RATE)) / RATE
+    for i in range(2):
+        f0 = float(rng.uniform(110, 330))
+        tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 16, 2))
+        sf.write(foreign / "train" / f"odd_{i}.wav", (0.2 * tone).astype(np.float32), RATE, subtype="FLOAT")
+    with pytest.raises(TrainError, match="--foreign-data"):
+        train(tiny_data, "default", tmp_path / "x", quick_config(foreign_weight=1.0), progress=False)
+    run = tmp_path / "run"
+    summary = train(tiny_data, "default", run, quick_config(steps=10, valid_every=5, foreign_weight=1.0),
+                    threads=1, progress=False, foreign_data=foreign)
+    assert summary["train_config"]["foreign_weight"] == 1.0
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    validated = [r for r in rows if r["valid_spectral"]]
+    assert all(float(r["foreign"]) > 0 for r in rows)
+    assert len(validated) == 2 and all(float(r["valid_foreign"]) > 0 for r in validated)
+
+
+def test_pitch_clarity_penalises_an_output_that_sounds_a_harmonic_up():
+    from timbrel.training.losses import pitch_clarity_loss
+
+    hop, frames = 512, 12
+    t = torch.arange(hop * frames, dtype=torch.float64) / RATE
+    f0 = 220.0
+    pitch = torch.full((1, frames), 69.0 + 12 * np.log2(f0 / 440.0))
+    everywhere = torch.ones(1, frames, dtype=torch.bool)
+    rich = sum(torch.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 10)).float().reshape(1, 1, -1)
+    assert pitch_clarity_loss(rich, pitch, everywhere, hop, RATE, 2).item() == 0.0
+    # Nearly all the energy in the 6th harmonic: any pitch analysis hears 6 * f0.
+    upper = (torch.sin(2 * np.pi * 6 * f0 * t) + 0.05 * torch.sin(2 * np.pi * f0 * t)).float().reshape(1, 1, -1)
+    upper.requires_grad_(True)
+    loss = pitch_clarity_loss(upper, pitch, everywhere, hop, RATE, 2)
+    loss.backward()
+    assert loss.item() > 0.1 and upper.grad.abs().sum().item() > 0

@@ -26,6 +26,13 @@ def model_card(run: Path, state: dict, name: str, instrument: str | None, descri
     else:
         data = {"source": recipe.get("data", "unknown"), "license": "as the owner of the recordings states",
                 "minutes": recipe.get("train_minutes_of_audio")}
+    foreign = recipe.get("foreign_data")
+    if foreign:  # other instruments' audio the fine-tuning decoded latents of (timbrel train --foreign-data)
+        data["foreign"] = {"instruments": foreign.get("instruments"), "sources": foreign.get("sources"),
+                           "license": "MIT", "generated_by": (
+                               f"timbrel dataset melodies --instruments {' '.join(foreign.get('instruments') or [])} "
+                               f"--soundfonts {' '.join(foreign.get('soundfonts') or [])} "
+                               f"--seconds {foreign.get('seconds_each')} --seed {foreign.get('seed')}")}
     config = state["model_config"]
     return {
         "name": name, "instrument": instrument,

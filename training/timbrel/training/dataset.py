@@ -431,6 +431,52 @@ def prepare_folder(source: Path, out: Path, sample_rate: int = DEFAULT_SAMPLE_RA
 # Command line
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Melodies of many instruments (the pitch benchmark's renderer): other instruments' audio for the
+# foreign tracking term of `timbrel train --foreign-data`.
+
+SOUNDFONT_SOURCES = {"FluidR3": FLUIDR3_SOURCE,
+                     "MuseScore": "MuseScore_General_Full.sf2 by S. Christian Collins (Debian package "
+                                  "musescore-general-soundfont-lossless), MIT licence"}
+
+
+def generate_melodies(instruments: list[str], soundfonts: list[str], seconds: float, out: Path,
+                      seed: int = 1) -> DatasetSummary:
+    """One melody per instrument and soundfont (vibrato, slides, noise between phrases), all in
+    train/. The pitch benchmark renders its own with seed 0: keep seed != 0 for unseen audio."""
+    from . import pitch_bench
+
+    known = {i.name: i for i in pitch_bench.INSTRUMENTS}
+    unknown = [name for name in instruments if name not in known]
+    if unknown:
+        raise DatasetError(f"unknown instrument(s) {', '.join(unknown)} (choose from {', '.join(known)})")
+    if seed == 0:
+        raise DatasetError("seed 0 renders the pitch benchmark's own melodies: choose another --seed")
+    out = Path(out)
+    old_files = _prepare_output(out)
+    (out / "train").mkdir(parents=True, exist_ok=True)
+    (out / "valid").mkdir(parents=True, exist_ok=True)
+    summary = DatasetSummary(out=out, source=", ".join(soundfonts) + f" ({len(instruments)} instruments)")
+    files = []
+    try:
+        for name in instruments:
+            for soundfont_name in soundfonts:
+                clip = pitch_bench.render_clip(known[name], soundfont_name, seconds, seed=seed)
+                file = f"{name.replace(' ', '_')}_{soundfont_name}.wav"
+                write_wav(out / "train" / file, clip.audio, pitch_bench.SAMPLE_RATE)
+                files.append(f"train/{file}")
+                summary.train_files += 1
+                summary.train_seconds += len(clip.audio) / pitch_bench.SAMPLE_RATE
+    except (subprocess.CalledProcessError, FileNotFoundError) as error:
+        raise DatasetError(f"rendering failed: {error}") from None
+    manifest = {"kind": "melodies", "instruments": instruments, "soundfonts": soundfonts,
+                "sources": [SOUNDFONT_SOURCES[name] for name in soundfonts], "seconds_each": seconds, "seed": seed,
+                "sample_rate": pitch_bench.SAMPLE_RATE, "train": files, "valid": [],
+                "seconds": {"train": round(summary.train_seconds, 3), "valid": 0.0}, "skipped": {}}
+    _finish_output(out, manifest, old_files)
+    return summary
+
+
 def _run(job) -> int:
     try:
         summary = job()
@@ -443,6 +489,10 @@ def _run(job) -> int:
 
 def cmd_fluidr3(args: argparse.Namespace) -> int:
     return _run(lambda: generate_fluidr3(args.instrument, args.minutes, Path(args.out), seed=args.seed))
+
+
+def cmd_melodies(args: argparse.Namespace) -> int:
+    return _run(lambda: generate_melodies(args.instruments, args.soundfonts, args.seconds, Path(args.out), args.seed))
 
 
 def cmd_folder(args: argparse.Namespace) -> int:
@@ -460,6 +510,15 @@ def add_parsers(subparsers) -> None:
     fluidr3.add_argument("--out", required=True, type=Path, help="dataset folder to write")
     fluidr3.add_argument("--seed", type=int, default=0)
     fluidr3.set_defaults(func=cmd_fluidr3)
+
+    melodies = kinds.add_parser("melodies", help="melodies of many instruments from FluidR3 and MuseScore General "
+                                                 "(other instruments' audio for train --foreign-data)")
+    melodies.add_argument("--instruments", nargs="+", required=True, metavar="NAME")
+    melodies.add_argument("--soundfonts", nargs="+", choices=["FluidR3", "MuseScore"], default=["FluidR3", "MuseScore"])
+    melodies.add_argument("--seconds", type=float, default=30.0, help="audio per instrument and soundfont")
+    melodies.add_argument("--out", required=True, type=Path, help="dataset folder to write")
+    melodies.add_argument("--seed", type=int, default=1)
+    melodies.set_defaults(func=cmd_melodies)
 
     folder = kinds.add_parser("folder", help="prepare a folder of your own recordings")
     folder.add_argument("path", type=Path, help="folder searched recursively for audio files")

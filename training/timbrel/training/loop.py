@@ -44,8 +44,8 @@ from .errors import TrainError
 from .losses import (LatentDiscriminator, adversary_frames, fader_losses, multiscale_spectral_loss,
                      tracked_indices, tracking_loss, validation_shifts)
 
-LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "discriminator", "lr",
-              "valid_spectral", "valid_tracking"]
+LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "discriminator",
+              "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
 LOG_EVERY = 25
 
 
@@ -61,6 +61,8 @@ class TrainConfig:
     fader_warmup: float = 0.3             # fraction of steps over which the adversary's weight ramps up
     tracking_weight: float = 0.0          # descriptor tracking term (0: off; make models fine-tunes with 2)
     tracking_shift: float = 0.6           # largest fader shift it asks for, in normalised units (range = 2)
+    foreign_weight: float = 0.0           # the tracking term again, with z and descriptors from --foreign-data
+    clarity_weight: float = 0.0           # the foreign term's pitch clarity (losses.pitch_clarity_loss)
     adversary_range_db: float = 30.0      # the adversary judges frames within this of the excerpt's loudest (0: all)
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
@@ -79,13 +81,15 @@ class StepLosses:
     tracking: float
     discriminator: float
     lr: float
+    foreign: float = 0.0
 
 
 @dataclass
 class Validation:
-    selection: float   # what best.pt is chosen by: spectral + tracking_weight * tracking
+    selection: float   # what best.pt is chosen by: spectral + tracking_weight * tracking + foreign_weight * foreign
     spectral: float
     tracking: float
+    foreign: float = 0.0
 
 
 def validation_loss(model, batches: list[torch.Tensor], skip_hops: int = 2, device=None,
@@ -165,9 +169,11 @@ class RunLog:
                 "step": step, "minutes": round(minutes, 3), "loss": round(losses.loss, 5),
                 "spectral": round(losses.spectral, 5), "kl": round(losses.kl, 5),
                 "adversarial": round(losses.adversarial, 5), "tracking": round(losses.tracking, 5),
+                "foreign": round(losses.foreign, 5),
                 "discriminator": round(losses.discriminator, 5), "lr": f"{losses.lr:.3g}",
                 "valid_spectral": "" if validation is None else round(validation.spectral, 5),
-                "valid_tracking": "" if validation is None else round(validation.tracking, 5)})
+                "valid_tracking": "" if validation is None else round(validation.tracking, 5),
+                "valid_foreign": "" if validation is None else round(validation.foreign, 5)})
 
 
 class Trainer:
@@ -175,7 +181,8 @@ class Trainer:
 
     def __init__(self, data: Path, out: Path, config: TrainConfig, config_name: str = "default", *,
                  resume: bool = False, init: Path | None = None, steps: int | None = None,
-                 threads: int | None = None, device_name: str | None = None, model_overrides: dict | None = None):
+                 threads: int | None = None, device_name: str | None = None, model_overrides: dict | None = None,
+                 foreign_data: Path | None = None):
         self.data, self.out = Path(data), Path(out)
         self.checkpoint_path, self.best_path = self.out / "checkpoint.pt", self.out / "best.pt"
         if resume and not self.checkpoint_path.exists():
@@ -223,6 +230,15 @@ class Trainer:
         length = max(int(config.excerpt_seconds * model.sample_rate) // self.hop, config.skip_hops + 8) * self.hop
         self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt)
         self.valid = validation_batches(valid_clips, self.hop, model.sample_rate)
+        # Other instruments' audio: the decoder must follow its conditioning from their latents
+        # too, since timbre transfer plays any input into the model.
+        self.foreign_sampler, self.foreign_valid = None, []
+        if config.foreign_weight > 0:
+            if foreign_data is None:
+                raise TrainError("--foreign-weight needs --foreign-data (a folder of other instruments' audio)")
+            foreign = load_split(Path(foreign_data), "train", model.sample_rate)
+            self.foreign_sampler = ExcerptSampler(foreign, length, self.rng, config.gain_db, config.tilt)
+            self.foreign_valid = validation_batches(foreign[::-1], self.hop, model.sample_rate)
 
         self.discriminator = LatentDiscriminator(model.latent_size, len(model.descriptor_names))
         model.to(self.device)
@@ -249,6 +265,12 @@ class Trainer:
             "descriptor_stats": self.stats, "hardware": hardware_description(self.device, threads),
             "torch": torch.__version__,
         }
+        if foreign_data is not None and config.foreign_weight > 0:
+            manifest = Path(foreign_data) / "dataset.json"
+            described = json.loads(manifest.read_text()) if manifest.exists() else {}
+            self.recipe["foreign_data"] = {"data": str(foreign_data)} | {
+                k: described[k] for k in ("kind", "instruments", "soundfonts", "sources", "seconds_each", "seed")
+                if k in described}
         if resumed is not None and "init" in resumed:
             self.recipe["init"] = resumed["init"]
         elif start is not None:
@@ -283,6 +305,18 @@ class Trainer:
             shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
             tracking = tracking_loss(model, z, d, shifts.to(self.device), config.skip_hops)
             loss = loss + config.tracking_weight * tracking
+        foreign = torch.zeros(())
+        if self.foreign_sampler is not None and self.tracked:
+            xf = self.foreign_sampler.batch(config.batch).to(self.device)
+            model.reset()
+            with torch.no_grad():
+                df = model.analyze(xf)
+                # Only the decoder learns here: an encoder pushed by this term would take on the
+                # descriptors (measured: the loudness probe R² rose from 0.06 to 0.43).
+                zf = model.encode(xf)
+            shifts = (torch.rand(xf.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
+            foreign = tracking_loss(model, zf, df, shifts.to(self.device), config.skip_hops, config.clarity_weight)
+            loss = loss + config.foreign_weight * foreign
         if not torch.isfinite(loss):
             raise TrainError(f"the loss became {float(loss)} at step {self.step_count}: lower --learning-rate")
         self.optimiser.zero_grad(set_to_none=True)
@@ -294,7 +328,7 @@ class Trainer:
         self.disc_optimiser.step()
         self.step_count += 1
         return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
-                          disc_loss.item(), lr)
+                          disc_loss.item(), lr, foreign.item())
 
     # -- Validation and checkpoints ---------------------------------------------------------------
 
@@ -302,8 +336,13 @@ class Trainer:
         config = self.config
         spectral, tracking = validation_loss(self.model, self.valid, config.skip_hops, self.device,
                                              config.tracking_shift if config.tracking_weight > 0 else 0.0)
+        foreign = 0.0
+        if self.foreign_valid:
+            foreign = validation_loss(self.model, self.foreign_valid, config.skip_hops, self.device,
+                                      config.tracking_shift)[1]
         self.model.train()
-        return Validation(spectral + config.tracking_weight * tracking, spectral, tracking)
+        return Validation(spectral + config.tracking_weight * tracking + config.foreign_weight * foreign,
+                          spectral, tracking, foreign)
 
     def _weights(self) -> dict:
         payload = model_payload(self.model, self.config_name) | {"descriptor_stats": self.stats}
@@ -386,7 +425,7 @@ class Trainer:
 def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minutes: float | None = None,
           resume: bool = False, threads: int | None = None, device_name: str | None = None,
           progress: bool = True, model_overrides: dict | None = None, steps: int | None = None,
-          init: Path | None = None) -> dict:
+          init: Path | None = None, foreign_data: Path | None = None) -> dict:
     """Trains (or resumes) a run; returns the final summary (also written to run.json).
 
     A resumed run keeps the training config stored in its checkpoint; `steps` (if given)
@@ -394,7 +433,7 @@ def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minu
     total training time, counting the sessions before a resume. `init` (a new run only) starts
     from a checkpoint's weights and descriptor ranges; its config name replaces config_name."""
     trainer = Trainer(data, out, config, config_name, resume=resume, init=init, steps=steps, threads=threads,
-                      device_name=device_name, model_overrides=model_overrides)
+                      device_name=device_name, model_overrides=model_overrides, foreign_data=foreign_data)
     return trainer.run(max_minutes, progress)
 
 
@@ -411,6 +450,12 @@ def add_parser(subparsers) -> None:
                         help="start a new run from these weights (a best.pt, or models/source/NAME.pt): fine-tuning")
     parser.add_argument("--tracking-weight", type=float, default=TrainConfig.tracking_weight,
                         help="weight of the descriptor tracking term (0 turns it off)")
+    parser.add_argument("--foreign-data", type=Path, default=None,
+                        help="a folder of other instruments' audio (train/ WAVs) for the foreign tracking term")
+    parser.add_argument("--foreign-weight", type=float, default=TrainConfig.foreign_weight,
+                        help="weight of the tracking term on --foreign-data's latents and descriptors (0: off)")
+    parser.add_argument("--clarity-weight", type=float, default=TrainConfig.clarity_weight,
+                        help="weight of the pitch clarity of the foreign term's output (0: off)")
     parser.add_argument("--fader-weight", type=float, default=TrainConfig.fader_weight,
                         help="weight of the adversarial term that keeps descriptors out of z")
     parser.add_argument("--seed", type=int, default=0)
@@ -425,14 +470,15 @@ def add_parser(subparsers) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(seed=args.seed, batch=args.batch, learning_rate=args.learning_rate,
                          final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
-                         fader_weight=args.fader_weight)
+                         fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
+                         clarity_weight=args.clarity_weight)
     if args.init is not None and args.resume:
         print("timbrel train: --init starts a new run; --resume continues one: choose one", file=sys.stderr)
         return 2
     try:
         summary = train(args.data, args.config, args.out, config, max_minutes=args.max_minutes,
                         resume=args.resume, threads=args.threads, device_name=args.device,
-                        progress=not args.quiet, steps=args.steps, init=args.init)
+                        progress=not args.quiet, steps=args.steps, init=args.init, foreign_data=args.foreign_data)
     except TrainError as error:
         print(f"timbrel train: {error}", file=sys.stderr)
         return 2

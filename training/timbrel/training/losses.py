@@ -122,16 +122,24 @@ def shifted_descriptors(model, d: torch.Tensor, shifts: torch.Tensor, tracked: l
     return out
 
 
-def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor, skip_hops: int) -> torch.Tensor:
+def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor, skip_hops: int,
+                  clarity_weight: float = 0.0) -> torch.Tensor:
     """Mean |normalise(analyze(decode(z, shifted d))) - normalise(shifted d)| over the tracked
     descriptors, on frames within 30 dB of each item's loudest (the others have no stable
-    spectral shape) after the first skip_hops. Resets the model's streams."""
+    spectral shape) after the first skip_hops; plus clarity_weight * pitch_clarity_loss of the
+    same output. Resets the model's streams."""
     tracked = tracked_indices(model)
     if not tracked:
         return z.new_zeros(())
     target = shifted_descriptors(model, d, shifts, tracked)
     model.reset()
     y = model.decode(torch.cat([z, target], 1))
+    clarity = z.new_zeros(())
+    if clarity_weight > 0 and "pitch" in model.descriptor_names:
+        loudness = d[:, model.descriptor_names.index("loudness")]
+        clarity = pitch_clarity_loss(y, target[:, model.descriptor_names.index("pitch")],
+                                     frames_with_signal(loudness), int(model.hop_length), int(model.sample_rate),
+                                     skip_hops)
     model.reset()
     measured = model.analyze(y)
     model.reset()
@@ -140,7 +148,49 @@ def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor,
     # Unclamped: an output far outside the range is where the gradient matters most.
     error = (model.normalise_descriptors(measured, clamp=False)
              - model.normalise_descriptors(target, clamp=False))[:, tracked, skip_hops:].abs()
-    return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(tracked) + 1e-9)
+    return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(tracked) + 1e-9) + clarity_weight * clarity
+
+
+CLARITY_DIVISORS = (2, 3, 4, 5, 6)
+CLARITY_FLOOR = 0.3
+
+
+def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tensor, hop: int, sample_rate: int,
+                       skip_hops: int, window: int = 2048) -> torch.Tensor:
+    """How much the output y [B, 1, T] looks periodic at a fraction of the period its pitch
+    descriptor asks for (pitch [B, F] in MIDI, on `frames` [B, F]): YIN's normalised difference
+    d' at period / k for k in CLARITY_DIVISORS should stay above CLARITY_FLOOR, or the analysis
+    (any pitch analysis) hears k times the asked pitch. The synthesiser puts the fundamental
+    where it is told; a decoder that leaves all the energy in one upper harmonic (as the shipped
+    ones do from other instruments' latents) makes this large. Differentiable in y."""
+    from ..format.descriptors import causal_frames, zero_history
+
+    windows, _ = causal_frames(y, hop, window, zero_history(y, hop, window))  # [B, F, window]
+    lags_max = window // 2
+    integration = window - lags_max
+    # d(tau) = sum over the head (first `integration` samples) of (x[j] - x[j + tau])^2, for
+    # tau = 1..lags_max, from an FFT cross-correlation and energy prefix sums (as YIN does).
+    head = torch.zeros_like(windows)
+    head[..., :integration] = windows[..., :integration]
+    correlation = torch.fft.irfft(torch.conj(torch.fft.rfft(head, dim=-1)) * torch.fft.rfft(windows, dim=-1),
+                                  n=window, dim=-1)[..., 1: lags_max + 1]
+    energy = torch.cumsum(windows * windows, -1)
+    lagged = energy[..., integration: integration + lags_max] - energy[..., :lags_max]
+    difference = torch.clamp(lagged + energy[..., integration - 1: integration] - 2.0 * correlation, min=0.0) + 1e-7
+    lags = torch.arange(1, lags_max + 1, dtype=y.dtype, device=y.device)
+    normalised = difference * lags / torch.cumsum(difference, -1)
+    period = sample_rate / (440.0 * torch.pow(2.0, (pitch - 69.0) / 12.0))           # samples, [B, F]
+    penalties = []
+    for k in CLARITY_DIVISORS:
+        lag = torch.clamp(period / k, 2.0, float(lags_max - 1))                      # d' index lag - 1
+        low = lag.floor().long()
+        fraction = lag - low.to(lag.dtype)
+        value = (normalised.gather(-1, (low - 1).unsqueeze(-1)).squeeze(-1) * (1 - fraction)
+                 + normalised.gather(-1, low.unsqueeze(-1)).squeeze(-1) * fraction)
+        penalties.append(torch.relu(CLARITY_FLOOR - value))
+    mask = frames[:, skip_hops:].to(y.dtype)
+    penalty = torch.stack(penalties, 0).mean(0)[:, skip_hops:]
+    return (penalty * mask).sum() / (mask.sum() + 1e-9)
 
 
 def validation_shifts(batch: int, tracked: int, largest: float) -> torch.Tensor:
