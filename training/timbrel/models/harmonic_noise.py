@@ -68,8 +68,9 @@ class HarmonicNoiseConfig:
     # The pitch analysis (timbrel.format.descriptors.pitch_midi): YIN over pitch_window samples
     # (at least 2 * sample_rate / pitch_fmin) with its local mean over pitch_highpass samples
     # removed, and the octave rule of octave_ratio and octave_margin (0: YIN's first-below-
-    # threshold rule). The search reaches 28 Hz so that a 30 Hz period has a trough inside it. LEGACY_ANALYSIS is what models trained
-    # before these fields existed were analysed with. `timbrel bench pitch` measures it.
+    # threshold rule). The search reaches 28 Hz so that a 30 Hz period has a trough inside it.
+    # LEGACY_ANALYSIS is what models trained before these fields existed were analysed with.
+    # `timbrel bench pitch` measures it.
     pitch_fmin: float = 28.0
     pitch_fmax: float = 2000.0
     pitch_window: int = 4096

@@ -102,7 +102,7 @@ def descriptor_tracking(model, z: np.ndarray, d: np.ndarray) -> tuple[dict, dict
     hold = max(4, int(round(HOLD_SECONDS * rate / hop)))
     # A step has settled once the analysis windows no longer reach into the step before (the
     # pitch may look back further than the spectra).
-    reach = int(descriptors.pitch_analyzer_like(model).reach)
+    reach = int(descriptors.pitch_analyzer_like(model).reach) if hasattr(model, "pitch_fmin") else hop
     hold = max(hold, 3 * math.ceil(reach / hop))
     settle = max(hold // 3, math.ceil(reach / hop))
     levels = np.concatenate([np.linspace(0.1, 0.9, STEPS), np.linspace(0.9, 0.1, STEPS)])
