@@ -12,6 +12,7 @@ packages=(
   libsamplerate0-dev                      # host <-> model sample-rate conversion
   fluidsynth fluid-soundfont-gm           # demo input and training data (FluidR3_GM, MIT)
   musescore-general-soundfont-lossless    # a second sample set (MIT): the pitch benchmark, held-out checks
+  lilv-utils                              # lv2ls/lv2info read the LV2 bundle as hosts do (bundle test)
   fonts-dejavu-core                       # text in the headless editor snapshot (JUCE finds fonts by fontconfig)
 )
 

@@ -74,3 +74,37 @@ def test_every_bundle_carries_the_models():
 def test_lv2_manifest_names_the_plugin_binary():
     manifest = (REPO / "dist" / "Timbrel.lv2" / "manifest.ttl").read_text()
     assert "libTimbrel.so" in manifest
+
+
+LV2_URI = "https://timbrel.invalid/lv2/timbrel"  # plugin/CMakeLists.txt: TIMBREL_LV2_URI
+
+
+def lilv(tool: str, *args: str, lv2_path: Path) -> str:
+    if shutil.which(tool) is None:
+        raise AssertionError(f"{tool} not found: install Debian's lilv-utils (make setup does)")
+    result = subprocess.run([tool, *args], capture_output=True, text=True, timeout=60,
+                            env={"LV2_PATH": str(lv2_path), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_lv2_bundle_has_its_configured_uri_wherever_it_is_installed(tmp_path):
+    # Read as LV2 hosts read it (lilv): the URI is the configured absolute one from any folder, so
+    # a session saved with the plugin in ~/.lv2 finds it in /usr/lib/lv2.
+    seen = set()
+    for place in ("home/.lv2", "usr/lib/lv2"):
+        folder = tmp_path / place
+        folder.mkdir(parents=True)
+        (folder / "Timbrel.lv2").symlink_to(REPO / "dist" / "Timbrel.lv2")
+        seen |= set(lilv("lv2ls", lv2_path=folder).split())
+    assert seen == {LV2_URI}
+    info = lilv("lv2info", LV2_URI, lv2_path=tmp_path / "usr/lib/lv2")
+    assert "Author Homepage:   https://timbrel.invalid/" in info and "Author Email:      mailto:" in info
+    assert "Has latency:       yes, reported by port" in info
+    ports = info.split("\n\tPort ")[1:]
+    symbols = [line.split(":", 1)[1].strip() for port in ports for line in port.splitlines() if "Symbol:" in line]
+    assert {"audio_in_1", "audio_in_2", "audio_out_1", "audio_out_2", "latency"} <= set(symbols)
+    # Every parameter is a port-less LV2 parameter named by its stable ID (plug:mix, ...).
+    dsp = (REPO / "dist" / "Timbrel.lv2" / "dsp.ttl").read_text()
+    assert f"@prefix plug:  <{LV2_URI}:> ." in dsp and "plug:loudness_shift" in dsp
+    assert 'rdfs:label "Default"' in (REPO / "dist" / "Timbrel.lv2" / "manifest.ttl").read_text()

@@ -42,7 +42,8 @@ public:
     int getNumPrograms() override { return 1; }
     int getCurrentProgram() override { return 0; }
     void setCurrentProgram (int) override {}
-    const juce::String getProgramName (int) override { return {}; }
+    // One program, named: validators (Steinberg's) and LV2 presets want a name for it.
+    const juce::String getProgramName (int) override { return "Default"; }
     void changeProgramName (int, const juce::String&) override {}
     juce::AudioProcessorParameter* getBypassParameter() const override { return bypassParameter; }
 
