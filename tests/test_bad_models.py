@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile
 
 from conftest import REPO, SAMPLE_RATE, make_signal
 from timbrel.hosts import DawDreamerHost, PedalboardHost
+from timbrel.hosts.render import render_file
 
 
 def broken_corpus():
@@ -66,3 +68,34 @@ def test_models_in_the_user_folder_load_by_name(pedalboard_host, test_model, tmp
     status = pedalboard_host.load_model("my-own-model")
     assert status.ok, status.message
     assert status.model_reference == "my-own-model"
+
+
+@pytest.mark.parametrize("name, words", [("timbrel-test-raises.ts", "test failure: a hop above 0.9"),
+                                         ("timbrel-test-nan.ts", "the model returned NaN or Inf")])
+def test_a_failing_hop_plays_dry_says_why_and_the_model_recovers(plugin_path, models_dir, name, words, tmp_path):
+    # The model is valid at load; hops louder than 0.9 raise (or give NaN) at run time.
+    rate = 44100
+    t = np.arange(rate) / rate
+    quiet = 0.3 * np.sin(2 * np.pi * 200 * t)
+    loud = 0.95 * np.sin(2 * np.pi * 200 * t[: rate // 2])
+    audio = np.concatenate([quiet, loud, quiet]).astype(np.float32)[np.newaxis]
+    host = PedalboardHost(plugin_path, model=models_dir / name)
+    host.set("loudness_shift", -12.0)  # wet is the input 12 dB down; dry is the input
+    out = host.process(audio, rate)[0]
+    status = host.status()
+    assert status.ok and status.failed_hops > 0 and words in status.failure, status
+    assert np.isfinite(out).all()
+
+    def gain(start: float, end: float) -> float:
+        a, b = int(start * rate), int(end * rate)
+        return float(np.sqrt(np.mean(out[a:b] ** 2) / np.mean(audio[0, a:b] ** 2)))
+
+    assert gain(0.5, 0.9) == pytest.approx(0.25, abs=0.03)      # wet before
+    assert gain(1.15, 1.35) == pytest.approx(1.0, abs=0.03)     # dry while the model fails
+    assert gain(1.8, 2.4) == pytest.approx(0.25, abs=0.03)      # wet again: it recovered
+
+    # timbrel render says it too, in the model's words.
+    soundfile.write(tmp_path / "in.wav", audio[0], rate)
+    report = render_file(tmp_path / "in.wav", tmp_path / "out.wav", model=models_dir / name, host="pedalboard",
+                         plugin_path=plugin_path)
+    assert "hops failed and played dry" in report and words in report

@@ -427,7 +427,7 @@ void TimbrelEditor::refresh()
         line << "Latency " << view.latencySamples << " samples (" << juce::String (ms, 1) << " ms)   Model load "
              << juce::roundToInt (100.0f * frame.modelLoad) << "% of real time   Underruns " << frame.underruns;
         if (frame.failedHops > 0)
-            line << "   Failed hops " << frame.failedHops;
+            line << "   Failed hops " << frame.failedHops << " (" << juce::String (frame.failure) << ")";
     }
     const auto message = processor.getStatusMessage();
     line << (line.isEmpty() ? "" : "   ") << (message.isEmpty() ? juce::String ("Ready") : message);

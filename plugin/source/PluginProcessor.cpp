@@ -313,6 +313,8 @@ bool TimbrelProcessor::pollMeters (MeterFrame& frame)
     frame.modelLoad = meters->modelLoad();
     frame.underruns = engine->underruns();
     frame.failedHops = engine->failedHops();
+    if (frame.failedHops > 0)
+        frame.failure = engine->lastFailure();
 
     std::array<float, DescriptorMeters::kMaxDescriptors> output {};
     frame.outputValid = false;
@@ -435,6 +437,8 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
         status.setProperty ("active", hasModel && engine->isActive(), nullptr);
         status.setProperty ("modelName", hasModel ? juce::String (engine->info().modelName) : juce::String(), nullptr);
         status.setProperty ("failedHops", hasModel ? engine->failedHops() : 0, nullptr);
+        status.setProperty ("failure", hasModel && engine->failedHops() > 0 ? juce::String (engine->lastFailure()) : juce::String(),
+                            nullptr);
         status.setProperty ("underruns", hasModel ? engine->underruns() : 0, nullptr);
         status.setProperty ("mode", params::processingModeChoices[static_cast<int> (hasModel ? engine->config().mode : ProcessingMode::threaded)], nullptr);
         status.setProperty ("stereoMode", params::stereoModeChoices[static_cast<int> (hasModel ? engine->config().stereo : StereoMode::dualMono)], nullptr);

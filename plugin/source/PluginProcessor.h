@@ -92,6 +92,7 @@ public:
         std::array<float, kNumFaderSlots> input {}, target {}, output {};
         float modelLoad = 0.0f;     // compute time over audio time per hop
         int underruns = 0, failedHops = 0;
+        std::string failure;        // the model's words for its last failed hop
     };
     /** Reads the latest engine's meters and measures the output it produced since the last
         poll (a copy of the model's analysis, run here on the calling thread). */

@@ -5,7 +5,8 @@
 writes timbrel-test.ts (FilterGainModel: a fixed causal low-pass FIR, the "timbre", and a
 descriptor-driven gain that restores the requested loudness, ramped across each hop; it proves
 the plugin's signal path), timbrel-test-22k.ts (the same at another sample rate),
-timbrel-identity.ts (an exact pass-through), and broken/*.ts with broken/MANIFEST.tsv listing,
+timbrel-identity.ts (an exact pass-through), timbrel-test-raises.ts and timbrel-test-nan.ts
+(valid, but a hop louder than 0.9 raises or returns NaN), and broken/*.ts with broken/MANIFEST.tsv listing,
 for each file, a fragment of the error message the loader must give.
 """
 
@@ -149,6 +150,24 @@ class IdentityModel(FilterGainModel):
         return zd[:, : self.hop].transpose(1, 2).reshape(zd.shape[0], 1, -1)
 
 
+class FailsOnLoudInput(FilterGainModel):
+    """Valid at load (every probe stays below 0.9), but a hop whose input (its latent: the
+    filtered hop) goes above 0.9 makes decode raise, or return NaN: a runtime failure at a
+    known place, for the failed-hop path (dry, the reason shown, recovery)."""
+
+    def __init__(self, nan: bool = False):
+        super().__init__(name="timbrel-test-nan" if nan else "timbrel-test-raises")
+        self.nan = nan
+
+    @torch.jit.export
+    def decode(self, zd: torch.Tensor) -> torch.Tensor:
+        loud = bool((zd[:, : self.hop].abs() > 0.9).any())
+        if loud and not self.nan:
+            raise RuntimeError("test failure: a hop above 0.9")
+        y = self.rescale_hops(zd)
+        return y * float("nan") if loud else y
+
+
 class WrongEncodeAnalyzeModel(FilterGainModel):
     """Has the optional encode_analyze, but it does not equal cat(encode, analyze)."""
 
@@ -200,6 +219,8 @@ def export_all(out: Path) -> None:
     save_model(FilterGainModel(), good)
     save_model(FilterGainModel(sample_rate=22050, name="timbrel-test-22k"), out / "timbrel-test-22k.ts")
     save_model(IdentityModel(), out / "timbrel-identity.ts")
+    save_model(FailsOnLoudInput(), out / "timbrel-test-raises.ts")
+    save_model(FailsOnLoudInput(nan=True), out / "timbrel-test-nan.ts")
 
     broken = out / "broken"
     broken.mkdir(exist_ok=True)

@@ -298,6 +298,54 @@ void Model::configureCurrentThread()
     at::globalContext().setFlushDenormal (true);
 }
 
+namespace
+{
+// TorchScript's errors carry the interpreter's traceback; the last line says what happened
+// ("RuntimeError: ..."). A view into the message: nothing is allocated on the playing thread.
+std::string_view lastLine (const char* message)
+{
+    std::string_view text (message != nullptr ? message : "");
+    while (! text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r'))
+        text.remove_suffix (1);
+    const auto newline = text.find_last_of ('\n');
+    return newline == std::string_view::npos ? text : text.substr (newline + 1);
+}
+} // namespace
+
+void Model::reportFailure (std::string_view reason) noexcept
+{
+    const auto start = failureSequence.load (std::memory_order_relaxed);
+    failureSequence.store (start + 1, std::memory_order_relaxed); // odd: a write is under way
+    std::atomic_thread_fence (std::memory_order_release);
+    size_t i = 0;
+    for (; i < reason.size() && i + 1 < failureText.size(); ++i)
+        failureText[i].store (reason[i], std::memory_order_relaxed);
+    failureText[i].store ('\0', std::memory_order_relaxed);
+    failureSequence.store (start + 2, std::memory_order_release);
+}
+
+std::string Model::lastFailure() const
+{
+    for (int attempt = 0; attempt < 16; ++attempt)
+    {
+        const auto before = failureSequence.load (std::memory_order_acquire);
+        if ((before & 1u) != 0)
+            continue;
+        std::string text;
+        for (const auto& c : failureText)
+        {
+            const char value = c.load (std::memory_order_relaxed);
+            if (value == '\0')
+                break;
+            text.push_back (value);
+        }
+        std::atomic_thread_fence (std::memory_order_acquire);
+        if (failureSequence.load (std::memory_order_relaxed) == before)
+            return text;
+    }
+    return "(the reason is being rewritten)";
+}
+
 void Model::reset()
 {
     try
@@ -307,9 +355,9 @@ void Model::reset()
         impl->resetMethod ({});
         impl->sidechainReset ({});
     }
-    catch (const std::exception&)
+    catch (const std::exception& e)
     {
-        // Checked by the probe at load time; nothing useful to do here.
+        reportFailure (lastLine (e.what())); // the probe at load time passed reset: rare, but said
     }
 }
 
@@ -389,12 +437,16 @@ bool Model::processHops (const HopRequest& r) noexcept
 
         auto y = impl->decode ({ torch::cat ({ z, targets.permute ({ 1, 2, 0 }) }, 1) }).toTensor().contiguous();
         if (y.numel() != batch * frames * hop)
+        {
+            reportFailure ("decode returned the wrong number of samples");
             return false;
+        }
         std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
         return true;
     }
-    catch (const std::exception&)
+    catch (const std::exception& e)
     {
+        reportFailure (lastLine (e.what()));
         return false;
     }
 }

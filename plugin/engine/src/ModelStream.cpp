@@ -201,8 +201,13 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
     const size_t samples = static_cast<size_t> (config.batch * frames * hop);
     const auto started = std::chrono::steady_clock::now();
     bool ok = model.processHops (request);
-    for (size_t i = 0; ok && i < samples; ++i)
-        ok = std::isfinite (callOut[i]);
+    if (ok)
+    {
+        for (size_t i = 0; ok && i < samples; ++i)
+            ok = std::isfinite (callOut[i]);
+        if (! ok)
+            model.reportFailure ("the model returned NaN or Inf");
+    }
     if (! ok)
     {
         // Play the hops dry rather than garbage; clearing the model's state lets it recover.

@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <thread>
+#include <utility>
 
 using namespace timbrel;
 
@@ -489,6 +490,34 @@ TEST_CASE ("NaN, Inf and subnormal input leave the output finite")
         for (const auto& channel : out)
             for (float v : channel)
                 REQUIRE (std::isfinite (v));
+    }
+}
+
+TEST_CASE ("a hop the model fails on plays dry, keeps the model's words, and the model recovers")
+{
+    // Valid at load; hops louder than 0.9 raise (or give NaN) at run time.
+    for (const auto& [file, words] : { std::pair<std::string, std::string> { "timbrel-test-raises.ts", "test failure: a hop above 0.9" },
+                                       std::pair<std::string, std::string> { "timbrel-test-nan.ts", "the model returned NaN or Inf" } })
+    {
+        INFO (file);
+        auto engine = makeEngine (test::modelsFolder() + "/" + file);
+        REQUIRE (engine->prepare (config (44100.0, 512, 1)).empty());
+        CHECK (engine->lastFailure().empty());
+        Signal x (1, std::vector<float> (44100));
+        for (int n = 0; n < 44100; ++n)
+            x[0][static_cast<size_t> (n)] = (n >= 15000 && n < 25000 ? 0.95f : 0.3f) * std::sin (0.0285f * n);
+        const auto out = render (*engine, x);
+        CHECK (engine->failedHops() > 0);
+        CHECK (engine->lastFailure().find (words) != std::string::npos);
+        for (float v : out[0])
+            REQUIRE (std::isfinite (v));
+        // After the loud part the model plays again: no more failures on quiet input.
+        const int failed = engine->failedHops();
+        Signal quiet (1, std::vector<float> (20000));
+        for (int n = 0; n < 20000; ++n)
+            quiet[0][static_cast<size_t> (n)] = 0.3f * std::sin (0.0285f * n);
+        render (*engine, quiet);
+        CHECK (engine->failedHops() == failed);
     }
 }
 

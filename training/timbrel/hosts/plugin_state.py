@@ -94,6 +94,7 @@ class Status:
     message: str
     latency: int
     failed_hops: int
+    failure: str = ""   # the model's words for its last failed hop
 
     @property
     def ok(self) -> bool:
@@ -113,4 +114,5 @@ def status(host_blob: bytes) -> Status:
         message=node.get("message", ""),
         latency=int(node.get("latency", "0")),
         failed_hops=int(node.get("failedHops", "0")),
+        failure=node.get("failure", ""),
     )

@@ -264,7 +264,12 @@ def render_file(input_path, output_path, model=None, host="dawdreamer", settings
     output, status = renderer.render(audio, rate)
     _write(output_path, output, rate)
     return (f"{output_path}: {audio.shape[1] / rate:.2f} s, {audio.shape[0]} ch at {rate} Hz through "
-            f"{status.model_name} in {host} (latency {status.latency} samples, compensated)")
+            f"{status.model_name} in {host} (latency {status.latency} samples, compensated){_failures(status)}")
+
+
+def _failures(status) -> str:
+    """Hops the model failed on played dry; say how many and why, in the model's words."""
+    return f"; {status.failed_hops} hops failed and played dry: {status.failure}" if status.failed_hops else ""
 
 
 def render_folder(input_dir, output_dir, model=None, host="dawdreamer", settings=None, plugin_path=None,
@@ -309,7 +314,7 @@ def render_folder(input_dir, output_dir, model=None, host="dawdreamer", settings
         targets[target] = relative
         rendered += 1
         log(f"{relative} -> {target}: {audio.shape[1] / rate:.2f} s, {audio.shape[0]} ch at {rate} Hz "
-            f"({status.model_name}, latency {status.latency} samples, compensated)")
+            f"({status.model_name}, latency {status.latency} samples, compensated){_failures(status)}")
     log(f"{rendered} rendered, {skipped} skipped" + (f", {failed} failed" if failed else ""))
     return rendered, skipped, failed
 

@@ -6,8 +6,11 @@
 #include "timbrel/ModelInfo.h"
 
 #include <cstdint>
+#include <array>
+#include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace timbrel
 {
@@ -87,11 +90,20 @@ public:
     };
     MemoryStats memoryStats() const noexcept;
 
+    /** Why the last hop (or reset) failed, in the model's own words ("" before any failure):
+        processHops and reset keep the exception's text, and the stream adds its own reasons
+        (reportFailure). Written on the playing thread into a fixed buffer, readable on any
+        other thread without locks (a sequence counter detects a read torn by a write). */
+    std::string lastFailure() const;
+    void reportFailure (std::string_view reason) noexcept;
+
 private:
     struct Impl;
     Model (std::unique_ptr<Impl>, ModelInfo);
 
     std::unique_ptr<Impl> impl;
     ModelInfo modelInfo;
+    std::array<std::atomic<char>, 240> failureText {};
+    std::atomic<uint32_t> failureSequence { 0 }; // odd while a write is under way
 };
 } // namespace timbrel

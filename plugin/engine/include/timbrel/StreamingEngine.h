@@ -101,6 +101,8 @@ public:
 
     /** Hops the model failed to compute (played dry), and blocks the worker was late for. */
     int failedHops() const { return stream != nullptr ? stream->failedHops() : 0; }
+    /** The model's words for its last failure ("" if none); not on the audio thread (allocates). */
+    std::string lastFailure() const { return model != nullptr ? model->lastFailure() : std::string(); }
     int underruns() const { return underrunCount.load (std::memory_order_relaxed); }
 
     /** The editor's view (message thread): per-hop meters, null before prepare(), and the
