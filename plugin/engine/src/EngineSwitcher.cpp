@@ -1,6 +1,7 @@
 #include "timbrel/EngineSwitcher.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -110,6 +111,7 @@ void EngineSwitcher::process (const float* const* in, float* const* out, int num
             retire (std::exchange (incoming, next));
             warmRemaining = next->latencySamples();
             fadePosition = 0;
+            fadeLength = fadeLengthAt (next->config().sampleRate);
         }
     }
 
@@ -153,13 +155,18 @@ void EngineSwitcher::process (const float* const* in, float* const* out, int num
                 --warmRemaining;
                 continue;
             }
-            const float g = static_cast<float> (std::min (fadePosition++, kFadeSamples)) / kFadeSamples;
+            const float g = static_cast<float> (std::min (fadePosition++, fadeLength)) / static_cast<float> (fadeLength);
             for (int ch = 0; ch < numChannels; ++ch)
                 chunkOut[ch][i] = (1.0f - g) * chunkOut[ch][i] + g * incomingOutPtrs[static_cast<size_t> (ch)][i];
         }
         done += n;
-        if (fadePosition >= kFadeSamples)
+        if (fadePosition >= fadeLength)
             installNow (std::exchange (incoming, nullptr));
     }
+}
+
+int EngineSwitcher::fadeLengthAt (double sampleRate)
+{
+    return std::max (1, static_cast<int> (std::lround (kFadeSeconds * sampleRate)));
 }
 } // namespace timbrel

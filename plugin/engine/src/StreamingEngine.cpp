@@ -9,8 +9,13 @@ namespace timbrel
 {
 namespace
 {
-constexpr int kUnderrunFadeSamples = 64;
+constexpr double kUnderrunFadeSeconds = 64.0 / 44100.0; // an underrun fades wet to dry this fast (1.5 ms)
 constexpr double kInputRingSeconds = 2.0; // the worker may fall this far behind before the engine restarts it
+// One block record per host block: a ring that holds the blocks of kInputRingSeconds at this
+// block size keeps the whole tolerance; smaller blocks get proportionally less (0.125 s at a
+// block of 1 sample). Records are a few hundred bytes each, so holding 2 s of 1-sample blocks
+// would take tens of megabytes per engine for a block size no host uses for long.
+constexpr int kSmallestBlockWithFullTolerance = 16;
 
 // NaN, Inf and subnormals never reach the model or the resamplers.
 inline float clean (float v) { return (std::isfinite (v) && std::abs (v) >= FLT_MIN) ? v : 0.0f; }
@@ -67,7 +72,8 @@ std::string StreamingEngine::prepare (const EngineConfig& c)
     const int inputCapacity = static_cast<int> (kInputRingSeconds * c.sampleRate) + chunkSize;
     inputRing.prepare (batch, useWorker ? inputCapacity : 1);
     sidechainRing.prepare (batch, useWorker && c.sidechainChannels > 0 ? inputCapacity : 1);
-    recordRing.prepare (useWorker ? inputCapacity / 16 + 64 : 1);
+    recordRing.prepare (useWorker ? inputCapacity / kSmallestBlockWithFullTolerance + 64 : 1); // +64: restart records
+    underrunFade = std::max (1, static_cast<int> (std::lround (kUnderrunFadeSeconds * c.sampleRate)));
     // Threaded: a worker that fell behind (up to the input ring's length) hands its late output
     // back in one go, and takeOutput skips it as underrun debt; the ring must hold all of it, or
     // what does not fit is lost and the output stays misaligned.
@@ -174,7 +180,7 @@ int StreamingEngine::takeOutput (int n) noexcept
     const int k = std::min (available, n);
     outputRing.read (batchOutPtrs.data(), k);
 
-    constexpr float step = 1.0f / kUnderrunFadeSamples;
+    const float step = 1.0f / static_cast<float> (underrunFade);
     for (int i = 0; i < k; ++i)
     {
         if (primeToPlayDry > 0)
@@ -190,7 +196,7 @@ int StreamingEngine::takeOutput (int n) noexcept
         // Underrun: fade the last wet samples we have into the dry signal, then play dry.
         underrunCount.fetch_add (1, std::memory_order_relaxed);
         debt += n - k;
-        const int fade = std::min (k, kUnderrunFadeSamples);
+        const int fade = std::min (k, underrunFade);
         for (int j = 0; j < fade; ++j)
             wetWeights[static_cast<size_t> (k - fade + j)] *= static_cast<float> (fade - 1 - j) / static_cast<float> (fade);
         std::fill (wetWeights.begin() + k, wetWeights.begin() + n, 0.0f);

@@ -98,3 +98,11 @@ TEST_CASE ("publishing no engine passes audio through unchanged")
     run (switcher, out, 0, 1024, false);
     REQUIRE (out == input);
 }
+
+TEST_CASE ("the model-switch crossfade lasts the same time at every host rate")
+{
+    CHECK (EngineSwitcher::fadeLengthAt (44100.0) == 2048);
+    CHECK (EngineSwitcher::fadeLengthAt (88200.0) == 4096);
+    CHECK (EngineSwitcher::fadeLengthAt (48000.0) == 2229);
+    CHECK (EngineSwitcher::fadeLengthAt (1.0) == 1);
+}

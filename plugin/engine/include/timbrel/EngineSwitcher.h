@@ -40,6 +40,9 @@ public:
 
     bool isSwitching() const { return incoming != nullptr; }
 
+    /** Samples of the model-switch crossfade at a host rate. */
+    static int fadeLengthAt (double sampleRate);
+
 private:
     void retire (StreamingEngine* engine) noexcept;
     /** Plays `next` from now on; the current and any incoming engine are retired. */
@@ -48,7 +51,8 @@ private:
     void runEngine (StreamingEngine* engine, const float* const* in, float* const* out, int numChannels,
                     const float* const* sidechain, int sidechainChannels, int n, const EngineControls& controls) noexcept;
 
-    static constexpr int kFadeSamples = 2048;
+    // A model switch crossfades over this long at any host rate (2048 samples at 44.1 kHz).
+    static constexpr double kFadeSeconds = 2048.0 / 44100.0;
     static constexpr int kRetireSlots = 8;
 
     std::atomic<StreamingEngine*> pending { nullptr };
@@ -59,7 +63,7 @@ private:
     StreamingEngine* incoming = nullptr; // audio thread: warming up or fading in
     StreamingEngine* waitingToRetire = nullptr;
     bool offlineBlock = false;
-    int warmRemaining = 0, fadePosition = 0, channels = 0, maxBlock = 0;
+    int warmRemaining = 0, fadePosition = 0, fadeLength = 1, channels = 0, maxBlock = 0;
     std::vector<float> inCopy, incomingOut;
     std::vector<float*> inCopyPtrs, incomingOutPtrs;
 };

@@ -144,6 +144,7 @@ private:
 
     SampleRing inputRing, sidechainRing, outputRing;
     RecordRing<BlockRecord> recordRing;
+    int underrunFade = 64; // samples at the host rate (kUnderrunFadeSeconds)
     std::vector<float> workerMain, workerSide;
     std::vector<float*> workerMainPtrs, workerSidePtrs;
     std::thread worker;
