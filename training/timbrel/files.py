@@ -3,8 +3,8 @@
 Every file the package writes to be read whole later (model files, checkpoints, dataset WAVs
 and manifests, run recipes, cards, eval reports, renders) goes through `atomic_path`: the
 content is written to a temporary file beside the destination, checked if the caller wants,
-then renamed over it. A
-crash, a kill or a failed check leaves the old file (or none), never a torn one.
+then renamed over it. A crash, a kill or a failed check leaves the old file (or none), never a
+torn one.
 
 Permissions follow the user's umask, like any file they save (0644 under the usual umask 022,
 group-readable under 002): mkstemp's private 0600 would hide checkpoints and models from the

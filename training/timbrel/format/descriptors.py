@@ -244,12 +244,10 @@ class YinSettings:
         return torch.arange(3, device=like.device)
 
 
-def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
-              order: torch.Tensor, steps: torch.Tensor, sample_rate: int, min_lag: int, max_lag: int,
-              threshold: float, octave_ratio: float = 0.0, octave_margin: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """`pitch_midi` given rfft(frame * head mask), rfft(frame) and YinSettings' constants.
-    Written for few ops per call (each costs microseconds when streaming hop by hop): index
-    arithmetic replaces padding, one gather serves the interpolation, one argmin the search."""
+def yin_difference(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
+                   max_lag: int) -> torch.Tensor:
+    """YIN's cumulative-mean-normalised difference d'(tau) for tau = 1..max_lag, [..., max_lag]
+    (index i is lag i + 1), given rfft(frame * head mask) and rfft(frame) (YinSettings.masks)."""
     length = frame.shape[-1]
     integration = length - max_lag
     # Cross-correlation of the first L samples with the whole frame, lags 1..max_lag. Since
@@ -265,7 +263,16 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
     floor = float(integration) * 1e-10
     difference = torch.clamp(torch.sub(lagged_energy + energy[..., integration - 1: integration], correlation,
                                        alpha=2.0) + floor, min=floor)
-    normalised = difference * lags / torch.cumsum(difference, dim=-1)  # index i is lag i + 1
+    return difference * lags / torch.cumsum(difference, dim=-1)
+
+
+def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
+              order: torch.Tensor, steps: torch.Tensor, sample_rate: int, min_lag: int, max_lag: int,
+              threshold: float, octave_ratio: float = 0.0, octave_margin: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """`pitch_midi` given rfft(frame * head mask), rfft(frame) and YinSettings' constants.
+    Written for few ops per call (each costs microseconds when streaming hop by hop): index
+    arithmetic replaces padding, one gather serves the interpolation, one argmin the search."""
+    normalised = yin_difference(frame, head_spectrum, spectrum, lags, max_lag)  # index i is lag i + 1
 
     # Troughs of d' inside the searched lags (each has both neighbours, for interpolation). One
     # argmin picks the period: acceptable troughs key by lag below -9.9 (the first lowest),
@@ -468,6 +475,6 @@ def pitch_analyzer_like(module) -> DescriptorAnalyzer:
                               int(setting("pitch_highpass", 0)))
 
 
-__all__ = ["pitch_analyzer_like", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
+__all__ = ["pitch_analyzer_like", "yin_difference", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
            "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
            "spectral_flatness_db", "pitch_midi", "YinSettings", "yin_pitch", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]

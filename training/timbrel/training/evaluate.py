@@ -156,7 +156,7 @@ def foreign_tracking(model, own_instrument: str, seconds: float = 8.0) -> dict:
     if int(model.sample_rate) != SAMPLE_RATE:
         return {}
     hop = int(model.hop_length)
-    names = [name for name in FOREIGN_INSTRUMENTS if name not in own_instrument][:FOREIGN_COUNT]
+    names = [name for name in FOREIGN_INSTRUMENTS if name != own_instrument][:FOREIGN_COUNT]
     per_instrument = {}
     for instrument in (i for i in INSTRUMENTS if i.name in names):
         audio = render_clip(instrument, "FluidR3", seconds).audio

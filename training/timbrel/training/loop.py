@@ -92,27 +92,38 @@ class Validation:
     foreign: float = 0.0
 
 
+def validation_tracking(model, batches: list[torch.Tensor], skip_hops: int, device, tracking_shift: float) -> float:
+    """The mean tracking loss of fixed fader shifts over the batches (mean z, no sampling)."""
+    model.eval()
+    tracked = len(tracked_indices(model))
+    if not tracked or tracking_shift <= 0:
+        return 0.0
+    total = 0.0
+    with torch.no_grad():
+        for batch in batches:
+            batch = batch.to(device) if device is not None else batch
+            model.reset()
+            z, d = model.encode(batch), model.analyze(batch)
+            shifts = validation_shifts(batch.shape[0], tracked, tracking_shift).to(batch.device)
+            total += float(tracking_loss(model, z, d, shifts, skip_hops))
+    return total / len(batches)
+
+
 def validation_loss(model, batches: list[torch.Tensor], skip_hops: int = 2, device=None,
                     tracking_shift: float = 0.0) -> tuple[float, float]:
     """(spectral, tracking): the mean multi-scale spectral loss of the model's offline
     re-synthesis (mean z, no sampling) and, when tracking_shift > 0, the mean tracking loss
     for fixed fader shifts (0 otherwise)."""
     model.eval()
-    spectral = tracking = 0.0
+    spectral = 0.0
     skip = skip_hops * model.hop_length
-    tracked = len(tracked_indices(model))
     with torch.no_grad():
         for batch in batches:
             batch = batch.to(device) if device is not None else batch
             model.reset()
             y = model.forward(batch)
             spectral += float(multiscale_spectral_loss(batch[..., skip:], y[..., skip:]))
-            if tracking_shift > 0 and tracked:
-                model.reset()
-                z, d = model.encode(batch), model.analyze(batch)
-                shifts = validation_shifts(batch.shape[0], tracked, tracking_shift).to(batch.device)
-                tracking += float(tracking_loss(model, z, d, shifts, skip_hops))
-    return spectral / len(batches), tracking / len(batches)
+    return spectral / len(batches), validation_tracking(model, batches, skip_hops, device, tracking_shift)
 
 
 def init_summary(path: Path, state: dict) -> dict:
@@ -338,8 +349,8 @@ class Trainer:
                                              config.tracking_shift if config.tracking_weight > 0 else 0.0)
         foreign = 0.0
         if self.foreign_valid:
-            foreign = validation_loss(self.model, self.foreign_valid, config.skip_hops, self.device,
-                                      config.tracking_shift)[1]
+            foreign = validation_tracking(self.model, self.foreign_valid, config.skip_hops, self.device,
+                                          config.tracking_shift)
         self.model.train()
         return Validation(spectral + config.tracking_weight * tracking + config.foreign_weight * foreign,
                           spectral, tracking, foreign)

@@ -163,22 +163,13 @@ def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tenso
     (any pitch analysis) hears k times the asked pitch. The synthesiser puts the fundamental
     where it is told; a decoder that leaves all the energy in one upper harmonic (as the shipped
     ones do from other instruments' latents) makes this large. Differentiable in y."""
-    from ..format.descriptors import causal_frames, zero_history
+    from ..format.descriptors import YinSettings, causal_frames, yin_difference, zero_history
 
     windows, _ = causal_frames(y, hop, window, zero_history(y, hop, window))  # [B, F, window]
     lags_max = window // 2
-    integration = window - lags_max
-    # d(tau) = sum over the head (first `integration` samples) of (x[j] - x[j + tau])^2, for
-    # tau = 1..lags_max, from an FFT cross-correlation and energy prefix sums (as YIN does).
-    head = torch.zeros_like(windows)
-    head[..., :integration] = windows[..., :integration]
-    correlation = torch.fft.irfft(torch.conj(torch.fft.rfft(head, dim=-1)) * torch.fft.rfft(windows, dim=-1),
-                                  n=window, dim=-1)[..., 1: lags_max + 1]
-    energy = torch.cumsum(windows * windows, -1)
-    lagged = energy[..., integration: integration + lags_max] - energy[..., :lags_max]
-    difference = torch.clamp(lagged + energy[..., integration - 1: integration] - 2.0 * correlation, min=0.0) + 1e-7
-    lags = torch.arange(1, lags_max + 1, dtype=y.dtype, device=y.device)
-    normalised = difference * lags / torch.cumsum(difference, -1)
+    yin = YinSettings(window, sample_rate, sample_rate / lags_max, sample_rate / 2.0)
+    spectra = torch.fft.rfft(windows.unsqueeze(-2) * yin.masks(windows)[:2], dim=-1)
+    normalised = yin_difference(windows, spectra[..., 0, :], spectra[..., 1, :], yin.lags(windows), lags_max)
     period = sample_rate / (440.0 * torch.pow(2.0, (pitch - 69.0) / 12.0))           # samples, [B, F]
     penalties = []
     for k in CLARITY_DIVISORS:
