@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build test test-native test-python demo bench models screenshot package clean
+.PHONY: setup build test test-native test-python test-sanitize fuzz demo bench models screenshot package clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -39,6 +39,20 @@ test-python: build
 
 test: test-native test-python
 
+# The model loader fuzzed: FUZZ_INPUTS (10,000) mutated model files from every test and broken
+# model, seeded (FUZZ_SEED); the figures go to bench/fuzz.json. ctest runs 300 of them.
+FUZZ_INPUTS ?= 10000
+FUZZ_SEED ?= 1
+fuzz: build
+	mkdir -p bench
+	$(BUILD)/plugin/engine/timbrel_model_fuzz --inputs $(FUZZ_INPUTS) --seed $(FUZZ_SEED) --report bench/fuzz.json \
+	  $(BUILD)/models/*.ts $(BUILD)/models/broken/*.ts --hangs $(BUILD)/models/broken/hangs/*.ts
+
+# The engine tests and the native hosts with ASan+UBSan, then TSan, in build-asan/ and
+# build-tsan/ (scripts/test_sanitize.sh; SANITIZE=asan or tsan for one of them).
+test-sanitize: build
+	bash scripts/test_sanitize.sh $(PY) $(or $(SANITIZE),all)
+
 demo: build
 	$(PY) -m timbrel_tools demo --out demo
 
@@ -66,4 +80,4 @@ models: setup
 	bash scripts/make_models.sh $(abspath $(PY))
 
 clean:
-	rm -rf $(BUILD) $(DIST) demo bench packages
+	rm -rf $(BUILD) $(DIST) build-asan build-tsan demo bench packages

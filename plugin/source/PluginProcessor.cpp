@@ -3,6 +3,8 @@
 #include "ModelLocator.h"
 #include "PluginEditor.h"
 
+#include <timbrel/EngineBuilder.h>
+
 namespace timbrel
 {
 namespace
@@ -47,9 +49,12 @@ TimbrelProcessor::TimbrelProcessor()
     }
     bypassParameter = parameters.getParameter (params::bypass);
 
+    // Hosts construct plugins on their UI thread (and while scanning): the default model loads
+    // in the background. Offline renders wait for it (prepareToPlay, processBlock).
+    loader = std::thread ([this] { loaderLoop(); });
     const auto defaultModel = ModelLocator::defaultReference();
     if (defaultModel.isNotEmpty())
-        loadModel (defaultModel, false);
+        loadModel (defaultModel, false, true);
     else
         publishStatus ({}, "no models found (searched " + ModelLocator::searchFolders()[0].getFullPathName()
                                + " and the user models folder)", 0);
@@ -59,7 +64,13 @@ TimbrelProcessor::TimbrelProcessor()
 TimbrelProcessor::~TimbrelProcessor()
 {
     stopTimer();
-    joinLoader();
+    {
+        const std::lock_guard lock (loadMutex);
+        stopLoader = true;
+        nextLoad.reset(); // a load under way finishes (TorchScript cannot be interrupted)
+    }
+    loadRequested.notify_all();
+    loader.join();
 }
 
 bool TimbrelProcessor::isBusesLayoutSupported (const BusesLayout& layouts) const
@@ -81,11 +92,13 @@ bool TimbrelProcessor::isBusesLayoutSupported (const BusesLayout& layouts) const
 
 EngineConfig TimbrelProcessor::wantedConfig() const
 {
-    EngineConfig config;
-    {
-        const std::lock_guard lock (stateMutex);
-        config = preparedConfig;
-    }
+    const std::lock_guard lock (stateMutex);
+    return wantedConfigLocked();
+}
+
+EngineConfig TimbrelProcessor::wantedConfigLocked() const
+{
+    EngineConfig config = preparedConfig;
     config.mode = static_cast<ProcessingMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.processingMode)));
     config.stereo = static_cast<StereoMode> (juce::jlimit (0, 1, choiceIndex (parameterRefs.stereoMode)));
     const int marginChoice = juce::jlimit (0, static_cast<int> (kWorkerMarginHopChoices.size()) - 1,
@@ -96,13 +109,20 @@ EngineConfig TimbrelProcessor::wantedConfig() const
 
 void TimbrelProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamplesPerBlock)
 {
+    // An offline render after a state restore plays the model it names from the first sample.
+    if (isNonRealtime())
+        waitForLoads();
+
     EngineConfig config;
     config.sampleRate = sampleRate;
     config.maxBlockSize = std::max (1, maximumExpectedSamplesPerBlock);
     config.numChannels = getMainBusNumInputChannels();
     const auto* sidechainBus = getBusCount (true) > 1 ? getBus (true, 1) : nullptr;
     config.sidechainChannels = sidechainBus != nullptr && sidechainBus->isEnabled() ? sidechainBus->getNumberOfChannels() : 0;
+    int latency = 0;
     {
+        // Under stateMutex: the loader publishes and the meters read engines under it too, so
+        // neither sees an engine between streams.
         const std::lock_guard lock (stateMutex);
         // Hosts such as pedalboard call this before every render with the same settings; keep
         // a larger block than asked so streaming state survives chunked processing.
@@ -111,42 +131,32 @@ void TimbrelProcessor::prepareToPlay (double sampleRate, int maximumExpectedSamp
             config.maxBlockSize = std::max (config.maxBlockSize, preparedConfig.maxBlockSize);
         preparedConfig = config;
         prepared = true;
-    }
-    config = wantedConfig();
+        config = wantedConfigLocked();
 
-    // The audio thread is stopped: finish any switch, then make the playing engine match.
-    engines.prepare (config.numChannels, config.maxBlockSize);
-    auto* engine = engines.settle();
-    juce::String error;
-    bool changed = false;
-    if (engine != nullptr && engine->hasModel())
-    {
-        if (! (engine->wasPrepared() && engine->config() == config))
+        // The audio thread is stopped: finish any switch, then make the playing engine match.
+        engines.prepare (config.numChannels, config.maxBlockSize);
+        auto* engine = engines.settle();
+        if (engine != nullptr && engine->hasModel())
         {
-            error = juce::String (engine->prepare (config));
-            changed = true;
+            if (! (engine->wasPrepared() && engine->config() == config))
+                statusMessage = juce::String (engine->prepare (config));
+            engine->setNonRealtime (isNonRealtime());
+            engine->jumpToMix (currentMix());
+            latency = engine->latencySamples();
         }
-        engine->setNonRealtime (isNonRealtime());
-        engine->jumpToMix (currentMix());
     }
     previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
-    if (changed)
-    {
-        const std::lock_guard lock (stateMutex);
-        statusMessage = error;
-    }
-    setLatencySamples (engine != nullptr && engine->hasModel() ? engine->latencySamples() : 0);
+    gainJumpRequested.store (false);
+    setLatencySamples (latency);
 }
 
 void TimbrelProcessor::reset()
 {
-    // A reset starts a new render: pending switches complete, controls start at their targets.
-    previousGain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
-    if (auto* engine = engines.settle(); engine != nullptr && engine->hasModel())
-    {
-        engine->reset();
-        engine->jumpToMix (currentMix());
-    }
+    // A new render: pending switches complete and controls start at their targets. Hosts may
+    // call this from the audio thread (VST3 setProcessing), so it only raises flags; the next
+    // block does the work without waiting (StreamingEngine::requestReset).
+    gainJumpRequested.store (true, std::memory_order_release);
+    engines.requestReset();
 }
 
 float TimbrelProcessor::currentMix() const
@@ -175,51 +185,84 @@ EngineControls TimbrelProcessor::readControls (bool forceBypass) const
 
 juce::String TimbrelProcessor::loadModel (const juce::String& reference, bool keepPreviousOnFailure, bool async)
 {
-    joinLoader();
-    const auto config = wantedConfig();
+    std::unique_lock lock (loadMutex);
+    nextLoad = LoadRequest { reference, keepPreviousOnFailure };
+    requestedReference = reference;
+    const long ticket = ++requestedLoads;
+    loadPending.store (true);
+    loadRequested.notify_one();
     if (async)
-    {
-        loaderBusy.store (true);
-        loader = std::thread ([this, reference, keepPreviousOnFailure, config] {
-            buildAndPublish (reference, keepPreviousOnFailure, config);
-            loaderBusy.store (false);
-        });
         return {};
+    loadFinished.wait (lock, [&] { return finishedLoads >= ticket || stopLoader; });
+    return lastLoadError;
+}
+
+void TimbrelProcessor::loaderLoop()
+{
+    std::unique_lock lock (loadMutex);
+    while (true)
+    {
+        loadRequested.wait (lock, [this] { return stopLoader || nextLoad.has_value(); });
+        if (stopLoader)
+            break;
+        const auto request = std::exchange (nextLoad, std::nullopt).value();
+        const long ticket = requestedLoads; // the newest request is the one taken
+        lock.unlock();
+        const auto error = buildAndPublish (request.reference, request.keepPreviousOnFailure);
+        lock.lock();
+        finishedLoads = ticket;
+        lastLoadError = error;
+        loadPending.store (finishedLoads != requestedLoads);
+        loadFinished.notify_all();
     }
-    return buildAndPublish (reference, keepPreviousOnFailure, config);
+    loadPending.store (false);
+    loadFinished.notify_all();
 }
 
-void TimbrelProcessor::joinLoader()
+void TimbrelProcessor::waitForLoads()
 {
-    if (loader.joinable())
-        loader.join();
+    std::unique_lock lock (loadMutex);
+    const long ticket = requestedLoads;
+    loadFinished.wait (lock, [&] { return finishedLoads >= ticket || stopLoader; });
 }
 
-juce::String TimbrelProcessor::buildAndPublish (const juce::String& reference, bool keepPreviousOnFailure, const EngineConfig& config)
+bool TimbrelProcessor::isLoading() const
 {
-    const std::lock_guard loading (loadMutex);
+    return loadPending.load();
+}
+
+juce::String TimbrelProcessor::buildAndPublish (const juce::String& reference, bool keepPreviousOnFailure)
+{
     juce::String error;
     const auto file = ModelLocator::resolve (reference);
-    if (file == juce::File())
-        error = "model '" + reference + "' was not found in the model folders";
-    else if (auto result = Model::load (file.getFullPathName().toStdString()))
+    // Before the host's first prepareToPlay the configuration is a guess (44.1 kHz, 512-sample
+    // blocks, stereo), so that a latency queried early is right for the common case.
+    auto config = wantedConfig();
+    auto built = file == juce::File() ? BuiltEngine { nullptr, "model '" + reference.toStdString() + "' was not found in the model folders" }
+                                      : buildEngine (file.getFullPathName().toStdString(), config);
+    for (int attempt = 0; built.engine != nullptr; ++attempt)
     {
-        // Before the host's first prepareToPlay this is a guess (44.1 kHz, 512-sample blocks,
-        // stereo), so that a latency queried early is already right for the common case.
-        auto engine = std::make_unique<StreamingEngine> (std::move (result.model));
-        error = juce::String (engine->prepare (config));
+        std::unique_lock lock (stateMutex);
+        // The host may have prepared (another rate, block size or layout) while this one
+        // warmed up: publish only an engine prepared as the host now plays.
+        if (const auto now = wantedConfigLocked(); ! (now == config) && attempt < 4)
+        {
+            lock.unlock();
+            config = now;
+            built = reprepareEngine (std::move (built.engine), config);
+            continue;
+        }
+        auto& engine = built.engine;
         engine->setNonRealtime (isNonRealtime());
         engine->jumpToMix (currentMix());
         const int latency = engine->latencySamples();
-        {
-            const std::lock_guard lock (stateMutex);
-            engines.publish (std::move (engine));
-        }
+        engines.publish (std::move (engine));
+        lock.unlock();
+        error = juce::String (built.error);
         publishStatus (reference, error, latency);
         return error;
     }
-    else
-        error = juce::String (result.error);
+    error = juce::String (built.error);
 
     {
         const std::lock_guard lock (stateMutex);
@@ -353,19 +396,28 @@ void TimbrelProcessor::timerCallback()
                           || latest->config().workerMarginHops != wanted.workerMarginHops);
         reference = modelReference;
     }
-    // A finished loader thread stays joinable until the next load joins it: ask whether it is busy.
-    if (reconfigure && ! loaderBusy.load())
+    if (reconfigure && ! isLoading())
         loadModel (reference, true, true);
 }
 
 juce::String TimbrelProcessor::getModelReference() const
 {
+    {
+        const std::lock_guard lock (loadMutex);
+        if (finishedLoads != requestedLoads)
+            return requestedReference;
+    }
     const std::lock_guard lock (stateMutex);
     return modelReference;
 }
 
 juce::String TimbrelProcessor::getStatusMessage() const
 {
+    {
+        const std::lock_guard lock (loadMutex);
+        if (finishedLoads != requestedLoads)
+            return "loading '" + requestedReference + "'...";
+    }
     const std::lock_guard lock (stateMutex);
     return statusMessage;
 }
@@ -400,14 +452,22 @@ void TimbrelProcessor::processWithBypass (juce::AudioBuffer<float>& buffer, bool
             sidechainChannels = sidechainBuffer.getNumChannels();
         }
 
+    // Offline, a model still loading (a state restored just before rendering) is waited for:
+    // an offline render is never silently dry. In real time it crossfades in when ready.
+    const bool offline = isNonRealtime();
+    if (offline && loadPending.load())
+        waitForLoads();
+
     // Bypass is a mix of zero: the dry path is latency-compensated, so bypassing keeps the
     // track aligned and crossfades over one block instead of clicking.
-    playingInRealtime.store (! isNonRealtime(), std::memory_order_relaxed);
+    playingInRealtime.store (! offline, std::memory_order_relaxed);
     const auto controls = readControls (forceBypass);
     engines.process (main.getArrayOfReadPointers(), main.getArrayOfWritePointers(), main.getNumChannels(), sidechain,
-                     sidechainChannels, numSamples, controls, isNonRealtime());
+                     sidechainChannels, numSamples, controls, offline);
 
     const float gain = juce::Decibels::decibelsToGain (parameterRefs.outputGain->load());
+    if (gainJumpRequested.exchange (false, std::memory_order_acq_rel))
+        previousGain = gain;
     if (gain != 1.0f || previousGain != 1.0f)
         main.applyGainRamp (0, numSamples, previousGain, gain);
     previousGain = gain;
@@ -428,11 +488,12 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
 
     // Read-only report for hosts and scripts (timbrel render prints it); ignored on restore.
     juce::ValueTree status (kStatusNode);
+    status.setProperty ("loading", isLoading(), nullptr);
+    status.setProperty ("message", getStatusMessage(), nullptr);
     {
         const std::lock_guard lock (stateMutex);
         const auto* engine = engines.latest();
         const bool hasModel = engine != nullptr && engine->hasModel();
-        status.setProperty ("message", statusMessage, nullptr);
         status.setProperty ("latency", hasModel ? engine->latencySamples() : 0, nullptr);
         status.setProperty ("active", hasModel && engine->isActive(), nullptr);
         status.setProperty ("modelName", hasModel ? juce::String (engine->info().modelName) : juce::String(), nullptr);
@@ -465,14 +526,22 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
     parameters.replaceState (state);
 
     // A session restore plays the model it names or nothing: never silently another model.
-    bool needsLoad;
+    // The load runs on the loader thread: a host restoring a session on its UI thread is not
+    // held up; an offline render waits for it before its first block.
+    bool needsLoad = true;
+    {
+        const std::lock_guard lock (loadMutex);
+        if (finishedLoads != requestedLoads && requestedReference == reference)
+            needsLoad = false; // already on its way
+    }
+    if (needsLoad && ! isLoading())
     {
         const std::lock_guard lock (stateMutex);
         const auto* latest = engines.latest();
         needsLoad = reference != modelReference || latest == nullptr || ! latest->hasModel();
     }
     if (needsLoad)
-        loadModel (reference, false);
+        loadModel (reference, false, true);
 }
 
 juce::AudioProcessorEditor* TimbrelProcessor::createEditor()

@@ -9,8 +9,10 @@
 #include <juce_audio_processors/juce_audio_processors.h>
 
 #include <array>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -50,16 +52,21 @@ public:
     void getStateInformation (juce::MemoryBlock& destData) override;
     void setStateInformation (const void* data, int sizeInBytes) override;
 
-    /** Loads a model (a name from the model folders or an absolute path) and switches to it
-        with a short crossfade. `async`: load and warm up on a background thread and return at
-        once (the editor); otherwise return when the new engine is ready to play (session
-        restore, scripts). On failure the previous model keeps playing when
-        `keepPreviousOnFailure`, otherwise audio passes dry. Returns the error, empty on success
-        (always empty when async: see getStatusMessage()). */
+    /** Loads a model (a name from the model folders or an absolute path) on the loader thread
+        and switches to it with a short crossfade (at once when offline). The newest request
+        wins: one not yet started is replaced. `async`: return at once (the constructor, state
+        restore, the editor: a host's UI thread never waits for a model); otherwise wait until
+        this request has been served (tools and tests). On failure the previous model keeps
+        playing when `keepPreviousOnFailure`, otherwise audio passes dry. Returns the error,
+        empty on success (always empty when async: see getStatusMessage()). */
     juce::String loadModel (const juce::String& reference, bool keepPreviousOnFailure, bool async = false);
 
-    /** Current model reference and status ("" when a model runs, else what is wrong, in words). */
+    /** A requested load has not finished yet. */
+    bool isLoading() const;
+
+    /** The model a saved session names: the one playing, or the one being loaded. */
     juce::String getModelReference() const;
+    /** "" when a model runs, else what is wrong (or what is loading), in words. */
     juce::String getStatusMessage() const;
 
     // ---- the editor's view (message thread) ----
@@ -110,10 +117,13 @@ private:
     void processWithBypass (juce::AudioBuffer<float>& buffer, bool forceBypass);
     void timerCallback() override;
 
-    /** Loads, prepares and publishes an engine for `reference` (any non-audio thread). */
-    juce::String buildAndPublish (const juce::String& reference, bool keepPreviousOnFailure, const EngineConfig& config);
+    /** Loads, prepares and publishes an engine for `reference` (the loader thread). */
+    juce::String buildAndPublish (const juce::String& reference, bool keepPreviousOnFailure);
     void publishStatus (const juce::String& reference, const juce::String& status, int latency);
-    void joinLoader();
+    EngineConfig wantedConfigLocked() const;
+    void loaderLoop();
+    /** Offline only (prepareToPlay, processBlock): returns once every requested load is done. */
+    void waitForLoads();
 
     struct ParameterRefs
     {
@@ -131,15 +141,30 @@ private:
     EngineSwitcher engines;    // the audio thread's only view of models
     float previousGain = 1.0f; // audio thread
     std::atomic<bool> playingInRealtime { false }; // set by the audio thread, read by the timer
+    std::atomic<bool> gainJumpRequested { false }; // reset(): the next block starts at the gain
 
-    // Non-audio threads (message thread, loader): guarded by stateMutex.
+    // Non-audio threads (message thread, loader): guarded by stateMutex. The audio thread
+    // never takes it; offline, it waits for loads through loadMutex only.
     mutable std::mutex stateMutex;
     juce::String modelReference, statusMessage;
     EngineConfig preparedConfig;
     bool prepared = false;
-    std::mutex loadMutex; // one load at a time
+
+    // The loader: one thread for the processor's lifetime, fed the newest request.
+    struct LoadRequest
+    {
+        juce::String reference;
+        bool keepPreviousOnFailure = false;
+    };
+    mutable std::mutex loadMutex;
+    std::condition_variable loadRequested, loadFinished;
+    std::optional<LoadRequest> nextLoad;
+    juce::String requestedReference; // the newest request's model
+    long requestedLoads = 0, finishedLoads = 0; // tickets; a load is pending while they differ
+    juce::String lastLoadError;
+    bool stopLoader = false;
+    std::atomic<bool> loadPending { false };
     std::thread loader;
-    std::atomic<bool> loaderBusy { false };
     std::atomic<int> generation { 0 };
 
     // Metering (message thread).

@@ -31,13 +31,33 @@
                                       start (their output is still written)
           [--at SECONDS:PARAM_ID=VALUE] while playing, once the audio thread has passed SECONDS
                                       of input, set the parameter from the message thread as a
-                                      user or automation would (repeatable)
+                                      user or automation would (repeatable); offline, exactly
+                                      before the block at SECONDS: the audio thread holds until
+                                      the message thread has applied it
           [--state-at SECONDS:FILE]   likewise, setStateInformation from FILE on the message
                                       thread while audio runs, as a DAW loading a preset
+          [--reset-at SECONDS]        the audio thread calls reset() before the block at SECONDS,
+                                      as VST3 setProcessing(false) on the processing thread
+                                      (counted like processBlock; repeatable)
+          [--instance-states F1,F2..] instance k restores state F[k mod n] (instead of --state):
+                                      mixed models and modes in one process
+          [--duration SECONDS]        play this long, looping the latency-padded input (a soak);
+                                      OUT.wav still holds the first pass only
+          [--timeline-seconds T]      every T seconds of audio, record the process's resident
+                                      memory, the plugin's underruns (instance 0) and the
+                                      callbacks since the last record (report: timeline)
+          [--no-wait-load]            start playback without waiting for the plugin's model
+                                      loads (by default the host polls the plugin's Status until
+                                      it no longer reports loading, as a user waits for a
+                                      session to open)
       timbrel_rt_host --selftest-alloc
+      timbrel_rt_host --selftest-waits
           proves the allocation counter counts: a deliberate malloc, new and strdup (allocating
           inside libc) inside the counted scope, none outside it or on another thread, and every
           replaced symbol exported; prints JSON, exit 0 when all hold, 1 otherwise
+      --selftest-waits: likewise for the wait counter: a contended std::mutex, a condition
+          wait, a sleep and a yield are counted; an uncontended lock, and waits outside the
+          scope or on another thread, are not
 
     The input is zero-padded by the plugin's latency (getLatencySamples() after prepareToPlay)
     so OUT.wav (32-bit float, raw, NOT latency-aligned) holds input length + latency samples.
@@ -50,7 +70,15 @@
     finished after the next block's deadline), audio_thread_scheduling ("SCHED_FIFO 80" or
     "normal"), audio_thread_allocations and audio_thread_frees (inside processBlock on the
     audio thread, timed blocks only; this includes JUCE's host-side VST3 wrapper, and not
-    threads the plugin runs itself), parameters (ID -> "normalised (text)"), status (the
+    threads the plugin runs itself), audio_thread_waits (likewise: contended_lock,
+    condition_wait, semaphore_wait, futex_wait, sleep, yield, and total; reset() calls made
+    with --reset-at count too), construct_ms and loading_after_construct (instance 0's
+    createPluginInstance and whether its Status said loading right after), load_wait_ms
+    (how long the host waited for loads before playback), events ([{seconds, kind, call_ms,
+    loading_after}] for each --at / --state-at / --reset-at), rss_mb_before_instances and
+    rss_mb_after_instances (resident memory around creating and loading every instance),
+    timeline ([{seconds, rss_mb, underruns, callbacks, callback_p999_us, callback_max_us,
+    late_blocks}] with --timeline-seconds), parameters (ID -> "normalised (text)"), status (the
     attributes of the <Status> element of instance 0's state, as strings).
 
     Exit codes: 0 success; 2 bad arguments, unreadable files, a plugin that fails to load or
@@ -58,6 +86,7 @@
 */
 
 #include "alloc_counter.h"
+#include "wait_counter.h"
 
 #include <juce_audio_formats/juce_audio_formats.h>
 #include <juce_audio_processors/juce_audio_processors.h>
@@ -66,6 +95,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -73,7 +103,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -100,7 +133,10 @@ struct Options
     std::vector<std::pair<juce::String, juce::String>> settings;
     int instances = 1;
     int warmupBlocks = 0;
-    bool selfTest = false;
+    bool selfTest = false, selfTestWaits = false, waitForLoads = true;
+    std::vector<juce::String> instanceStates;
+    double duration = 0.0, timelineSeconds = 0.0;
+    std::vector<double> resets;
     struct TimedEvent
     {
         double seconds = 0.0;
@@ -114,7 +150,9 @@ constexpr const char* kUsage =
     "         [--sample-rate SR] [--block N | --block-pattern N1,N2,...] [--offline] [--pace F]\n"
     "         [--set PARAM_ID=VALUE ...] [--state FILE] [--sidechain SC.wav] [--instances K]\n"
     "         [--warmup-blocks N] [--at SECONDS:PARAM_ID=VALUE ...] [--state-at SECONDS:FILE ...]\n"
-    "       timbrel_rt_host --selftest-alloc\n";
+    "         [--reset-at SECONDS ...] [--no-wait-load] [--instance-states F1,F2,...]\n"
+    "         [--duration SECONDS] [--timeline-seconds T]\n"
+    "       timbrel_rt_host --selftest-alloc | --selftest-waits\n";
 
 long long parseInteger (const std::string& text, const std::string& option, long long lo, long long hi)
 {
@@ -155,6 +193,14 @@ Options parseArguments (int argc, char** argv)
             std::exit (0);
         }
         else if (arg == "--selftest-alloc") o.selfTest = true;
+        else if (arg == "--selftest-waits") o.selfTestWaits = true;
+        else if (arg == "--no-wait-load") o.waitForLoads = false;
+        else if (arg == "--duration") o.duration = parseNumber (value(), arg, 0.0);
+        else if (arg == "--timeline-seconds") o.timelineSeconds = parseNumber (value(), arg, 0.0);
+        else if (arg == "--instance-states")
+            for (const auto& token : juce::StringArray::fromTokens (juce::String (value()), ",", ""))
+                o.instanceStates.push_back (token.trim());
+        else if (arg == "--reset-at") o.resets.push_back (parseNumber (value(), arg, 0.0));
         else if (arg == "--plugin") o.plugin = value();
         else if (arg == "--input") o.input = value();
         else if (arg == "--output") o.output = value();
@@ -222,7 +268,8 @@ Options parseArguments (int argc, char** argv)
     }
     std::stable_sort (o.events.begin(), o.events.end(), [] (const auto& a, const auto& b) { return a.seconds < b.seconds; });
 
-    if (o.selfTest)
+    std::sort (o.resets.begin(), o.resets.end());
+    if (o.selfTest || o.selfTestWaits)
         return o;
     if (sawBlock && sawPattern)
         throw UsageError ("--block and --block-pattern are exclusive");
@@ -295,6 +342,112 @@ int runAllocationSelfTest()
     return ok ? 0 : 1;
 }
 
+juce::var waitCounts (const std::array<std::uint64_t, (size_t) timbrel_rt::WaitKind::count>& before)
+{
+    auto* object = new juce::DynamicObject();
+    juce::var result (object);
+    juce::int64 total = 0;
+    for (size_t k = 0; k < before.size(); ++k)
+    {
+        const auto kind = (timbrel_rt::WaitKind) k;
+        const auto n = (juce::int64) (timbrel_rt::countedWaits (kind) - before[k]);
+        object->setProperty (timbrel_rt::waitKindName (kind), n);
+        total += n;
+    }
+    object->setProperty ("total", total);
+    return result;
+}
+
+std::array<std::uint64_t, (size_t) timbrel_rt::WaitKind::count> waitSnapshot()
+{
+    std::array<std::uint64_t, (size_t) timbrel_rt::WaitKind::count> counts {};
+    for (size_t k = 0; k < counts.size(); ++k)
+        counts[k] = timbrel_rt::countedWaits ((timbrel_rt::WaitKind) k);
+    return counts;
+}
+
+double residentMegabytes()
+{
+    long pages = 0, resident = 0;
+    if (FILE* statm = std::fopen ("/proc/self/statm", "r"))
+    {
+        if (std::fscanf (statm, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        std::fclose (statm);
+    }
+    return (double) resident * (double) sysconf (_SC_PAGESIZE) / (1024.0 * 1024.0);
+}
+
+int runWaitSelfTest()
+{
+    const char* missing[64] {};
+    const int numMissing = timbrel_rt::unexportedWaitSymbols (missing, 64);
+    using timbrel_rt::WaitKind;
+
+    std::mutex mutex;
+    std::condition_variable condition;
+    std::counting_semaphore<> semaphore { 0 };
+    std::atomic<int> phase { 0 };
+
+    // Outside the scope: nothing counts.
+    auto before = waitSnapshot();
+    std::this_thread::sleep_for (std::chrono::microseconds (10));
+    const auto outside = waitCounts (before);
+
+    before = waitSnapshot();
+    std::thread other ([&] {
+        std::unique_lock lock (mutex);
+        phase.store (1);
+        std::this_thread::sleep_for (std::chrono::milliseconds (20)); // not counted: another thread
+        lock.unlock();
+        while (phase.load() != 2)
+            std::this_thread::yield();
+        std::this_thread::sleep_for (std::chrono::milliseconds (5));
+        {
+            const std::lock_guard g (mutex);
+            phase.store (3);
+        }
+        condition.notify_all();
+        std::this_thread::sleep_for (std::chrono::milliseconds (5));
+        semaphore.release();
+    });
+    {
+        while (phase.load() != 1)
+            std::this_thread::sleep_for (std::chrono::microseconds (50));
+        timbrel_rt::ScopedWaitCounting counting;
+        {
+            const std::lock_guard g (mutex); // held by the other thread: contended
+        }
+        {
+            const std::lock_guard g (mutex); // free now: not a wait
+        }
+        std::unique_lock lock (mutex);
+        phase.store (2);
+        condition.wait (lock, [&] { return phase.load() == 3; });
+        lock.unlock();
+        semaphore.acquire();
+        std::this_thread::sleep_for (std::chrono::microseconds (10));
+        std::this_thread::yield();
+    }
+    other.join();
+    const auto inside = waitCounts (before);
+    auto count = [&] (WaitKind kind) { return (int) inside.getProperty (timbrel_rt::waitKindName (kind), 0); };
+
+    juce::String unexported;
+    for (int i = 0; i < std::min (numMissing, 64); ++i)
+        unexported << (i > 0 ? ", " : "") << "\"" << missing[i] << "\"";
+    std::printf ("{\"inside\": %s, \"outside\": %s, \"unexported\": [%s]}\n", juce::JSON::toString (inside, true).toRawUTF8(),
+                 juce::JSON::toString (outside, true).toRawUTF8(), unexported.toRawUTF8());
+    // The semaphore may find its token already there (no wait) if the other thread was quick;
+    // libstdc++ spins with sched_yield before it waits, so more than one yield is normal.
+    const bool ok = count (WaitKind::contendedLock) == 1 && count (WaitKind::conditionWait) >= 1
+                    && count (WaitKind::futexWait) + count (WaitKind::semaphoreWait) <= 1 && count (WaitKind::sleep) == 1
+                    && count (WaitKind::yield) >= 1 && (int) outside.getProperty ("total", -1) == 0 && numMissing == 0;
+    if (! ok)
+        std::fputs ("timbrel_rt_host: error: the wait counter self-test failed\n", stderr);
+    return ok ? 0 : 1;
+}
+
 //==============================================================================
 void pumpMessages (int milliseconds)
 {
@@ -354,6 +507,28 @@ juce::MemoryBlock hostStateFromFile (const juce::String& path)
     juce::MemoryBlock wrapped;
     juce::AudioProcessor::copyXmlToBinary (wrapper, wrapped);
     return wrapped;
+}
+
+juce::var readStatus (juce::AudioPluginInstance& plugin);
+
+bool reportsLoading (juce::AudioPluginInstance& plugin)
+{
+    const auto value = readStatus (plugin).getProperty ("loading", "0").toString();
+    return value == "1" || value == "true";
+}
+
+/** Polls the plugin's Status until no model load is under way (at most 120 s), pumping the
+    message thread meanwhile; returns the milliseconds waited. */
+double waitUntilLoaded (juce::AudioPluginInstance& plugin)
+{
+    const auto start = Clock::now();
+    while (reportsLoading (plugin))
+    {
+        if (Clock::now() - start > std::chrono::seconds (120))
+            throw std::runtime_error ("the plugin was still loading a model after 120 s");
+        pumpMessages (2);
+    }
+    return std::chrono::duration<double, std::milli> (Clock::now() - start).count();
 }
 
 /** Attributes of the <Status> element of the plugin's own state (inside the host's wrapper). */
@@ -440,6 +615,18 @@ juce::String tryRealtimePriority()
     return "normal";
 }
 
+/** n samples of one channel from `position` of a stream that repeats `pass` forever. */
+void copyLooped (const juce::AudioBuffer<float>& pass, int channel, int position, int n, float* destination)
+{
+    const int length = pass.getNumSamples();
+    for (int done = 0; done < n;)
+    {
+        const int at = (position + done) % length, run = std::min (n - done, length - at);
+        std::copy_n (pass.getReadPointer (channel, at), run, destination + done);
+        done += run;
+    }
+}
+
 struct Instance
 {
     std::unique_ptr<juce::AudioPluginInstance> plugin;
@@ -480,27 +667,43 @@ int runHost (const Options& o)
         throw UsageError ("no VST3 plugin could be loaded from " + pluginFile.getFullPathName().toStdString());
 
     const int maxBlock = *std::max_element (o.blockPattern.begin(), o.blockPattern.end());
-    std::optional<juce::MemoryBlock> state;
-    if (o.state.isNotEmpty())
-        state = hostStateFromFile (o.state);
+    std::vector<juce::MemoryBlock> states;
+    if (! o.instanceStates.empty())
+        for (const auto& file : o.instanceStates)
+            states.push_back (hostStateFromFile (file));
+    else if (o.state.isNotEmpty())
+        states.push_back (hostStateFromFile (o.state));
+    const double rssBeforeInstances = residentMegabytes();
 
     juce::DynamicObject::Ptr parametersReport (new juce::DynamicObject());
+    double constructMs = 0.0, loadWaitMs = 0.0;
+    bool loadingAfterConstruct = false;
     std::vector<Instance> instances ((size_t) o.instances);
     for (size_t k = 0; k < instances.size(); ++k)
     {
         auto& instance = instances[k];
         juce::String error;
+        const auto constructStart = Clock::now();
         instance.plugin = formatManager.createPluginInstance (*descriptions[0], sampleRate, maxBlock, error);
+        const auto constructEnd = Clock::now();
         if (instance.plugin == nullptr)
             throw UsageError ("could not instantiate " + pluginFile.getFullPathName().toStdString() + ": " + error.toStdString());
         auto& plugin = *instance.plugin;
+        if (k == 0)
+        {
+            constructMs = std::chrono::duration<double, std::milli> (constructEnd - constructStart).count();
+            loadingAfterConstruct = reportsLoading (plugin);
+        }
         plugin.setNonRealtime (! o.realtime);
 
-        if (state)
+        if (! states.empty())
         {
-            plugin.setStateInformation (state->getData(), (int) state->getSize());
+            const auto& state = states[k % states.size()];
+            plugin.setStateInformation (state.getData(), (int) state.getSize());
             pumpMessages (10);
         }
+        if (o.waitForLoads)
+            loadWaitMs += waitUntilLoaded (plugin);
 
         auto layout = plugin.getBusesLayout();
         if (layout.inputBuses.isEmpty() || layout.outputBuses.isEmpty())
@@ -554,19 +757,24 @@ int runHost (const Options& o)
     }
 
     auto& first = *instances.front().plugin;
+    const double rssAfterInstances = residentMegabytes();
     const int latencyAtPrepare = first.getLatencySamples();
-    const int totalSamples = inputSamples + std::max (0, latencyAtPrepare);
+    // One pass: the input zero-padded by the latency. A soak (--duration) loops that pass.
+    const int passSamples = inputSamples + std::max (0, latencyAtPrepare);
+    if (o.duration * sampleRate > (double) std::numeric_limits<int>::max() - 1.0e6)
+        throw UsageError ("--duration is too long for this sample rate");
+    const int totalSamples = std::max (passSamples, (int) std::lround (o.duration * sampleRate));
 
-    // The whole stream, zero-padded by the latency, and the block schedule.
-    juce::AudioBuffer<float> source (channels, totalSamples);
+    // The first pass, and the block schedule.
+    juce::AudioBuffer<float> source (channels, passSamples);
     source.clear();
     for (int ch = 0; ch < channels; ++ch)
         source.copyFrom (ch, 0, input, ch, 0, inputSamples);
-    juce::AudioBuffer<float> sidechain (sidechainChannels, totalSamples);
+    juce::AudioBuffer<float> sidechain (sidechainChannels, passSamples);
     sidechain.clear();
     for (int ch = 0; ch < sidechainChannels; ++ch)
-        sidechain.copyFrom (ch, 0, sidechainFile, ch, 0, std::min (totalSamples, sidechainFile.getNumSamples()));
-    juce::AudioBuffer<float> output (channels, totalSamples);
+        sidechain.copyFrom (ch, 0, sidechainFile, ch, 0, std::min (passSamples, sidechainFile.getNumSamples()));
+    juce::AudioBuffer<float> output (channels, passSamples);
     output.clear();
 
     std::vector<int> blockStart, blockLength;
@@ -587,6 +795,13 @@ int runHost (const Options& o)
     juce::String scheduling;
     std::atomic<bool> finished { false };
     std::atomic<int> audioPosition { 0 };
+    std::atomic<size_t> eventsDone { 0 }; // message-thread events applied so far
+    std::atomic<size_t> timedSoFar { 0 };  // callbackUs entries written (for the timeline)
+    std::atomic<int> lateSoFar { 0 };
+    juce::Array<juce::var> timeline;
+    std::array<std::uint64_t, (size_t) timbrel_rt::WaitKind::count> waitsBefore {};
+    juce::var audioWaits;
+    std::vector<std::pair<double, double>> resetCalls; // (seconds, call ms), audio thread
     // Timed events are checked up front, so a typo fails before playback, not during it.
     struct Change
     {
@@ -616,21 +831,45 @@ int runHost (const Options& o)
         };
         const auto allocationsBefore = timbrel_rt::countedAllocations();
         const auto freesBefore = timbrel_rt::countedFrees();
+        waitsBefore = waitSnapshot();
+        size_t nextReset = 0;
 
         for (size_t k = 0; k < numBlocks; ++k)
         {
             const int position = blockStart[k], n = blockLength[k];
             if (paced)
                 std::this_thread::sleep_until (deadline (position));
+            if (! o.realtime)
+            {
+                // An offline render applies each event exactly at its block, as a DAW's bounce
+                // would: the audio thread waits here (uncounted) for the message thread.
+                size_t due = 0;
+                while (due < o.events.size() && position >= o.events[due].seconds * sampleRate)
+                    ++due;
+                while (eventsDone.load (std::memory_order_acquire) < due)
+                    std::this_thread::yield();
+            }
             const bool timed = k >= (size_t) o.warmupBlocks;
 
             const auto callbackStart = Clock::now();
+            while (nextReset < o.resets.size() && position >= o.resets[nextReset] * sampleRate)
+            {
+                // As VST3 setProcessing(false) from the processing thread: must not wait either.
+                const auto t0 = Clock::now();
+                {
+                    timbrel_rt::ScopedAllocationCounting counting;
+                    timbrel_rt::ScopedWaitCounting waiting;
+                    instances.front().plugin->reset();
+                }
+                resetCalls.push_back ({ (double) position / sampleRate, std::chrono::duration<double, std::milli> (Clock::now() - t0).count() });
+                ++nextReset;
+            }
             for (auto& instance : instances)
             {
                 for (int ch = 0; ch < channels; ++ch)
-                    std::copy_n (source.getReadPointer (ch, position), n, instance.channelPointers[(size_t) ch]);
+                    copyLooped (source, ch, position, n, instance.channelPointers[(size_t) ch]);
                 for (int ch = 0; ch < sidechainChannels; ++ch)
-                    std::copy_n (sidechain.getReadPointer (ch, position), n, instance.channelPointers[(size_t) (channels + ch)]);
+                    copyLooped (sidechain, ch, position, n, instance.channelPointers[(size_t) (channels + ch)]);
                 for (size_t ch = (size_t) (channels + sidechainChannels); ch < instance.channelPointers.size(); ++ch)
                     std::fill_n (instance.channelPointers[ch], n, 0.0f);
                 juce::AudioBuffer<float> block (instance.channelPointers.data(), (int) instance.channelPointers.size(), n);
@@ -639,6 +878,7 @@ int runHost (const Options& o)
                 if (timed)
                 {
                     timbrel_rt::ScopedAllocationCounting counting;
+                    timbrel_rt::ScopedWaitCounting waiting;
                     instance.plugin->processBlock (block, midi);
                 }
                 else
@@ -649,8 +889,9 @@ int runHost (const Options& o)
             }
             const auto callbackEnd = Clock::now();
 
-            for (int ch = 0; ch < channels; ++ch)
-                std::copy_n (instances.front().channelPointers[(size_t) ch], n, output.getWritePointer (ch, position));
+            for (int ch = 0; position < passSamples && ch < channels; ++ch)
+                std::copy_n (instances.front().channelPointers[(size_t) ch], std::min (n, passSamples - position),
+                             output.getWritePointer (ch, position));
             audioPosition.store (position + n, std::memory_order_release);
 
             if (timed)
@@ -661,33 +902,72 @@ int runHost (const Options& o)
                     ++overBudget;
                 if (paced && callbackEnd > deadline (position + n))
                     ++late;
+                timedSoFar.store (callbackUs.size(), std::memory_order_release); // reserved: no reallocation
+                lateSoFar.store (late, std::memory_order_relaxed);
             }
         }
         allocations = timbrel_rt::countedAllocations() - allocationsBefore;
         frees = timbrel_rt::countedFrees() - freesBefore;
+        audioWaits = waitCounts (waitsBefore);
         finished.store (true);
     });
 
     // The message thread stays alive while the audio thread runs, as in a real host, and
     // applies the timed events (instance 0) once the audio has passed their time.
-    juce::Array<juce::var> eventsApplied;
+    juce::Array<juce::var> eventsApplied, eventsReport;
     size_t nextEvent = 0;
+    size_t timelineFrom = 0;
+    int timelineLate = 0;
+    double nextRecord = o.timelineSeconds;
+    auto record = [&] (double seconds) {
+        const size_t upTo = timedSoFar.load (std::memory_order_acquire);
+        std::vector<double> span (callbackUs.begin() + (long) timelineFrom, callbackUs.begin() + (long) upTo);
+        const auto summary = summarise (span);
+        const int lateNow = lateSoFar.load (std::memory_order_relaxed);
+        auto* entry = new juce::DynamicObject();
+        entry->setProperty ("seconds", seconds);
+        entry->setProperty ("rss_mb", residentMegabytes());
+        entry->setProperty ("underruns", readStatus (first).getProperty ("underruns", 0));
+        entry->setProperty ("callbacks", (int) span.size());
+        entry->setProperty ("callback_p999_us", summary.getProperty ("p999", {}));
+        entry->setProperty ("callback_max_us", summary.getProperty ("max", {}));
+        entry->setProperty ("late_blocks", lateNow - timelineLate);
+        timeline.add (juce::var (entry));
+        timelineFrom = upTo;
+        timelineLate = lateNow;
+    };
     while (! finished.load())
     {
         pumpMessages (5);
+        if (o.timelineSeconds > 0.0 && audioPosition.load (std::memory_order_acquire) >= nextRecord * sampleRate)
+        {
+            record (nextRecord);
+            nextRecord += o.timelineSeconds;
+        }
         while (nextEvent < o.events.size() && audioPosition.load (std::memory_order_acquire) >= o.events[nextEvent].seconds * sampleRate)
         {
             const auto& change = changes[nextEvent];
+            const auto t0 = Clock::now();
             if (change.parameter != nullptr)
                 change.parameter->setValueNotifyingHost (change.normalised);
             else
                 first.setStateInformation (change.state.getData(), (int) change.state.getSize());
+            const double callMs = std::chrono::duration<double, std::milli> (Clock::now() - t0).count();
+            auto* event = new juce::DynamicObject();
+            event->setProperty ("seconds", (double) audioPosition.load() / sampleRate);
+            event->setProperty ("kind", change.parameter != nullptr ? "parameter" : "state");
+            event->setProperty ("call_ms", callMs);
+            event->setProperty ("loading_after", reportsLoading (first));
+            eventsReport.add (juce::var (event));
             eventsApplied.add ((double) audioPosition.load() / sampleRate);
             ++nextEvent;
+            eventsDone.store (nextEvent, std::memory_order_release);
         }
     }
     audioThread.join();
     pumpMessages (20);
+    if (o.timelineSeconds > 0.0 && timedSoFar.load() > timelineFrom)
+        record ((double) totalSamples / sampleRate);
 
     const int latency = first.getLatencySamples();
     const auto status = readStatus (first);
@@ -704,7 +984,7 @@ int runHost (const Options& o)
         if (writer == nullptr)
             throw UsageError ("cannot write a WAV file at " + file.getFullPathName().toStdString());
         stream.release(); // owned by the writer now
-        if (! writer->writeFromAudioSampleBuffer (output, 0, totalSamples))
+        if (! writer->writeFromAudioSampleBuffer (output, 0, passSamples))
             throw UsageError ("cannot write " + file.getFullPathName().toStdString());
     }
 
@@ -730,7 +1010,11 @@ int runHost (const Options& o)
     report->setProperty ("latency_samples", latency);
     report->setProperty ("latency_samples_at_prepare", latencyAtPrepare);
     report->setProperty ("input_samples", inputSamples);
-    report->setProperty ("output_samples", totalSamples);
+    report->setProperty ("output_samples", passSamples);
+    report->setProperty ("played_samples", totalSamples);
+    report->setProperty ("rss_mb_before_instances", rssBeforeInstances);
+    report->setProperty ("rss_mb_after_instances", rssAfterInstances);
+    report->setProperty ("timeline", timeline);
     report->setProperty ("blocks", (int) numBlocks);
     report->setProperty ("warmup_blocks", (int) std::min<size_t> ((size_t) o.warmupBlocks, numBlocks));
     report->setProperty ("timed_blocks", (int) callbackUs.size());
@@ -744,6 +1028,19 @@ int runHost (const Options& o)
     report->setProperty ("parameters", juce::var (parametersReport.get()));
     report->setProperty ("status", status);
     report->setProperty ("events_applied_at_seconds", eventsApplied);
+    for (const auto& [seconds, ms] : resetCalls)
+    {
+        auto* event = new juce::DynamicObject();
+        event->setProperty ("seconds", seconds);
+        event->setProperty ("kind", "reset");
+        event->setProperty ("call_ms", ms);
+        eventsReport.add (juce::var (event));
+    }
+    report->setProperty ("events", eventsReport);
+    report->setProperty ("audio_thread_waits", audioWaits);
+    report->setProperty ("construct_ms", constructMs);
+    report->setProperty ("loading_after_construct", loadingAfterConstruct);
+    report->setProperty ("load_wait_ms", loadWaitMs);
 
     const juce::File reportFile (juce::File::getCurrentWorkingDirectory().getChildFile (o.report));
     if (! reportFile.replaceWithText (juce::JSON::toString (juce::var (report.get())) + "\n"))
@@ -763,6 +1060,8 @@ int main (int argc, char** argv)
         const auto options = parseArguments (argc, argv);
         if (options.selfTest)
             return runAllocationSelfTest();
+        if (options.selfTestWaits)
+            return runWaitSelfTest();
         return runHost (options);
     }
     catch (const UsageError& e)

@@ -176,6 +176,35 @@ class WrongEncodeAnalyzeModel(FilterGainModel):
         return 2.0 * torch.cat([self.encode(x), self.analyze(x)], 1) + 1.0
 
 
+class WrongSignatureModel(FilterGainModel):
+    """encode wants a second argument the contract does not pass."""
+
+    @torch.jit.export
+    def encode(self, x: torch.Tensor, gain: float) -> torch.Tensor:
+        return self.filtered_hops(x) * gain
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(torch.cat([self.encode(x, 1.0), self.analyze(x)], 1))
+
+
+class HugeOutputModel(FilterGainModel):
+    """decode asks for a 4 TiB tensor: the allocation fails, the load must say so."""
+
+    @torch.jit.export
+    def decode(self, zd: torch.Tensor) -> torch.Tensor:
+        return torch.empty([1, 1, 1 << 40])
+
+
+class NeverReturnsModel(FilterGainModel):
+    """decode loops forever: the loader must give up on it at its deadline, not hang."""
+
+    @torch.jit.export
+    def decode(self, zd: torch.Tensor) -> torch.Tensor:
+        while zd.numel() > 0:
+            zd = zd + 0.0
+        return zd
+
+
 def _variant(**overrides) -> FilterGainModel:
     model = FilterGainModel()
     for name, value in overrides.items():
@@ -208,6 +237,14 @@ BROKEN_MODELS = {
     "wrong-shape.ts": (HalfLengthDecodeModel, "decode returned shape"),
     "nan-weights.ts": (_nan_weights, "NaN or Inf"),
     "wrong-encode-analyze.ts": (WrongEncodeAnalyzeModel, "encode_analyze(x) differs"),
+    "wrong-signature.ts": (WrongSignatureModel, "the model failed in encode()"),
+    "huge-output.ts": (HugeOutputModel, "the model failed in decode()"),
+}
+
+# Models that never finish loading: kept apart (broken/hangs/) so that only tests that expect
+# an abandoned load thread (the engine's deadline test, the fuzzer) meet them.
+HANGING_MODELS = {
+    "never-returns.ts": (NeverReturnsModel, "did not finish loading within"),
 }
 
 NOT_TORCHSCRIPT = "not a readable TorchScript model"
@@ -228,6 +265,12 @@ def export_all(out: Path) -> None:
     for name, (build, message) in BROKEN_MODELS.items():
         torch.jit.save(torch.jit.script(build().eval()), broken / name)
         manifest.append((name, message))
+
+    hangs = broken / "hangs"
+    hangs.mkdir(exist_ok=True)
+    for name, (build, message) in HANGING_MODELS.items():
+        torch.jit.save(torch.jit.script(build().eval()), hangs / name)
+    (hangs / "MANIFEST.tsv").write_text("".join(f"{name}\t{message}\n" for name, (_, message) in HANGING_MODELS.items()))
 
     data = good.read_bytes()
     raw_files = {

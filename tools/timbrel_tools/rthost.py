@@ -83,7 +83,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                   block_pattern=None, realtime: bool = True, pace: float = 1.0,
                   settings: dict[str, str | float] | None = None, state: bytes | None = None,
                   sidechain: np.ndarray | None = None, instances: int = 1, warmup_blocks: int = 0,
-                  events=None, host=None, timeout: float | None = 600) -> tuple[np.ndarray, dict]:
+                  events=None, resets=(), wait_for_loads: bool = True, host=None,
+                  timeout: float | None = 600) -> tuple[np.ndarray, dict]:
     """Renders `audio` [channels, n] through the plugin in timbrel_rt_host.
 
     Returns (output, report): the raw output [channels, n + latency] (not latency-aligned:
@@ -94,6 +95,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     playback. state: a plugin state blob (e.g. model_state(...)) loaded before prepareToPlay.
     events: [(seconds, change)] applied from the message thread while playing, once the audio
     has passed `seconds`: a change is "PARAM_ID=VALUE" or a state blob (a preset load).
+    resets: times (seconds) at which the audio thread calls reset() before its block.
+    wait_for_loads=False starts playback while the plugin may still be loading its model.
     """
     audio = _channels_first(audio, "audio")
     executable = Path(host) if host is not None else find_rt_host()
@@ -127,6 +130,10 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                 arguments += ["--state-at", f"{float(seconds)!r}:{folder / f'event{index}.bin'}"]
             else:
                 arguments += ["--at", f"{float(seconds)!r}:{change}"]
+        for seconds in resets:
+            arguments += ["--reset-at", repr(float(seconds))]
+        if not wait_for_loads:
+            arguments += ["--no-wait-load"]
         if sidechain is not None:
             sidechain = _channels_first(sidechain, "sidechain")
             soundfile.write(folder / "sidechain.wav", sidechain.T, int(round(rate)), subtype="FLOAT")
@@ -141,15 +148,26 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     return np.ascontiguousarray(output.T), report
 
 
+def _selftest(option: str, host=None) -> dict:
+    executable = Path(host) if host is not None else find_rt_host()
+    result = _run([str(executable), option], timeout=60)
+    if result.returncode not in (0, 1) or not result.stdout.strip():
+        raise RtHostError(f"timbrel_rt_host {option} exited with {result.returncode}: {result.stderr.strip()}")
+    report = json.loads(result.stdout)
+    report["ok"] = result.returncode == 0
+    return report
+
+
 def selftest_alloc(host=None) -> dict:
     """Runs `timbrel_rt_host --selftest-alloc`: a deliberate malloc, operator new and strdup
     (which allocates inside libc) in the counted scope must be counted, allocations outside it
     or on another thread must not, and every replaced symbol must be the exported one.
     Returns its JSON with "ok" (exit code 0) added."""
-    executable = Path(host) if host is not None else find_rt_host()
-    result = _run([str(executable), "--selftest-alloc"], timeout=60)
-    if result.returncode not in (0, 1) or not result.stdout.strip():
-        raise RtHostError(f"timbrel_rt_host --selftest-alloc exited with {result.returncode}: {result.stderr.strip()}")
-    report = json.loads(result.stdout)
-    report["ok"] = result.returncode == 0
-    return report
+    return _selftest("--selftest-alloc", host)
+
+
+def selftest_waits(host=None) -> dict:
+    """Runs `timbrel_rt_host --selftest-waits`: a contended lock, a condition wait, a sleep
+    and a yield in the counted scope are counted; an uncontended lock and waits outside the
+    scope or on another thread are not. Returns its JSON with "ok" added."""
+    return _selftest("--selftest-waits", host)

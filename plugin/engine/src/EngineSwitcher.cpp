@@ -102,9 +102,10 @@ void EngineSwitcher::process (const float* const* in, float* const* out, int num
 {
     offlineBlock = offline;
     retryRetirement();
+    const bool reset = resetRequested.exchange (false, std::memory_order_acq_rel);
     if (auto* next = pending.exchange (nullptr))
     {
-        if (current == nullptr || ! current->hasModel() || offline)
+        if (current == nullptr || ! current->hasModel() || offline || reset)
             installNow (next);
         else
         {
@@ -113,6 +114,14 @@ void EngineSwitcher::process (const float* const* in, float* const* out, int num
             fadePosition = 0;
             fadeLength = fadeLengthAt (next->config().sampleRate);
         }
+    }
+
+    if (reset)
+    {
+        if (incoming != nullptr)
+            installNow (std::exchange (incoming, nullptr));
+        if (current != nullptr && current->hasModel())
+            current->requestReset(); // handled inside its process() below
     }
 
     for (int done = 0; done < numSamples;)

@@ -20,11 +20,40 @@ namespace
 const char* const kRequiredMethods[] = { "encode", "analyze", "decode", "forward", "reset" };
 const char* const kNnTildeBuffers[] = { "encode_params", "decode_params", "forward_params" };
 
-// First line of a torch error: the rest is a C++ backtrace nobody asked for.
+// Bytes of a UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8.
+size_t utf8Length (const std::string& text, size_t i)
+{
+    const auto lead = static_cast<unsigned char> (text[i]);
+    const size_t n = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > text.size())
+        return 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char> (text[i + k]) & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+// First line of a torch error (the rest is a C++ backtrace nobody asked for), as plain text:
+// errors about a corrupt file quote its bytes, which must not reach a status line, an XML
+// state or a terminal as control characters or broken UTF-8. Long quotes are cut.
 std::string firstLine (const std::string& text)
 {
-    const auto end = text.find ('\n');
-    return end == std::string::npos ? text : text.substr (0, end);
+    constexpr size_t kMaxLength = 400;
+    std::string line;
+    for (size_t i = 0; i < text.size() && text[i] != '\n' && line.size() < kMaxLength;)
+    {
+        const auto c = static_cast<unsigned char> (text[i]);
+        const size_t n = utf8Length (text, i);
+        if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7f)))
+        {
+            line += '?';
+            ++i;
+            continue;
+        }
+        line.append (text, i, n);
+        i += n;
+    }
+    return line;
 }
 
 std::string sizesToString (const at::Tensor& t)

@@ -120,9 +120,9 @@ void StreamingEngine::workerLoop()
         {
             if (record.restart)
             {
-                // After a stall the stream lost input: start it afresh, as reset() would.
+                // After a stall or a reset the stream starts afresh; the callback plays the
+                // lead-in dry, so nothing is written for it.
                 stream->reset();
-                outputRing.write (nullptr, primeSamples);
                 processedBlocks.fetch_add (1, std::memory_order_release);
                 continue;
             }
@@ -144,6 +144,28 @@ void StreamingEngine::waitForWorker() noexcept
         std::this_thread::sleep_for (std::chrono::microseconds (20));
 }
 
+void StreamingEngine::beginRequestedReset() noexcept
+{
+    previousMix = blockControls.mix; // a new render starts at its mix, no ramp
+    if (! active)
+    {
+        dryDelay.reset();
+        return;
+    }
+    if (! useWorker || nonRealtime.load (std::memory_order_relaxed))
+    {
+        reset(); // Inline runs the model here anyway; offline may wait for the worker
+        return;
+    }
+    // Real time, Threaded: the worker may be mid-hop. Clear what is ours now, restart its
+    // stream once it is idle (processChunk).
+    dryDelay.reset();
+    debt = 0;
+    dryLeadIn = 0;
+    stalled.store (false, std::memory_order_relaxed);
+    restartPending = true;
+}
+
 void StreamingEngine::reset()
 {
     if (! buffersReady)
@@ -155,18 +177,49 @@ void StreamingEngine::reset()
     sidechainRing.clear();
     recordRing.clear();
     outputRing.clear();
-    outputRing.write (nullptr, primeSamples);
     pushedBlocks.store (0);
     processedBlocks.store (0);
     dryDelay.reset();
     debt = 0;
-    primeToPlayDry = 0;
+    dryLeadIn = primeSamples; // silence: the dry delay was just cleared
+    restartPending = false;
     wetGain = 1.0f;
     stalled.store (false);
+    resetRequested.store (false);
+}
+
+const ModelInfo& StreamingEngine::info() const
+{
+    static const ModelInfo none {};
+    return model != nullptr ? model->info() : none;
+}
+
+bool StreamingEngine::restartWorkerStream (float wetGainAfter) noexcept
+{
+    // Idle first, then drain: once idle, everything the worker wrote for the old stream is in
+    // the ring, and nothing more will come.
+    if (! workerIdle())
+        return false;
+    if (! recordRing.push ({ 0, blockControls, true }))
+        return false;
+    outputRing.read (nullptr, outputRing.availableToRead());
+    debt = 0;
+    dryLeadIn = primeSamples;
+    wetGain = wetGainAfter;
+    pushedBlocks.fetch_add (1, std::memory_order_relaxed);
+    workAvailable.release();
+    return true;
 }
 
 int StreamingEngine::takeOutput (int n) noexcept
 {
+    // The lead-in after a reset or restart: no model output exists for it yet, play dry.
+    const int lead = static_cast<int> (std::min<long> (dryLeadIn, n));
+    dryLeadIn -= lead;
+    for (size_t b = 0; b < batchOutPtrs.size(); ++b)
+        std::fill_n (batchOutPtrs[b], lead, 0.0f);
+    std::fill_n (wetWeights.begin(), lead, 0.0f);
+
     int available = outputRing.availableToRead();
     if (debt > 0)
     {
@@ -175,22 +228,16 @@ int StreamingEngine::takeOutput (int n) noexcept
         outputRing.read (nullptr, skip);
         debt -= skip;
         available -= skip;
-        primeToPlayDry = std::max (0L, primeToPlayDry - skip);
     }
-    const int k = std::min (available, n);
-    outputRing.read (batchOutPtrs.data(), k);
+    const int k = lead + std::min (available, n - lead);
+    float* afterLead[2] = { nullptr, nullptr };
+    for (size_t b = 0; b < batchOutPtrs.size(); ++b)
+        afterLead[b] = batchOutPtrs[b] + lead;
+    outputRing.read (afterLead, k - lead);
 
     const float step = 1.0f / static_cast<float> (underrunFade);
-    for (int i = 0; i < k; ++i)
-    {
-        if (primeToPlayDry > 0)
-        {
-            --primeToPlayDry; // the restarted stream's silent lead-in: dry, then fade in
-            wetWeights[static_cast<size_t> (i)] = wetGain = 0.0f;
-            continue;
-        }
+    for (int i = lead; i < k; ++i)
         wetWeights[static_cast<size_t> (i)] = wetGain = std::min (1.0f, wetGain + step);
-    }
     if (k < n)
     {
         // Underrun: fade the last wet samples we have into the dry signal, then play dry.
@@ -243,20 +290,26 @@ void StreamingEngine::processChunk (const float* const* in, float* const* out, c
     const bool offline = nonRealtime.load (std::memory_order_relaxed);
     if (useWorker && ! offline)
     {
-        if (stalled.load (std::memory_order_relaxed) && workerIdle())
+        if (restartPending)
+        {
+            // A reset: the old stream's output is stale. Until the worker is idle, play the
+            // (freshly cleared, so silent) dry delay; then restart from this block at full wet,
+            // as a fresh engine would.
+            if (! restartWorkerStream (1.0f))
+            {
+                outputRing.read (nullptr, outputRing.availableToRead());
+                for (int ch = 0; ch < channels; ++ch)
+                    std::copy_n (dryPtrs[static_cast<size_t> (ch)], n, out[ch]);
+                return;
+            }
+            restartPending = false;
+        }
+        if (stalled.load (std::memory_order_relaxed) && restartWorkerStream (0.0f))
         {
             // The worker fell more than the input ring behind and has now finished what it was
-            // given. Drop its stale output and restart the stream from this block: underrun
-            // debt keeps the latency, the re-primed lead-in plays dry, then wet fades back in.
-            outputRing.read (nullptr, outputRing.availableToRead());
-            debt = 0;
-            if (recordRing.push ({ 0, blockControls, true }))
-            {
-                primeToPlayDry = primeSamples;
-                pushedBlocks.fetch_add (1, std::memory_order_relaxed);
-                workAvailable.release();
-                stalled.store (false, std::memory_order_relaxed);
-            }
+            // given: its stale output is dropped and the stream restarts from this block. The
+            // lead-in plays dry, then wet fades back in.
+            stalled.store (false, std::memory_order_relaxed);
         }
         bool pushed = ! stalled.load (std::memory_order_relaxed) && inputRing.availableToWrite() >= n
                       && (! withSidechain || sidechainRing.availableToWrite() >= n);
@@ -307,6 +360,8 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
         return;
     }
     blockControls = controls;
+    if (resetRequested.exchange (false, std::memory_order_acq_rel))
+        beginRequestedReset();
     const float startMix = previousMix, endMix = controls.mix;
     const float* chunkIn[2];
     float* chunkOut[2];

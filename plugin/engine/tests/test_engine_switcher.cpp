@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 using namespace timbrel;
 
@@ -105,4 +107,75 @@ TEST_CASE ("the model-switch crossfade lasts the same time at every host rate")
     CHECK (EngineSwitcher::fadeLengthAt (88200.0) == 4096);
     CHECK (EngineSwitcher::fadeLengthAt (48000.0) == 2229);
     CHECK (EngineSwitcher::fadeLengthAt (1.0) == 1);
+}
+
+TEST_CASE ("a reset during a switch installs the new engine at once, from any thread, without waiting")
+{
+    EngineSwitcher switcher;
+    switcher.prepare (1, 256);
+    switcher.publish (preparedEngine (test::modelsFolder() + "/timbrel-identity.ts"));
+    switcher.settle();
+    auto out = sine (8 * 256);
+    run (switcher, out, 0, 2 * 256, false);
+    auto next = preparedEngine (test::testModelPath());
+    auto* filter = next.get();
+    switcher.publish (std::move (next));
+    run (switcher, out, 2 * 256, 3 * 256, false);
+    REQUIRE (switcher.isSwitching()); // warming up beside the identity model
+    std::thread host ([&] { switcher.requestReset(); }); // e.g. VST3 setProcessing(false) elsewhere
+    host.join();
+    run (switcher, out, 3 * 256, 4 * 256, false);
+    CHECK (switcher.playing() == filter);
+    CHECK_FALSE (switcher.isSwitching());
+    switcher.collectGarbage();
+}
+
+TEST_CASE ("publishing, resetting and collecting from other threads while the audio thread plays")
+{
+    // Run under TSan (make test-sanitize): any data race between the loader's publish and
+    // collectGarbage, a host's reset and the audio thread's process is reported there.
+    EngineSwitcher switcher;
+    switcher.prepare (1, 256);
+    std::vector<std::unique_ptr<StreamingEngine>> engines;
+    for (int i = 0; i < 12; ++i)
+        engines.push_back (preparedEngine (i % 2 == 0 ? test::testModelPath() : test::modelsFolder() + "/timbrel-identity.ts"));
+    switcher.publish (std::move (engines[0]));
+    switcher.settle();
+
+    std::atomic<bool> done { false };
+    std::atomic<long> blocks { 0 };
+    bool finite = true;
+    std::thread audio ([&] {
+        auto x = sine (256);
+        while (! done.load())
+        {
+            float* p[1] = { x.data() };
+            switcher.process (p, p, 1, nullptr, 0, 256, EngineControls {}, false);
+            for (float v : x)
+                finite = finite && std::isfinite (v);
+            x = sine (256);
+            blocks.fetch_add (1);
+        }
+    });
+    std::thread host ([&] {
+        while (! done.load())
+        {
+            switcher.requestReset();
+            std::this_thread::sleep_for (std::chrono::milliseconds (3));
+        }
+    });
+    for (size_t i = 1; i < engines.size(); ++i) // the loader (this thread)
+    {
+        switcher.publish (i % 5 == 0 ? nullptr : std::move (engines[i]));
+        const long until = blocks.load() + 20;
+        while (blocks.load() < until)
+            std::this_thread::yield();
+        switcher.collectGarbage();
+    }
+    done.store (true);
+    audio.join();
+    host.join();
+    switcher.collectGarbage();
+    CHECK (finite);
+    CHECK (blocks.load() >= 20 * 11);
 }

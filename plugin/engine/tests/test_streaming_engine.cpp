@@ -620,3 +620,94 @@ TEST_CASE ("meters show the input's descriptors, the targets after the faders, a
     render (*engine, x, louder);
     CHECK (meters->tappedHops() == 0);
 }
+
+TEST_CASE ("a requested reset starts a fresh stream at the next block in every mode, and never waits")
+{
+    const int length = 44100, block = 256, resetAt = 80 * block;
+    const auto x = testSignal (1, length);
+    struct Case
+    {
+        const char* name;
+        ProcessingMode mode;
+        bool offline;
+    };
+    for (const auto& c : { Case { "inline, real time", ProcessingMode::inlined, false }, Case { "threaded, offline", ProcessingMode::threaded, true },
+                           Case { "threaded, real time, worker idle", ProcessingMode::threaded, false } })
+    {
+        INFO (c.name);
+        auto engine = makeEngine();
+        REQUIRE (engine->prepare (config (44100.0, block, 1, c.mode)).empty());
+        engine->setNonRealtime (c.offline);
+        const auto out = renderHoldingWorker (*engine, x, block, 0, 0, [&] (int done) {
+            if (done + block == resetAt)
+                engine->requestReset(); // as a host's reset() from its audio thread, between blocks
+        });
+
+        auto fresh = makeEngine();
+        REQUIRE (fresh->prepare (config (44100.0, block, 1, c.mode)).empty());
+        fresh->setNonRealtime (c.offline);
+        const auto expected = renderHoldingWorker (*fresh, Signal (1, std::vector<float> (x[0].begin() + resetAt, x[0].end())), block);
+        for (int n = resetAt; n < length; ++n)
+            REQUIRE (out[0][static_cast<size_t> (n)] == expected[0][static_cast<size_t> (n - resetAt)]);
+        CHECK (engine->underruns() == 0);
+    }
+}
+
+TEST_CASE ("a reset while the worker is busy plays silence instead of waiting, then restarts once it is idle")
+{
+    auto engine = makeEngine();
+    const int block = 256, length = 172 * block;
+    REQUIRE (engine->prepare (config (44100.0, block, 1, ProcessingMode::threaded)).empty());
+    engine->setNonRealtime (false);
+    const int latency = engine->latencySamples();
+    const int heldFrom = 40 * block, resetAt = heldFrom + block, releaseAt = resetAt + 2 * block;
+    REQUIRE (releaseAt - resetAt < latency);
+    auto x = testSignal (1, length);
+    const auto input = x;
+    int underrunsAtReset = -1;
+    for (int done = 0; done < length; done += block)
+    {
+        if (done == heldFrom)
+            engine->holdWorker (true); // busy: the blocks pushed from here wait
+        if (done == resetAt)
+        {
+            underrunsAtReset = engine->underruns();
+            engine->requestReset();
+        }
+        if (done == releaseAt)
+        {
+            engine->holdWorker (false);
+            while (! engine->workerIdle())
+                std::this_thread::yield();
+        }
+        float* p[1] = { x[0].data() + done };
+        engine->process (p, p, 1, nullptr, 0, block, {}); // returns although the worker is held
+        if (done < heldFrom || done >= releaseAt)
+            while (! engine->workerIdle())
+                std::this_thread::yield();
+    }
+    // From the reset until the restart: the freshly cleared dry delay, silence.
+    for (int n = resetAt; n < releaseAt; ++n)
+        REQUIRE (x[0][static_cast<size_t> (n)] == 0.0f);
+    // From the restart (the first block with the worker idle) the stream is a fresh one.
+    auto fresh = makeEngine();
+    REQUIRE (fresh->prepare (config (44100.0, block, 1, ProcessingMode::threaded)).empty());
+    fresh->setNonRealtime (true);
+    const auto expected = render (*fresh, Signal (1, std::vector<float> (input[0].begin() + releaseAt, input[0].end())), { { block } });
+    for (int n = releaseAt + latency; n < length; ++n) // past the lead-in, which plays the old dry
+        REQUIRE (x[0][static_cast<size_t> (n)] == expected[0][static_cast<size_t> (n - releaseAt)]);
+    CHECK (engine->underruns() == underrunsAtReset); // a reset is not an underrun
+}
+
+TEST_CASE ("the placeholder engine describes an empty model instead of dereferencing none")
+{
+    StreamingEngine placeholder (nullptr);
+    CHECK_FALSE (placeholder.hasModel());
+    CHECK (placeholder.info().numDescriptors() == 0);
+    CHECK (placeholder.info().modelName.empty());
+    placeholder.requestReset();
+    float a[4] = { 1, 2, 3, 4 };
+    float* p[1] = { a };
+    placeholder.process (p, p, 1, nullptr, 0, 4, {});
+    CHECK (a[3] == 4.0f);
+}

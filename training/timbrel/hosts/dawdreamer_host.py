@@ -58,7 +58,8 @@ class DawDreamerHost:
         return self.status()
 
     def status(self) -> plugin_state.Status:
-        return plugin_state.status(self._raw_state())
+        """After any model load the plugin was running (it loads in the background)."""
+        return plugin_state.settled_status(self._raw_state)
 
     def _texts(self, index: int, points) -> list[str]:
         """The plugin's text for each normalised value (the current value is put back)."""

@@ -37,7 +37,8 @@ class PedalboardHost:
         return self.status()
 
     def status(self) -> plugin_state.Status:
-        return plugin_state.status(self.plugin.raw_state)
+        """After any model load the plugin was running (it loads in the background)."""
+        return plugin_state.settled_status(lambda: self.plugin.raw_state)
 
     @staticmethod
     def _describe(item) -> Parameter:

@@ -10,7 +10,9 @@ writes both layers.
 from __future__ import annotations
 
 import struct
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _JUCE_XML_MAGIC = b"VC2!"  # AudioProcessor::copyXmlToBinary
@@ -66,6 +68,20 @@ def read(host_blob: bytes) -> ET.Element:
     return root
 
 
+def own_blob(host_blob: bytes) -> bytes:
+    """Timbrel's own state blob (getStateInformation's), unwrapped from the host's."""
+    return _plugin_blob(host_blob)[0]
+
+
+def with_own_blob(host_blob: bytes, blob: bytes) -> bytes:
+    """The host's raw state carrying another Timbrel state blob, e.g. one saved by another host."""
+    _, wrapper = _plugin_blob(host_blob)
+    if wrapper is None:
+        return blob
+    wrapper.find("IComponent").text = _juce_base64_encode(blob)
+    return _pack_xml(wrapper)
+
+
 def write(host_blob: bytes, state: ET.Element) -> bytes:
     """The host's raw state with Timbrel's tree replaced by `state`."""
     _, wrapper = _plugin_blob(host_blob)
@@ -95,6 +111,7 @@ class Status:
     latency: int
     failed_hops: int
     failure: str = ""   # the model's words for its last failed hop
+    loading: bool = False  # a model load the plugin runs in the background has not finished
 
     @property
     def ok(self) -> bool:
@@ -115,4 +132,25 @@ def status(host_blob: bytes) -> Status:
         latency=int(node.get("latency", "0")),
         failed_hops=int(node.get("failedHops", "0")),
         failure=node.get("failure", ""),
+        loading=node.get("loading", "0") in ("1", "true"),
     )
+
+
+# A model loads in well under a second; a large one on a busy machine, a few seconds.
+LOAD_TIMEOUT_SECONDS = 120.0
+
+
+def settled_status(read_blob: Callable[[], bytes], timeout: float = LOAD_TIMEOUT_SECONDS) -> Status:
+    """The status once the plugin has finished the model loads it was asked for. The plugin
+    loads on a background thread (a host's UI thread never waits for a model), so a script
+    that changed the model asks here before it reads the latency or renders."""
+    deadline = time.monotonic() + timeout
+    pause = 0.002
+    while True:
+        current = status(read_blob())
+        if not current.loading:
+            return current
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the plugin was still loading '{current.model_reference}' after {timeout:.0f} s")
+        time.sleep(pause)
+        pause = min(0.05, pause * 2)

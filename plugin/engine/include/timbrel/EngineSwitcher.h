@@ -34,6 +34,11 @@ public:
     StreamingEngine* settle();
     StreamingEngine* playing() const { return current; }
 
+    // ---- any thread, lock-free (a host may reset from its audio thread) ----
+    /** The next process() call starts a new render: a pending engine is installed at once, a
+        crossfade ends, and the playing engine restarts its stream (StreamingEngine::requestReset). */
+    void requestReset() noexcept { resetRequested.store (true, std::memory_order_release); }
+
     // ---- audio thread ----
     void process (const float* const* in, float* const* out, int numChannels, const float* const* sidechain,
                   int sidechainChannels, int numSamples, const EngineControls& controls, bool offline) noexcept;
@@ -56,6 +61,7 @@ private:
     static constexpr int kRetireSlots = 8;
 
     std::atomic<StreamingEngine*> pending { nullptr };
+    std::atomic<bool> resetRequested { false };
     std::array<std::atomic<StreamingEngine*>, kRetireSlots> retired {};
     StreamingEngine* latestPublished = nullptr;
 

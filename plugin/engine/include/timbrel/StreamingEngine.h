@@ -67,7 +67,8 @@ public:
     /** prepare() has run (successfully or not) at least once. */
     bool wasPrepared() const { return preparedOnce; }
     bool isActive() const { return active; }
-    const ModelInfo& info() const { return model->info(); }
+    /** The model's description; an empty one for the placeholder (hasModel() false). */
+    const ModelInfo& info() const;
 
     /** Host-visible latency in host samples: buffering (one hop; Threaded adds the larger of a
         hop and a host block, plus workerMarginHops - 1 hops), the resamplers' lag, and the
@@ -82,6 +83,13 @@ public:
     /** Clears all streaming state. Not concurrently with process(). */
     void reset();
 
+    /** Any thread, lock-free, never waits (a host's reset() or VST3 setProcessing may come from
+        its audio thread): the next process() call starts a new stream. Offline and Inline, it
+        resets at once, as reset() would, so the output equals a fresh engine's. Threaded in
+        real time, the callback never waits for the worker: it plays the delayed dry signal
+        (silence right after the reset) until the worker has finished what it was given, then
+        restarts the stream from that block, the output matching a fresh engine fed from there. */
+    void requestReset() noexcept { resetRequested.store (true, std::memory_order_release); }
     /** Starts the next block at this mix instead of ramping from the last one (a new render). */
     void jumpToMix (float mix) { previousMix = mix; }
 
@@ -118,7 +126,7 @@ private:
     {
         int numSamples = 0;
         EngineControls controls;
-        bool restart = false; // the worker resets the stream and re-primes the output ring
+        bool restart = false; // the worker resets the stream (the callback plays the lead-in dry)
     };
 
     void processChunk (const float* const* in, float* const* out, const float* const* sidechain, int sidechainChannels,
@@ -127,6 +135,10 @@ private:
     void workerLoop();
     void waitForWorker() noexcept;
     int takeOutput (int n) noexcept;
+    /** Audio thread, real time, Threaded: asks the worker to restart the stream once it is idle.
+        Returns false while it is still busy (the block then plays dry). */
+    bool restartWorkerStream (float wetGainAfter) noexcept;
+    void beginRequestedReset() noexcept;
 
     std::unique_ptr<Model> model;
     std::unique_ptr<ModelStream> stream;
@@ -135,7 +147,11 @@ private:
     bool active = false, buffersReady = false, useWorker = false, preparedOnce = false;
     float previousMix = 1.0f, wetGain = 1.0f;
     long debt = 0; // output samples replaced by dry after an underrun, skipped when they arrive
-    long primeToPlayDry = 0; // after a restart, the re-primed (silent) output plays as dry
+    // After a reset or restart, the first primeSamples output samples exist before the model has
+    // produced any: they play the (delayed) dry signal without reading the output ring, which
+    // gives the worker the same time to produce the first hop as any later one.
+    long dryLeadIn = 0;
+    bool restartPending = false; // audio thread: a requested reset waits for the worker to go idle
 
     DelayLine dryDelay;
     std::vector<float> dryScratch, batchIn, batchSide, batchOut, wetWeights;
@@ -149,7 +165,7 @@ private:
     std::vector<float*> workerMainPtrs, workerSidePtrs;
     std::thread worker;
     std::counting_semaphore<> workAvailable { 0 };
-    std::atomic<bool> running { false }, nonRealtime { false }, stalled { false }, workerHeld { false };
+    std::atomic<bool> running { false }, nonRealtime { false }, stalled { false }, workerHeld { false }, resetRequested { false };
     std::atomic<long> pushedBlocks { 0 }, processedBlocks { 0 };
     std::atomic<int> underrunCount { 0 };
 };
