@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build test test-native test-python test-sanitize fuzz demo bench models screenshot package clean
+.PHONY: setup build test test-native test-python test-sanitize fuzz demo bench bench-soak models screenshot package clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -59,6 +59,12 @@ demo: build
 # BENCH_ARGS, e.g. "--seconds 3 --paced-seconds 30 --models violin" for a quicker run.
 bench: build
 	$(PY) -m timbrel_tools bench --out bench $(BENCH_ARGS)
+
+# 16 instances of mixed models and modes in one real-time host, then an hour's paced soak of the
+# default model (underruns, callback p99.9, memory over time: bench/soak.json and soak.png).
+# SOAK_ARGS, e.g. "--minutes 5" for a quicker run.
+bench-soak: build
+	$(PY) -m timbrel_tools soak --out bench $(SOAK_ARGS)
 
 # The editor with the default model, fed a short phrase with two faders moved: docs/screenshot.png.
 # A FluidR3 flute phrase into the violin model; the shipped models appear in the picker by name.

@@ -19,6 +19,7 @@
 #include <malloc.h>
 #include <new>
 
+#if TIMBREL_INTERPOSE_ALLOCATIONS // off in sanitizer builds: the sanitizer owns the allocator
 extern "C"
 {
 void* __libc_malloc (std::size_t) noexcept;
@@ -198,6 +199,7 @@ void operator delete (void* p, std::size_t, std::align_val_t) noexcept { deleteA
 void operator delete[] (void* p, std::size_t, std::align_val_t) noexcept { deleteAny (p); }
 void operator delete (void* p, std::align_val_t, const std::nothrow_t&) noexcept { deleteAny (p); }
 void operator delete[] (void* p, std::align_val_t, const std::nothrow_t&) noexcept { deleteAny (p); }
+#endif
 
 //==============================================================================
 namespace timbrel_rt

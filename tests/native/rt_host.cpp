@@ -1038,6 +1038,8 @@ int runHost (const Options& o)
     }
     report->setProperty ("events", eventsReport);
     report->setProperty ("audio_thread_waits", audioWaits);
+    report->setProperty ("allocation_counting", TIMBREL_INTERPOSE_ALLOCATIONS != 0);
+    report->setProperty ("wait_counting", TIMBREL_INTERPOSE_WAITS != 0);
     report->setProperty ("construct_ms", constructMs);
     report->setProperty ("loading_after_construct", loadingAfterConstruct);
     report->setProperty ("load_wait_ms", loadWaitMs);

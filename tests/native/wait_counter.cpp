@@ -62,6 +62,7 @@ std::atomic<decltype (&::sched_yield)> sched_yieldNext { nullptr };
 std::atomic<decltype (&::syscall)> syscallNext { nullptr };
 } // namespace
 
+#if TIMBREL_INTERPOSE_WAITS // off under TSan, which intercepts the same calls to see synchronisation
 extern "C"
 {
 int pthread_mutex_lock (pthread_mutex_t* mutex)
@@ -160,6 +161,7 @@ long syscall (long number, ...)
     return TIMBREL_NEXT (syscall) (number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 } // extern "C"
+#endif
 
 namespace timbrel_rt
 {

@@ -1,4 +1,5 @@
-"""python -m timbrel_tools demo|bench: the checkout's demo and benchmark (make demo, make bench)."""
+"""python -m timbrel_tools demo|bench|soak: the checkout's demo and benchmarks (make demo, make bench,
+make bench-soak)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,22 @@ def main(argv: list[str] | None = None) -> int:
                        help="Threaded Margin settings (hops) to run the paced render with (default: 1 2)")
     bench.add_argument("--models", nargs="*", help="shipped model names to measure (default: all)")
 
+    soak = commands.add_parser("soak", help="16 instances at once, then an hour paced: underruns, callbacks, memory")
+    soak.add_argument("--out", default="bench")
+    soak.add_argument("--plugin", type=Path)
+    soak.add_argument("--minutes", type=float, default=60.0, help="length of the paced soak (0 skips it)")
+    soak.add_argument("--instances", type=int, default=16, help="instances in the stress run (0 skips it)")
+    soak.add_argument("--stress-seconds", type=float, default=20.0)
+
     args = parser.parse_args(argv)
+    if args.command == "soak":
+        from .soak import run_soak, run_stress
+
+        if args.instances > 0:
+            run_stress(Path(args.out), plugin_path=args.plugin, instances=args.instances, seconds=args.stress_seconds)
+        if args.minutes > 0:
+            run_soak(Path(args.out), plugin_path=args.plugin, minutes=args.minutes)
+        return 0
     if args.command == "demo":
         from .demo import run_demo
 

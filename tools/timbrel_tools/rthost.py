@@ -83,7 +83,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                   block_pattern=None, realtime: bool = True, pace: float = 1.0,
                   settings: dict[str, str | float] | None = None, state: bytes | None = None,
                   sidechain: np.ndarray | None = None, instances: int = 1, warmup_blocks: int = 0,
-                  events=None, resets=(), wait_for_loads: bool = True, host=None,
+                  events=None, resets=(), wait_for_loads: bool = True, instance_states=None,
+                  duration: float = 0.0, timeline_seconds: float = 0.0, host=None,
                   timeout: float | None = 600) -> tuple[np.ndarray, dict]:
     """Renders `audio` [channels, n] through the plugin in timbrel_rt_host.
 
@@ -97,6 +98,9 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     has passed `seconds`: a change is "PARAM_ID=VALUE" or a state blob (a preset load).
     resets: times (seconds) at which the audio thread calls reset() before its block.
     wait_for_loads=False starts playback while the plugin may still be loading its model.
+    instance_states: state blobs, instance k restoring instance_states[k % len] (mixed models).
+    duration: play this many seconds, looping the input (a soak; the output holds one pass).
+    timeline_seconds: the report's "timeline" gets memory, underruns and callbacks this often.
     """
     audio = _channels_first(audio, "audio")
     executable = Path(host) if host is not None else find_rt_host()
@@ -130,6 +134,16 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                 arguments += ["--state-at", f"{float(seconds)!r}:{folder / f'event{index}.bin'}"]
             else:
                 arguments += ["--at", f"{float(seconds)!r}:{change}"]
+        if instance_states:
+            paths = []
+            for index, blob in enumerate(instance_states):
+                paths.append(folder / f"instance{index}.bin")
+                paths[-1].write_bytes(bytes(blob))
+            arguments += ["--instance-states", ",".join(str(p) for p in paths)]
+        if duration > 0:
+            arguments += ["--duration", repr(float(duration))]
+        if timeline_seconds > 0:
+            arguments += ["--timeline-seconds", repr(float(timeline_seconds))]
         for seconds in resets:
             arguments += ["--reset-at", repr(float(seconds))]
         if not wait_for_loads:
