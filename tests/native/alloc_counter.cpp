@@ -19,7 +19,6 @@
 #include <malloc.h>
 #include <new>
 
-#if TIMBREL_INTERPOSE_ALLOCATIONS // off in sanitizer builds: the sanitizer owns the allocator
 extern "C"
 {
 void* __libc_malloc (std::size_t) noexcept;
@@ -105,6 +104,7 @@ inline void deleteAny (void* p) noexcept
 
 //==============================================================================
 // C allocation functions. The dynamic list (exports.map) exports them from the executable.
+#if TIMBREL_INTERPOSE_ALLOCATIONS // off in sanitizer builds: the sanitizer owns the allocator
 extern "C"
 {
 void* malloc (std::size_t size) noexcept

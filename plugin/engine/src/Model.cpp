@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <optional>
 
 namespace timbrel
@@ -38,7 +40,7 @@ size_t utf8Length (const std::string& text, size_t i)
 // state or a terminal as control characters or broken UTF-8. Long quotes are cut.
 std::string firstLine (const std::string& text)
 {
-    constexpr size_t kMaxLength = 400;
+    constexpr size_t kMaxLength = 1000;
     std::string line;
     for (size_t i = 0; i < text.size() && text[i] != '\n' && line.size() < kMaxLength;)
     {
@@ -132,6 +134,114 @@ std::optional<std::string> readInfo (torch::jit::Module& module, ModelInfo& info
         if (check)
             return check;
     return validateMetadata (info);
+}
+
+// libtorch trusts a file's tensor metadata: a damaged archive whose data record is shorter than
+// its tensor's sizes say loads without complaint, and the first copy reads past the end (a
+// crash the fuzzer found: a zeroed size in the zip directory). Every tensor reachable before
+// the model runs is checked against its storage: attributes (parameters, buffers, plain tensor
+// attributes, in every submodule) and the constants in the model's code.
+std::optional<std::string> tensorBeyondItsData (const at::Tensor& t, const std::string& name)
+{
+    if (! t.defined() || ! t.has_storage() || t.numel() == 0)
+        return std::nullopt;
+    int64_t last = t.storage_offset(); // index of the last element reachable, in elements
+    bool overflow = last < 0;
+    for (int64_t d = 0; d < t.dim() && ! overflow; ++d)
+    {
+        int64_t step = 0;
+        overflow = t.stride (d) < 0 || __builtin_mul_overflow (t.size (d) - 1, t.stride (d), &step)
+                   || __builtin_add_overflow (last, step, &last);
+    }
+    int64_t bytes = 0;
+    overflow = overflow || __builtin_mul_overflow (last + 1, static_cast<int64_t> (t.element_size()), &bytes);
+    if (overflow || bytes > static_cast<int64_t> (t.storage().nbytes()))
+        return "tensor '" + name + "' of shape " + sizesToString (t) + " reaches beyond its " + std::to_string (t.storage().nbytes())
+               + " bytes of data (a damaged file?)";
+    return std::nullopt;
+}
+
+// libtorch sizes a tensor's data by the archive's central directory and its shape by the
+// pickle, and never compares the two: a directory entry that says less than the data holds
+// (a zeroed size, found by the fuzzer) makes the first copy read past the allocation. PyTorch
+// writes every entry with a data descriptor after its data (general-purpose flag bit 3)
+// holding the sizes again: each entry's descriptor (or local header) must agree with the
+// directory, and its data must lie inside the file. Zip64 archives (over 4 GiB) are left to
+// libtorch.
+std::optional<std::string> checkArchiveDirectory (const std::string& path)
+{
+    std::ifstream in (path, std::ios::binary);
+    const std::string zip ((std::istreambuf_iterator<char> (in)), std::istreambuf_iterator<char>());
+    auto u16 = [&] (size_t at) { return static_cast<uint32_t> (static_cast<unsigned char> (zip[at]) | static_cast<unsigned char> (zip[at + 1]) << 8); };
+    auto u32 = [&] (size_t at) { return u16 (at) | u16 (at + 2) << 16; };
+    if (zip.size() < 22)
+        return std::nullopt; // not a zip: libtorch says so
+    size_t end = zip.size() - 22;
+    while (end > 0 && u32 (end) != 0x06054b50u)
+        --end;
+    if (u32 (end) != 0x06054b50u || u32 (end + 16) == 0xffffffffu || u16 (end + 10) == 0xffffu)
+        return std::nullopt;
+    const std::string damaged = "the archive's directory and its entries disagree (a damaged file?)";
+    size_t at = u32 (end + 16);
+    for (uint32_t i = 0, count = u16 (end + 10); i < count; ++i)
+    {
+        if (at + 46 > zip.size() || u32 (at) != 0x02014b50u)
+            return damaged;
+        const uint32_t flags = u16 (at + 8), compressed = u32 (at + 20), size = u32 (at + 24), local = u32 (at + 42);
+        const size_t nameLength = u16 (at + 28), extra = u16 (at + 30), comment = u16 (at + 32);
+        if (compressed == 0xffffffffu || size == 0xffffffffu || local == 0xffffffffu)
+            return std::nullopt; // zip64
+        if (static_cast<size_t> (local) + 30 > zip.size() || u32 (local) != 0x04034b50u)
+            return damaged;
+        const size_t data = static_cast<size_t> (local) + 30 + u16 (local + 26) + u16 (local + 28);
+        if (data + compressed > zip.size())
+            return damaged;
+        if ((flags & 0x8) != 0)
+        {
+            size_t descriptor = data + compressed;
+            if (descriptor + 4 <= zip.size() && u32 (descriptor) == 0x08074b50u)
+                descriptor += 4; // the descriptor's signature is optional
+            if (descriptor + 12 > zip.size() || u32 (descriptor + 4) != compressed || u32 (descriptor + 8) != size)
+                return damaged;
+        }
+        else if (u32 (local + 18) != compressed || u32 (local + 22) != size)
+            return damaged;
+        at += 46 + nameLength + extra + comment;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> checkTensorData (const torch::jit::Module& module)
+{
+    for (const auto& attribute : module.named_attributes (/* recurse */ true))
+    {
+        if (attribute.value.isTensor())
+        {
+            if (auto error = tensorBeyondItsData (attribute.value.toTensor(), attribute.name))
+                return error;
+        }
+        else if (attribute.value.isTensorList())
+            for (const at::Tensor& t : attribute.value.toTensorList().vec())
+                if (auto error = tensorBeyondItsData (t, attribute.name))
+                    return error;
+    }
+    std::function<std::optional<std::string> (torch::jit::Block*)> checkBlock = [&] (torch::jit::Block* block) -> std::optional<std::string> {
+        for (auto* node : block->nodes())
+        {
+            if (node->kind() == c10::prim::Constant && node->hasAttribute (c10::attr::value)
+                && node->kindOf (c10::attr::value) == torch::jit::AttributeKind::t)
+                if (auto error = tensorBeyondItsData (node->t (c10::attr::value), "a constant"))
+                    return error;
+            for (auto* inner : node->blocks())
+                if (auto error = checkBlock (inner))
+                    return error;
+        }
+        return std::nullopt;
+    };
+    for (const auto& method : module.get_methods())
+        if (auto error = checkBlock (method.graph()->block()))
+            return error;
+    return std::nullopt;
 }
 
 std::optional<std::string> checkMethodsAndBuffers (torch::jit::Module& module)
@@ -245,6 +355,13 @@ Model::~Model() = default;
 
 LoadResult Model::load (const std::string& path)
 {
+    auto result = loadUnchecked (path);
+    result.error = firstLine (result.error); // printable: it reaches status lines, XML states and terminals
+    return result;
+}
+
+LoadResult Model::loadUnchecked (const std::string& path)
+{
     LoadResult result;
     std::error_code ec;
     if (path.empty())
@@ -259,10 +376,17 @@ LoadResult Model::load (const std::string& path)
     // One intra-op thread: a plugin shares the machine with the host and other instances.
     at::set_num_threads (1);
 
+    if (auto error = checkArchiveDirectory (path))
+        return { nullptr, "not a readable TorchScript model: " + *error };
+
     torch::jit::Module module;
     try
     {
-        module = torch::jit::load (path, torch::kCPU);
+        // Without the debug files (source ranges for error messages): libtorch unpickles them
+        // lazily inside an error's what(), and a damaged one then throws from a noexcept
+        // function, which terminates the host (found by the fuzzer).
+        torch::jit::ExtraFilesMap extraFiles;
+        module = torch::jit::load (path, torch::kCPU, extraFiles, /* load_debug_files */ false);
         module.eval();
     }
     catch (const std::exception& e)
@@ -274,6 +398,8 @@ LoadResult Model::load (const std::string& path)
     info.path = path;
     try
     {
+        if (auto error = checkTensorData (module))
+            return { nullptr, "not a readable TorchScript model: " + *error };
         if (auto error = readInfo (module, info))
             return { nullptr, "model contract violation: " + *error };
         if (auto error = checkMethodsAndBuffers (module))

@@ -15,10 +15,17 @@
                               SEED_FILE... [--hangs SEED_FILE...]
     Seeds after --hangs never finish loading: each is built once, unmutated, and must be
     abandoned at the deadline with a message that says so. Exit 0 when everything held.
+
+    Input k is mutated by its own generator (seed, k), so a run can resume at any input. After
+    an input is abandoned, its thread keeps running TorchScript; libtorch's operator registry
+    is not safe against that (a use-after-free in its error path, found here under ASan), so
+    the fuzzer re-executes itself to continue from the next input with its totals carried in a
+    file (--resume), and the abandoned thread ends with the old process image.
 */
 
 #include "timbrel/EngineBuilder.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -26,6 +33,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -231,9 +239,10 @@ int main (int argc, char** argv)
     long inputs = 0;
     unsigned long seed = 1;
     long deadlineMs = 5000;
-    std::string reportPath;
+    long first = 0;
+    std::string reportPath, resumePath;
     std::vector<std::string> seeds, hangs;
-    bool inHangs = false;
+    bool inHangs = false, trace = false; // --trace: name each input before building it
     for (int i = 1; i < argc; ++i)
     {
         const std::string arg = argv[i];
@@ -242,6 +251,9 @@ int main (int argc, char** argv)
         else if (arg == "--seed") seed = std::strtoul (value().c_str(), nullptr, 10);
         else if (arg == "--deadline-ms") deadlineMs = std::atol (value().c_str());
         else if (arg == "--report") reportPath = value();
+        else if (arg == "--first") first = std::atol (value().c_str());
+        else if (arg == "--resume") resumePath = value();
+        else if (arg == "--trace") trace = true;
         else if (arg == "--hangs") inHangs = true;
         else (inHangs ? hangs : seeds).push_back (arg);
     }
@@ -259,22 +271,36 @@ int main (int argc, char** argv)
     const auto deadline = std::chrono::milliseconds (deadlineMs);
     const auto slack = deadline + std::chrono::seconds (1);
 
-    Mutator mutator { std::mt19937_64 (seed) };
     long accepted = 0, rejected = 0, dry = 0, abandoned = 0, failures = 0;
     double slowestMs = 0.0;
     std::map<std::string, long> messages;
+    if (! resumePath.empty())
+    {
+        // Totals so far, from the process this one replaced: one line of counts, then
+        // "count<TAB>message" lines.
+        std::ifstream carried (resumePath);
+        carried >> accepted >> rejected >> dry >> abandoned >> failures >> slowestMs;
+        std::string line;
+        std::getline (carried, line);
+        while (std::getline (carried, line))
+            if (const auto tab = line.find ('\t'); tab != std::string::npos)
+                messages[line.substr (tab + 1)] += std::atol (line.substr (0, tab).c_str());
+    }
     auto fail = [&] (long index, const std::string& what, const std::string& detail) {
         ++failures;
         std::cerr << "input " << index << " (" << what << "): " << detail << "\n";
     };
 
-    for (long index = 0; index < inputs; ++index)
+    for (long index = first; index < inputs; ++index)
     {
+        Mutator mutator { std::mt19937_64 (seed * 0x9E3779B97F4A7C15ull + static_cast<unsigned long> (index)) };
         const size_t which = mutator.below (seedData.size());
         Bytes data = seedData[which];
         const auto what = seeds[which].substr (seeds[which].find_last_of ('/') + 1) + ", " + mutator.mutate (data);
         const auto path = (folder / "input.ts").string();
         writeFile (path, data);
+        if (trace)
+            std::cerr << "input " << index << ": " << what << std::endl;
 
         const auto start = Clock::now();
         auto built = buildEngine (path, stereoConfig(), deadline);
@@ -285,11 +311,46 @@ int main (int argc, char** argv)
         if (built.engine == nullptr)
         {
             ++rejected;
-            if (built.error.find ("abandoned") != std::string::npos)
-                ++abandoned;
             if (! oneClearLine (built.error))
                 fail (index, what, "unclear message: '" + built.error + "'");
             ++messages[built.error.substr (0, built.error.find (':', built.error.find (':') + 1))];
+            if (built.error.find ("abandoned") != std::string::npos)
+            {
+                ++abandoned;
+                if (index + 1 < inputs || ! hangs.empty())
+                {
+                    // Continue in a fresh process image (see the top of this file).
+                    const auto carry = (folder.parent_path() / ("timbrel-fuzz-carry-" + std::to_string (::getpid()))).string();
+                    {
+                        std::ofstream out (carry);
+                        out << accepted << ' ' << rejected << ' ' << dry << ' ' << abandoned << ' ' << failures << ' '
+                            << slowestMs << '\n';
+                        for (const auto& [message, count] : messages)
+                            out << count << '\t' << message << '\n';
+                    }
+                    std::filesystem::remove_all (folder);
+                    std::cout << "input " << index << " (" << what << ") abandoned at the deadline: continuing in a fresh process\n"
+                              << std::flush;
+                    std::vector<std::string> args { argv[0], "--inputs", std::to_string (inputs), "--seed", std::to_string (seed),
+                                                    "--deadline-ms", std::to_string (deadlineMs), "--first", std::to_string (index + 1),
+                                                    "--resume", carry };
+                    if (! reportPath.empty())
+                        args.insert (args.end(), { "--report", reportPath });
+                    args.insert (args.end(), seeds.begin(), seeds.end());
+                    if (! hangs.empty())
+                    {
+                        args.push_back ("--hangs");
+                        args.insert (args.end(), hangs.begin(), hangs.end());
+                    }
+                    std::vector<char*> raw;
+                    for (auto& a : args)
+                        raw.push_back (a.data());
+                    raw.push_back (nullptr);
+                    ::execv ("/proc/self/exe", raw.data());
+                    std::cerr << "could not re-execute the fuzzer: " << std::strerror (errno) << "\n";
+                    return 1;
+                }
+            }
             continue;
         }
         ++accepted;
@@ -316,6 +377,8 @@ int main (int argc, char** argv)
             std::cout << "abandoned " << path << " after " << static_cast<long> (ms) << " ms: " << built.error << "\n";
     }
     std::filesystem::remove_all (folder);
+    if (! resumePath.empty())
+        std::filesystem::remove (resumePath);
 
     std::string top;
     std::vector<std::pair<long, std::string>> sorted;

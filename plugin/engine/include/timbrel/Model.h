@@ -29,7 +29,8 @@ class Model
 {
 public:
     /** Loads `path`, checks every attribute and method of the contract, and probes the
-        methods on a short signal (shapes, finite output). Never throws. */
+        methods on a short signal (shapes, finite output). Never throws. The error is one line
+        of printable text (a damaged file's bytes quoted in it are replaced). */
     static LoadResult load (const std::string& path);
 
     ~Model();
@@ -45,6 +46,11 @@ public:
 
     /** Call once on any thread that runs the model: one intra-op thread, subnormals flushed. */
     static void configureCurrentThread();
+
+private:
+    static LoadResult loadUnchecked (const std::string& path);
+
+public:
 
     /** Clears all streaming state (the model's reset()). */
     void reset();
