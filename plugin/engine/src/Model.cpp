@@ -418,8 +418,26 @@ LoadResult Model::loadUnchecked (const std::string& path)
     return result;
 }
 
+namespace
+{
+// libtorch's intra-op thread count is OpenMP's, a per-thread setting: a host thread that runs
+// the model (Inline mode and offline renders on the audio thread, the meters on the message
+// thread) would otherwise start an OpenMP team of one thread per core and wait at its barriers
+// (found by TSan). Configured once per thread, on its first model call.
+void configureThisThreadOnce()
+{
+    thread_local bool configured = false;
+    if (! configured)
+    {
+        Model::configureCurrentThread();
+        configured = true;
+    }
+}
+} // namespace
+
 std::string Model::warmUp (int batchSize, int calls, int maxFrames)
 {
+    configureThisThreadOnce();
     const auto hop = static_cast<size_t> (modelInfo.hopLength);
     const size_t most = hop * static_cast<size_t> (std::max (1, maxFrames) * batchSize);
     std::vector<float> in (most), side (most), out (most);
@@ -452,6 +470,7 @@ void Model::configureCurrentThread()
     at::set_num_threads (1);
     at::globalContext().setFlushDenormal (true);
 }
+
 
 namespace
 {
@@ -503,6 +522,7 @@ std::string Model::lastFailure() const
 
 void Model::reset()
 {
+    configureThisThreadOnce();
     try
     {
         c10::InferenceMode inferenceMode;
@@ -518,6 +538,7 @@ void Model::reset()
 
 bool Model::processHops (const HopRequest& r) noexcept
 {
+    configureThisThreadOnce();
     const int64_t hop = modelInfo.hopLength, numDescriptors = modelInfo.numDescriptors(), latents = modelInfo.latentSize;
     const int64_t batch = r.batch, frames = r.frames;
     if (batch < 1 || frames < 1)
@@ -608,6 +629,7 @@ bool Model::processHops (const HopRequest& r) noexcept
 
 bool Model::analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept
 {
+    configureThisThreadOnce();
     if (numHops <= 0)
         return false;
     try
@@ -634,6 +656,7 @@ Model::MemoryStats Model::memoryStats() const noexcept
 
 void Model::resetOutputAnalysis() noexcept
 {
+    configureThisThreadOnce();
     try
     {
         c10::InferenceMode inferenceMode;
