@@ -160,6 +160,17 @@ def _check_encode_analyze(module, x: torch.Tensor, expected: torch.Tensor, hop: 
                             f"call by {error(streamed):.3g} (relative tolerance {STREAMING_TOLERANCE})")
 
 
+def _run(module, method: str, *args):
+    """Calls a method of the model; its own failure becomes a ContractError naming the method,
+    as the plugin's loader says it ("the model failed in decode(): ...")."""
+    try:
+        return getattr(module, method)(*args)
+    except (RuntimeError, MemoryError) as error:
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else type(error).__name__
+        raise ContractError(f"the model failed in {method}(): {first_line}") from None
+
+
 def check_model(module, hops: int = 16) -> ModelInfo:
     """Checks a loaded TorchScript module against the whole contract: metadata, methods,
     nn~ buffers, shapes, finite output, determinism, and streaming == offline."""
@@ -176,19 +187,19 @@ def check_model(module, hops: int = 16) -> ModelInfo:
     with torch.no_grad():
         for batch in (1, 2):
             x = probe_signal(info, hops, batch)
-            module.reset()
-            z = module.encode(x)
+            _run(module, "reset")
+            z = _run(module, "encode", x)
             _check_shape("encode", z, (batch, latent, hops))
-            d = module.analyze(x)
+            d = _run(module, "analyze", x)
             _check_shape("analyze", d, (batch, count, hops))
-            y = module.decode(torch.cat([z, d], 1))
+            y = _run(module, "decode", torch.cat([z, d], 1))
             _check_shape("decode", y, (batch, 1, hops * hop))
             for name, t in (("encode", z), ("analyze", d), ("decode", y)):
                 if not torch.isfinite(t).all():
                     raise ContractError(f"{name} produced NaN or Inf on the test signal")
 
             module.reset()
-            offline = module.forward(x)
+            offline = _run(module, "forward", x)
             _check_shape("forward", offline, (batch, 1, hops * hop))
             if not torch.allclose(offline, y, atol=STREAMING_TOLERANCE, rtol=0):
                 raise ContractError("forward(x) differs from decode(cat(encode(x), analyze(x)))")
