@@ -14,7 +14,13 @@ std::string abandoned (std::chrono::milliseconds deadline)
            + " s (does it loop forever?); it was abandoned, and its thread may keep a processor busy until the host restarts";
 }
 
-BuiltEngine shared (std::shared_ptr<BuiltEngine> holder) { return std::move (*holder); }
+// The build's result, or the abandonment message when the deadline passed first.
+BuiltEngine collect (std::optional<std::shared_ptr<BuiltEngine>> built, std::chrono::milliseconds deadline)
+{
+    if (! built)
+        return { nullptr, abandoned (deadline) };
+    return std::move (**built);
+}
 } // namespace
 
 BuiltEngine buildEngine (const std::string& path, const EngineConfig& config, std::chrono::milliseconds deadline)
@@ -33,9 +39,7 @@ BuiltEngine buildEngine (const std::string& path, const EngineConfig& config, st
             return result;
         },
         deadline);
-    if (! built)
-        return { nullptr, abandoned (deadline) };
-    return shared (*built);
+    return collect (std::move (built), deadline);
 }
 
 BuiltEngine reprepareEngine (std::unique_ptr<StreamingEngine> engine, const EngineConfig& config, std::chrono::milliseconds deadline)
@@ -49,8 +53,6 @@ BuiltEngine reprepareEngine (std::unique_ptr<StreamingEngine> engine, const Engi
             return holder;
         },
         deadline);
-    if (! built)
-        return { nullptr, abandoned (deadline) };
-    return shared (*built);
+    return collect (std::move (built), deadline);
 }
 } // namespace timbrel

@@ -84,12 +84,7 @@ def with_own_blob(host_blob: bytes, blob: bytes) -> bytes:
 
 def write(host_blob: bytes, state: ET.Element) -> bytes:
     """The host's raw state with Timbrel's tree replaced by `state`."""
-    _, wrapper = _plugin_blob(host_blob)
-    blob = _pack_xml(state)
-    if wrapper is None:
-        return blob
-    wrapper.find("IComponent").text = _juce_base64_encode(blob)
-    return _pack_xml(wrapper)
+    return with_own_blob(host_blob, _pack_xml(state))
 
 
 def with_model(host_blob: bytes, reference: str) -> bytes:
