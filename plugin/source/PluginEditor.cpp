@@ -199,7 +199,7 @@ FaderRow::FaderRow (juce::AudioProcessorValueTreeState& state, const FaderSlot& 
     source.onChange();
 }
 
-void FaderRow::setModelSlot (const TimbrelProcessor::SlotView& view, bool modelLoaded)
+void FaderRow::setModelSlot (const TimbrelProcessor::SlotView& view, const juce::String& inactiveText)
 {
     active = view.active;
     if (active)
@@ -212,7 +212,7 @@ void FaderRow::setModelSlot (const TimbrelProcessor::SlotView& view, bool modelL
         descriptorPlot.setRange (view.min, view.max, view.unit);
     }
     else
-        detail.setText (modelLoaded ? "not in this model: no effect" : "no model loaded", juce::dontSendNotification);
+        detail.setText (inactiveText, juce::dontSendNotification);
     for (auto* c : std::initializer_list<juce::Component*> { &source, &shift, &fixed, &descriptorPlot })
         c->setEnabled (active);
     setAlpha (active ? 1.0f : 0.5f);
@@ -291,9 +291,19 @@ TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), p
     modelPicker.onChange = [this] {
         const auto reference = modelReferences[modelPicker.getSelectedItemIndex()];
         if (reference.isNotEmpty() && reference != view.reference)
-            processor.loadModel (reference, true, true);
+            processor.chooseModel (reference);
     };
     openButton.onClick = [this] { chooseModelFile(); };
+
+    delayLabel.setText ("Model delay (samples)", juce::dontSendNotification);
+    delayLabel.setFont (12.0f);
+    delayLabel.setJustificationType (juce::Justification::centredRight);
+    delayEditor.setInputRestrictions (7, "0123456789");
+    delayEditor.setJustification (juce::Justification::centredLeft);
+    delayEditor.onReturnKey = [this] { applyDelayText(); };
+    delayEditor.onFocusLost = [this] { applyDelayText(); };
+    addAndMakeVisible (delayLabel);
+    addAndMakeVisible (delayEditor);
 
     for (const auto& slot : faderSlots())
     {
@@ -370,14 +380,21 @@ void TimbrelEditor::chooseModelFile()
     chooser->launchAsync (juce::FileBrowserComponent::openMode | juce::FileBrowserComponent::canSelectFiles,
                           [this] (const juce::FileChooser& fc) {
                               if (const auto file = fc.getResult(); file.existsAsFile())
-                                  processor.loadModel (file.getFullPathName(), true, true);
+                                  processor.chooseModel (file.getFullPathName());
                           });
+}
+
+void TimbrelEditor::applyDelayText()
+{
+    const auto text = delayEditor.getText().trim();
+    processor.setModelLatencyOverride (text.isEmpty() ? -1 : text.getIntValue());
 }
 
 void TimbrelEditor::updateModelView()
 {
     shownGeneration = processor.modelGeneration();
     view = processor.describeModel();
+    delayEditor.setEnabled (view.hasModel);
     fillModelList();
     if (view.hasModel)
     {
@@ -386,6 +403,12 @@ void TimbrelEditor::updateModelView()
                                  + "   hop " + juce::String (view.hop) + "   latency " + juce::String (latencyMs, 1) + " ms",
                              juce::dontSendNotification);
         cardDescription.setText (view.description, juce::dontSendNotification);
+        delayEditor.setTextToShowWhenEmpty (juce::String (view.modelLatency) + (view.nnModule ? " (measured)" : " (declared)"),
+                                            TimbrelLook::dim);
+        delayEditor.setText (view.latencyOverride >= 0 ? juce::String (view.latencyOverride) : juce::String(), juce::dontSendNotification);
+        delayEditor.setTooltip (view.nnModule ? "Delay " + juce::String (view.modelLatency) + " samples at " + formatRate (view.modelRate)
+                                                    + ", " + view.latencyNote + ". Type a figure to override it; empty returns to the measured one."
+                                              : juce::String ("The model's declared delay. Type a figure to override it; empty returns to it."));
     }
     else
     {
@@ -394,7 +417,9 @@ void TimbrelEditor::updateModelView()
     }
     for (size_t s = 0; s < rows.size(); ++s)
     {
-        rows[s]->setModelSlot (view.slots[s], view.hasModel);
+        rows[s]->setModelSlot (view.slots[s], ! view.hasModel ? "no model loaded"
+                                               : view.nnModule ? "nn~ module: it has no descriptors"
+                                                               : "not in this model: no effect");
         // Spare slots appear only when the model has descriptors beyond the vocabulary.
         rows[s]->setVisible (static_cast<int> (s) < kVocabularySize || view.slots[s].active);
     }
@@ -467,6 +492,9 @@ void TimbrelEditor::resized()
     modelPicker.setBounds (pick.reduced (6, 0).withSizeKeepingCentre (pick.getWidth() - 12, 26));
     header.removeFromLeft (10);
     cardSummary.setBounds (header.removeFromTop (header.getHeight() / 2));
+    auto delayArea = header.removeFromRight (240);
+    delayEditor.setBounds (delayArea.removeFromRight (90).reduced (0, 2));
+    delayLabel.setBounds (delayArea);
     cardDescription.setBounds (header);
 
     legend.setBounds (area.removeFromTop (kLegendHeight).reduced (12, 0));

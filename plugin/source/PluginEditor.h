@@ -56,7 +56,8 @@ class FaderRow final : public juce::Component
 public:
     FaderRow (juce::AudioProcessorValueTreeState& state, const FaderSlot& slot);
 
-    void setModelSlot (const TimbrelProcessor::SlotView& view, bool modelLoaded);
+    /** `inactiveText` says why a slot the model lacks does nothing. */
+    void setModelSlot (const TimbrelProcessor::SlotView& view, const juce::String& inactiveText);
     bool isActive() const { return active; }
     DescriptorPlot& plot() { return descriptorPlot; }
     void resized() override;
@@ -112,6 +113,10 @@ private:
     uint32_t lastHops = 0;
 
     juce::Label title, cardSummary, cardDescription, status, legend;
+    // The model's own delay: the declared or measured figure, or the user's (nn~ modules declare none).
+    juce::Label delayLabel;
+    juce::TextEditor delayEditor;
+    void applyDelayText();
     juce::ComboBox modelPicker;
     juce::StringArray modelReferences; // one per picker item
     juce::TextButton openButton { "Open..." };

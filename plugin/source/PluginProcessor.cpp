@@ -13,6 +13,7 @@ const juce::Identifier kStateType { "Timbrel" };
 const juce::Identifier kModelNode { "Model" };
 const juce::Identifier kStatusNode { "Status" };
 const juce::Identifier kReference { "reference" };
+const juce::Identifier kLatencyOverride { "latencyOverride" }; // model samples; absent: the model's own
 
 int choiceIndex (const std::atomic<float>* value) { return static_cast<int> (std::lround (value->load())); }
 } // namespace
@@ -104,6 +105,7 @@ EngineConfig TimbrelProcessor::wantedConfigLocked() const
     const int marginChoice = juce::jlimit (0, static_cast<int> (kWorkerMarginHopChoices.size()) - 1,
                                            choiceIndex (parameterRefs.threadedMargin));
     config.workerMarginHops = kWorkerMarginHopChoices[static_cast<size_t> (marginChoice)];
+    config.modelLatencyOverride = modelLatencyOverride;
     return config;
 }
 
@@ -305,6 +307,10 @@ TimbrelProcessor::ModelView TimbrelProcessor::describeModel() const
     view.hop = info.hopLength;
     view.latentSize = info.latentSize;
     view.latencySamples = engine->latencySamples();
+    view.nnModule = info.kind == ModelKind::nnTilde;
+    view.modelLatency = info.latencySamples;
+    view.latencyNote = juce::String (info.latencyNote);
+    view.latencyOverride = modelLatencyOverride;
     view.hostRate = engine->config().sampleRate;
     const auto card = juce::JSON::parse (juce::String (info.modelCard));
     view.instrument = card.getProperty ("instrument", {}).toString();
@@ -393,11 +399,43 @@ void TimbrelProcessor::timerCallback()
         // switch arriving in the middle of an offline render would break its determinism.
         reconfigure = playingInRealtime.load (std::memory_order_relaxed) && prepared && latest != nullptr && latest->hasModel() && latest->wasPrepared()
                       && (latest->config().mode != wanted.mode || latest->config().stereo != wanted.stereo
-                          || latest->config().workerMarginHops != wanted.workerMarginHops);
+                          || latest->config().workerMarginHops != wanted.workerMarginHops
+                          || latest->config().modelLatencyOverride != wanted.modelLatencyOverride);
         reference = modelReference;
     }
     if (reconfigure && ! isLoading())
         loadModel (reference, true, true);
+}
+
+void TimbrelProcessor::setModelLatencyOverride (int modelSamples)
+{
+    juce::String reference;
+    {
+        const std::lock_guard lock (stateMutex);
+        modelSamples = juce::jmax (-1, modelSamples);
+        if (modelSamples == modelLatencyOverride)
+            return;
+        modelLatencyOverride = modelSamples;
+        reference = modelReference;
+    }
+    // A fresh engine reports the new latency to the host; the playing one crossfades to it.
+    if (reference.isNotEmpty())
+        loadModel (reference, true, true);
+}
+
+void TimbrelProcessor::chooseModel (const juce::String& reference)
+{
+    {
+        const std::lock_guard lock (stateMutex);
+        modelLatencyOverride = -1;
+    }
+    loadModel (reference, true, true);
+}
+
+int TimbrelProcessor::getModelLatencyOverride() const
+{
+    const std::lock_guard lock (stateMutex);
+    return modelLatencyOverride;
 }
 
 juce::String TimbrelProcessor::getModelReference() const
@@ -484,6 +522,8 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
     state.removeChild (state.getChildWithName (kStatusNode), nullptr);
     juce::ValueTree model (kModelNode);
     model.setProperty (kReference, getModelReference(), nullptr);
+    if (const int latencyOverride = getModelLatencyOverride(); latencyOverride >= 0)
+        model.setProperty (kLatencyOverride, latencyOverride, nullptr);
     state.appendChild (model, nullptr);
 
     // Read-only report for hosts and scripts (timbrel render prints it); ignored on restore.
@@ -505,6 +545,11 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
         status.setProperty ("stereoMode", params::stereoModeChoices[static_cast<int> (hasModel ? engine->config().stereo : StereoMode::dualMono)], nullptr);
         status.setProperty ("hostRate", hasModel ? engine->config().sampleRate : 0.0, nullptr);
         status.setProperty ("modelRate", hasModel ? engine->info().sampleRate : 0, nullptr);
+        status.setProperty ("modelKind", ! hasModel ? "" : engine->info().kind == ModelKind::nnTilde ? "nn~" : "timbrel", nullptr);
+        status.setProperty ("modelDelay", ! hasModel                                     ? 0
+                                          : engine->config().modelLatencyOverride >= 0 ? engine->config().modelLatencyOverride
+                                                                                       : engine->info().latencySamples,
+                            nullptr);
     }
     state.appendChild (status, nullptr);
 
@@ -520,6 +565,7 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
 
     auto state = juce::ValueTree::fromXml (*xml);
     auto reference = state.getChildWithName (kModelNode).getProperty (kReference).toString();
+    const int latencyOverride = juce::jmax (-1, static_cast<int> (state.getChildWithName (kModelNode).getProperty (kLatencyOverride, -1)));
     if (reference.isEmpty())
         reference = ModelLocator::defaultReference();
     state.removeChild (state.getChildWithName (kStatusNode), nullptr);
@@ -538,7 +584,14 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
     {
         const std::lock_guard lock (stateMutex);
         const auto* latest = engines.latest();
-        needsLoad = reference != modelReference || latest == nullptr || ! latest->hasModel();
+        needsLoad = reference != modelReference || latest == nullptr || ! latest->hasModel()
+                    || latest->config().modelLatencyOverride != latencyOverride;
+    }
+    {
+        const std::lock_guard lock (stateMutex);
+        if (latencyOverride != modelLatencyOverride)
+            needsLoad = true;
+        modelLatencyOverride = latencyOverride;
     }
     if (needsLoad)
         loadModel (reference, false, true);

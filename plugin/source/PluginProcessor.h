@@ -61,6 +61,14 @@ public:
         empty on success (always empty when async: see getStatusMessage()). */
     juce::String loadModel (const juce::String& reference, bool keepPreviousOnFailure, bool async = false);
 
+    /** The model's own delay in model-rate samples, as the user sets it (nn~ modules declare
+        none; the load-time probe measures it); -1 returns to the model's figure. Saved in the
+        state with the model; rebuilds the engine, so the host hears the new latency. */
+    void setModelLatencyOverride (int modelSamples);
+    /** The user picks a model (the editor): it plays with its own delay figure. */
+    void chooseModel (const juce::String& reference);
+    int getModelLatencyOverride() const;
+
     /** A requested load has not finished yet. */
     bool isLoading() const;
 
@@ -84,6 +92,10 @@ public:
         bool hasModel = false;
         juce::String reference, name, instrument, description;
         int modelRate = 0, hop = 0, latentSize = 0, latencySamples = 0;
+        bool nnModule = false;      // an nn~ module (RAVE's exports): no descriptors
+        int modelLatency = 0;       // the model's own delay in model samples: declared or measured
+        juce::String latencyNote;   // how the measured figure was found
+        int latencyOverride = -1;   // the user's figure, or -1
         double hostRate = 0.0;
         std::array<SlotView, kNumFaderSlots> slots {};
     };
@@ -149,6 +161,7 @@ private:
     juce::String modelReference, statusMessage;
     EngineConfig preparedConfig;
     bool prepared = false;
+    int modelLatencyOverride = -1; // model samples, -1: the model's own figure
 
     // The loader: one thread for the processor's lifetime, fed the newest request.
     struct LoadRequest

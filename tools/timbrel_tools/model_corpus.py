@@ -7,7 +7,9 @@ descriptor-driven gain that restores the requested loudness, ramped across each 
 the plugin's signal path), timbrel-test-22k.ts (the same at another sample rate),
 timbrel-identity.ts (an exact pass-through), timbrel-test-raises.ts and timbrel-test-nan.ts
 (valid, but a hop louder than 0.9 raises or returns NaN), and broken/*.ts with broken/MANIFEST.tsv listing,
-for each file, a fragment of the error message the loader must give.
+for each file, a fragment of the error message the loader must give. nn_tilde_corpus adds
+modules in the nn~ convention (nn-*.ts), good and broken, and nn-newer-torch.ts (a module whose
+archive says a newer PyTorch wrote it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import List
 
@@ -25,6 +28,7 @@ from torch import nn
 from timbrel.format import descriptors
 from timbrel.format.contract import FORMAT_VERSION
 from timbrel.format.save import save_model
+from timbrel_tools import nn_tilde_corpus
 
 
 def lowpass_taps(num_taps: int, cutoff_hz: float, sample_rate: int) -> np.ndarray:
@@ -250,6 +254,14 @@ HANGING_MODELS = {
 NOT_TORCHSCRIPT = "not a readable TorchScript model"
 
 
+def _with_newer_version(path: Path, out: Path) -> None:
+    """A copy of a TorchScript archive whose version record says a future PyTorch wrote it."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry.filename)
+            target.writestr(entry, b"99\n" if entry.filename.endswith("/version") else data)
+
+
 def export_all(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     good = out / "timbrel-test.ts"
@@ -265,6 +277,14 @@ def export_all(out: Path) -> None:
     for name, (build, message) in BROKEN_MODELS.items():
         torch.jit.save(torch.jit.script(build().eval()), broken / name)
         manifest.append((name, message))
+
+    for name, build in nn_tilde_corpus.GOOD_MODULES.items():
+        torch.jit.save(nn_tilde_corpus.script(build()), out / name)
+    for name, (build, message) in nn_tilde_corpus.BROKEN_MODULES.items():
+        torch.jit.save(nn_tilde_corpus.script(build()), broken / name)
+        manifest.append((name, message))
+    _with_newer_version(out / "nn-delay.ts", broken / "nn-newer-torch.ts")
+    manifest.append(("nn-newer-torch.ts", "saved by a newer PyTorch"))
 
     hangs = broken / "hangs"
     hangs.mkdir(exist_ok=True)

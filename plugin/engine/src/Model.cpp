@@ -1,10 +1,13 @@
 #include "timbrel/Model.h"
 
+#include "LatentControls.h"
+#include "NnTildeModule.h"
 #include "TensorPool.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cmath>
@@ -350,7 +353,15 @@ struct Model::Impl
     }
 };
 
+// An nn~ module: played by NnTildeModule, with the same tensor pool on its playing thread.
+struct Model::NnImpl
+{
+    std::shared_ptr<TensorPool> pool = TensorPool::create();
+    NnTildeModule module;
+};
+
 Model::Model (std::unique_ptr<Impl> i, ModelInfo info) : impl (std::move (i)), modelInfo (std::move (info)) {}
+Model::Model (std::unique_ptr<NnImpl> i, ModelInfo info) : nn (std::move (i)), modelInfo (std::move (info)) {}
 Model::~Model() = default;
 
 LoadResult Model::load (const std::string& path)
@@ -391,7 +402,13 @@ LoadResult Model::loadUnchecked (const std::string& path)
     }
     catch (const std::exception& e)
     {
-        return { nullptr, "not a readable TorchScript model (truncated or wrong file type): " + firstLine (e.what()) };
+        const std::string what = e.what();
+        // libtorch's own advice ("upgrade PyTorch") is for Python users; a plugin user needs
+        // the model exported again.
+        if (const auto at = what.find ("Attempted to read a PyTorch file with version"); at != std::string::npos)
+            return { nullptr, "not a readable TorchScript model: saved by a newer PyTorch than the plugin's libtorch " TORCH_VERSION
+                              " (" + firstLine (what.substr (at, what.find (". ", at) - at)) + "); export it with torch " TORCH_VERSION };
+        return { nullptr, "not a readable TorchScript model (truncated or wrong file type): " + firstLine (what) };
     }
 
     ModelInfo info;
@@ -400,8 +417,11 @@ LoadResult Model::loadUnchecked (const std::string& path)
     {
         if (auto error = checkTensorData (module))
             return { nullptr, "not a readable TorchScript model: " + *error };
+        if (isNnTildeModule (module))
+            return loadNnTilde (&module, std::move (info));
         if (auto error = readInfo (module, info))
-            return { nullptr, "model contract violation: " + *error };
+            return { nullptr, "model contract violation: " + *error
+                                  + (info.formatVersion == 0 ? " (neither a Timbrel model nor an nn~ module)" : "") };
         if (auto error = checkMethodsAndBuffers (module))
             return { nullptr, "model contract violation: " + *error };
     }
@@ -416,6 +436,34 @@ LoadResult Model::loadUnchecked (const std::string& path)
 
     result.model.reset (new Model (std::move (impl), std::move (info)));
     return result;
+}
+
+LoadResult Model::loadNnTilde (void* modulePointer, ModelInfo info)
+{
+    auto& module = *static_cast<torch::jit::Module*> (modulePointer);
+    try
+    {
+        if (auto error = NnTildeModule::describe (module, info))
+            return { nullptr, *error };
+        auto nnImpl = std::unique_ptr<NnImpl> (new NnImpl { TensorPool::create(), NnTildeModule (module, info) });
+        {
+            TensorPool::Scope pooled (nnImpl->pool.get());
+            if (auto error = nnImpl->module.probe (info))
+                return { nullptr, "nn~ module: " + *error };
+            nnImpl->module.measureLatency (info);
+        }
+        // What the editor shows under the model's name (plain ASCII: no JSON escaping needed).
+        const std::string description = "nn~ module played through " + info.playPath
+                                        + (info.latentSize > 0 ? " (the latent knobs move its latent)" : "")
+                                        + "; no descriptors. Delay " + std::to_string (info.latencySamples) + " samples, "
+                                        + info.latencyNote + ".";
+        info.modelCard.insert (info.modelCard.size() - 1, ", \"description\": \"" + description + "\"");
+        return { std::unique_ptr<Model> (new Model (std::move (nnImpl), std::move (info))), {} };
+    }
+    catch (const std::exception& e)
+    {
+        return { nullptr, "nn~ module: " + firstLine (e.what()) };
+    }
 }
 
 namespace
@@ -459,7 +507,7 @@ std::string Model::warmUp (int batchSize, int calls, int maxFrames)
         }
         request.sidechain = (c % 2 == 1) ? side.data() : nullptr;
         if (! processHops (request))
-            return "the model failed while warming up at batch size " + std::to_string (batchSize);
+            return "the model failed while warming up at batch size " + std::to_string (batchSize) + ": " + lastFailure();
     }
     reset();
     return {};
@@ -525,6 +573,11 @@ void Model::reset()
     configureThisThreadOnce();
     try
     {
+        if (nn)
+        {
+            nn->module.reset();
+            return;
+        }
         c10::InferenceMode inferenceMode;
         TensorPool::Scope pooled (impl->pool.get());
         impl->resetMethod ({});
@@ -543,6 +596,8 @@ bool Model::processHops (const HopRequest& r) noexcept
     const int64_t batch = r.batch, frames = r.frames;
     if (batch < 1 || frames < 1)
         return false;
+    if (nn)
+        return processNnHops (r);
     try
     {
         // Inference mode, not just no-grad: no autograd or version-counter bookkeeping on any
@@ -592,24 +647,7 @@ bool Model::processHops (const HopRequest& r) noexcept
         if (r.targets != nullptr)
             std::memcpy (r.targets, targets.data_ptr<float>(), descriptorBytes);
 
-        bool latentTouched = false;
-        for (int64_t i = 0; i < frames * latents && (r.latentOffset != nullptr || r.latentScale != nullptr); ++i)
-            latentTouched = latentTouched || (r.latentOffset != nullptr && r.latentOffset[i] != 0.0f)
-                            || (r.latentScale != nullptr && r.latentScale[i] != 1.0f);
-        if (latentTouched)
-        {
-            z = z.contiguous().clone(); // [batch, latent, frames]
-            auto* zp = z.data_ptr<float>();
-            for (int64_t b = 0; b < batch; ++b)
-                for (int64_t i = 0; i < latents; ++i)
-                    for (int64_t f = 0; f < frames; ++f)
-                    {
-                        const int64_t control = f * latents + i;
-                        float& v = zp[(b * latents + i) * frames + f];
-                        v = v * (r.latentScale != nullptr ? r.latentScale[control] : 1.0f)
-                            + (r.latentOffset != nullptr ? r.latentOffset[control] : 0.0f);
-                    }
-        }
+        z = withLatentControls (z, frames, latents, r.latentOffset, r.latentScale);
 
         auto y = impl->decode ({ torch::cat ({ z, targets.permute ({ 1, 2, 0 }) }, 1) }).toTensor().contiguous();
         if (y.numel() != batch * frames * hop)
@@ -627,10 +665,29 @@ bool Model::processHops (const HopRequest& r) noexcept
     }
 }
 
+bool Model::processNnHops (const HopRequest& r) noexcept
+{
+    const int64_t hop = modelInfo.hopLength, batch = r.batch, frames = r.frames;
+    try
+    {
+        c10::InferenceMode inferenceMode;
+        TensorPool::Scope pooled (nn->pool.get());
+        auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, frames * hop }, torch::kFloat32);
+        auto y = nn->module.play (x, frames, r.latentOffset, r.latentScale).contiguous();
+        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
+        return true;
+    }
+    catch (const std::exception& e)
+    {
+        reportFailure (lastLine (e.what()));
+        return false;
+    }
+}
+
 bool Model::analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept
 {
     configureThisThreadOnce();
-    if (numHops <= 0)
+    if (numHops <= 0 || nn) // nn~ modules have no analysis: no output meters
         return false;
     try
     {
@@ -649,13 +706,16 @@ bool Model::analyzeOutput (const float* audio, int numHops, float* lastDescripto
 
 Model::MemoryStats Model::memoryStats() const noexcept
 {
-    if (impl->pool == nullptr)
+    const auto& pool = nn ? nn->pool : impl->pool;
+    if (pool == nullptr)
         return {};
-    return { true, impl->pool->slabs(), impl->pool->bytesReserved() };
+    return { true, pool->slabs(), pool->bytesReserved() };
 }
 
 void Model::resetOutputAnalysis() noexcept
 {
+    if (nn)
+        return;
     configureThisThreadOnce();
     try
     {

@@ -75,9 +75,10 @@ int ModelStream::hopInHostSamples() const
     return static_cast<int> (std::ceil (hop * config.hostRate / model.info().sampleRate - 1e-9));
 }
 
-int ModelStream::modelLatencyInHostSamples() const
+int ModelStream::modelLatencyInHostSamples (int modelSamplesOverride) const
 {
-    return static_cast<int> (std::lround (model.info().latencySamples * config.hostRate / model.info().sampleRate));
+    const int modelSamples = modelSamplesOverride >= 0 ? modelSamplesOverride : model.info().latencySamples;
+    return static_cast<int> (std::lround (modelSamples * config.hostRate / model.info().sampleRate));
 }
 
 int ModelStream::measureLag() const

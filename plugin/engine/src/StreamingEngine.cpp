@@ -51,7 +51,7 @@ std::string StreamingEngine::prepare (const EngineConfig& c)
     if (useWorker) // the worker gets a hop (or a block) of time, and the chosen margin beyond it
         buffering += std::max (hopHost, chunkSize) + (std::clamp (c.workerMarginHops, 1, kMaxWorkerMarginHops) - 1) * hopHost;
     primeSamples = buffering;
-    latency = buffering + (streamError.empty() ? stream->modelLatencyInHostSamples() : 0);
+    latency = buffering + (streamError.empty() ? stream->modelLatencyInHostSamples (c.modelLatencyOverride) : 0);
 
     const size_t chunk = static_cast<size_t> (chunkSize);
     dryDelay.prepare (c.numChannels, latency);

@@ -131,6 +131,10 @@ TEST_CASE ("latency: one hop plus the model's delay inline; Threaded adds a hop 
     withMargin.mode = ProcessingMode::inlined;
     REQUIRE (engine->prepare (withMargin).empty());
     CHECK (engine->latencySamples() == 256 + 31);
+    // The user's figure for the model's own delay replaces the declared one.
+    withMargin.modelLatencyOverride = 100;
+    REQUIRE (engine->prepare (withMargin).empty());
+    CHECK (engine->latencySamples() == 256 + 100);
 }
 
 TEST_CASE ("odd and changing host block sizes give the same output as hop-sized blocks")
@@ -190,6 +194,23 @@ TEST_CASE ("the identity model comes out as a pure delay of the reported latency
         for (int ch = 0; ch < 2; ++ch)
             for (int n = 0; n < 10000; ++n)
                 REQUIRE (out[ch][n] == (n < latency ? 0.0f : x[ch][n - latency]));
+    }
+}
+
+TEST_CASE ("an nn~ module comes out as a pure delay of the reported latency, its measured delay included")
+{
+    for (auto mode : { ProcessingMode::inlined, ProcessingMode::threaded })
+    {
+        auto engine = makeEngine (test::modelsFolder() + "/nn-delay.ts");
+        REQUIRE (engine->prepare (config (44100.0, 100, 2, mode)).empty());
+        engine->setNonRealtime (true);
+        const auto x = testSignal (2, 10000);
+        const auto out = render (*engine, x, { { 100, 37 } });
+        const int latency = engine->latencySamples();
+        CHECK (latency == 512 + 700 + (mode == ProcessingMode::inlined ? 0 : 512));
+        for (int ch = 0; ch < 2; ++ch)
+            for (int n = 0; n < 10000; ++n)
+                REQUIRE (out[ch][n] == Approx (n < latency ? 0.0f : x[ch][n - latency]).margin (1e-6));
     }
 }
 

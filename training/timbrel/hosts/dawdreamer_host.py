@@ -53,8 +53,9 @@ class DawDreamerHost:
             Path(path).write_bytes(blob)
             self.processor.load_state(path)
 
-    def load_model(self, reference) -> plugin_state.Status:
-        self._set_raw_state(plugin_state.with_model(self._raw_state(), model_reference(reference)))
+    def load_model(self, reference, model_delay: int | None = None) -> plugin_state.Status:
+        """`model_delay`: the model's own delay in model samples, overriding its figure."""
+        self._set_raw_state(plugin_state.with_model(self._raw_state(), model_reference(reference), model_delay))
         return self.status()
 
     def status(self) -> plugin_state.Status:

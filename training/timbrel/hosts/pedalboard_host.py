@@ -32,8 +32,9 @@ class PedalboardHost:
         if model is not None:
             self.load_model(model)
 
-    def load_model(self, reference) -> plugin_state.Status:
-        self.plugin.raw_state = plugin_state.with_model(self.plugin.raw_state, model_reference(reference))
+    def load_model(self, reference, model_delay: int | None = None) -> plugin_state.Status:
+        """`model_delay`: the model's own delay in model samples, overriding its figure."""
+        self.plugin.raw_state = plugin_state.with_model(self.plugin.raw_state, model_reference(reference), model_delay)
         return self.status()
 
     def status(self) -> plugin_state.Status:

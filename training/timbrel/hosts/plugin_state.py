@@ -87,13 +87,19 @@ def write(host_blob: bytes, state: ET.Element) -> bytes:
     return with_own_blob(host_blob, _pack_xml(state))
 
 
-def with_model(host_blob: bytes, reference: str) -> bytes:
-    """The same state with another model reference (a model name or an absolute path)."""
+def with_model(host_blob: bytes, reference: str, model_delay: int | None = None) -> bytes:
+    """The same state with another model reference (a model name or an absolute path).
+    `model_delay` overrides the model's own delay (model-rate samples; nn~ modules declare
+    none and the plugin measures it at load); None keeps the model's figure."""
     state = read(host_blob)
     model = state.find("Model")
     if model is None:
         model = ET.SubElement(state, "Model")
     model.set("reference", reference)
+    if model_delay is None:
+        model.attrib.pop("latencyOverride", None)
+    else:
+        model.set("latencyOverride", str(int(model_delay)))
     return write(host_blob, state)
 
 
@@ -107,6 +113,8 @@ class Status:
     failed_hops: int
     failure: str = ""   # the model's words for its last failed hop
     loading: bool = False  # a model load the plugin runs in the background has not finished
+    model_kind: str = ""   # "timbrel" or "nn~" (a module in nn~'s convention, e.g. a RAVE export)
+    model_delay: int = 0   # the model's own delay in model samples: declared, measured, or the user's
 
     @property
     def ok(self) -> bool:
@@ -128,6 +136,8 @@ def status(host_blob: bytes) -> Status:
         failed_hops=int(node.get("failedHops", "0")),
         failure=node.get("failure", ""),
         loading=node.get("loading", "0") in ("1", "true"),
+        model_kind=node.get("modelKind", ""),
+        model_delay=int(node.get("modelDelay", "0")),
     )
 
 

@@ -29,7 +29,9 @@ class Model
 {
 public:
     /** Loads `path`, checks every attribute and method of the contract, and probes the
-        methods on a short signal (shapes, finite output). Never throws. The error is one line
+        methods on a short signal (shapes, finite output). A module in nn~'s convention
+        (RAVE's exports) is read by its own rules and its delay measured (docs/model-format.md,
+        "Other models"). Never throws. The error is one line
         of printable text (a damaged file's bytes quoted in it are replaced). */
     static LoadResult load (const std::string& path);
 
@@ -104,10 +106,16 @@ public:
     void reportFailure (std::string_view reason) noexcept;
 
 private:
-    struct Impl;
+    bool processNnHops (const HopRequest& request) noexcept;
+
+    struct Impl;   // a Timbrel model
+    struct NnImpl; // an nn~ module (src/NnTildeModule.h)
     Model (std::unique_ptr<Impl>, ModelInfo);
+    Model (std::unique_ptr<NnImpl>, ModelInfo);
+    static LoadResult loadNnTilde (void* module, ModelInfo info); // torch::jit::Module*, kept out of this header
 
     std::unique_ptr<Impl> impl;
+    std::unique_ptr<NnImpl> nn;
     ModelInfo modelInfo;
     std::array<std::atomic<char>, 240> failureText {};
     std::atomic<uint32_t> failureSequence { 0 }; // odd while a write is under way

@@ -11,8 +11,17 @@ namespace timbrel
 {
 inline constexpr int kSupportedFormatVersion = 1;
 
+/** Which contract a file follows: Timbrel's own (docs/model-format.md), or nn~'s convention
+    (Max/Pd's nn~ and RAVE's exports: "Other models" in the same document). */
+enum class ModelKind
+{
+    timbrel,
+    nnTilde
+};
+
 struct ModelInfo
 {
+    ModelKind kind = ModelKind::timbrel;
     int formatVersion = 0;
     int sampleRate = 0;
     int hopLength = 0;
@@ -25,6 +34,13 @@ struct ModelInfo
     std::string modelName;
     std::string modelCard; // JSON text
     std::string path;
+
+    // nn~ modules only. They declare no descriptors and no latency: latencySamples is what
+    // the load-time probe measured (latencyMeasured), and the hop is the module's own ratio.
+    int modelChannels = 1;        // audio channels the module takes and gives
+    std::string playPath;         // "encode/decode" (latent controls act) or "forward"
+    bool latencyMeasured = false;
+    std::string latencyNote;      // how sure the probe was, in words
 
     int numDescriptors() const { return static_cast<int> (descriptorNames.size()); }
     /** Index of a descriptor in the model's output, or nullopt when the model lacks it. */

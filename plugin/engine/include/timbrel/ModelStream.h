@@ -42,8 +42,9 @@ public:
     int maxFramesPerCall() const { return maxFrames; }
     /** One model hop in host samples, rounded up. */
     int hopInHostSamples() const;
-    /** The model's own latency_samples in host samples (rounded when resampling). */
-    int modelLatencyInHostSamples() const;
+    /** The model's own delay in host samples (rounded when resampling): its latency_samples,
+        or `modelSamplesOverride` (model-rate samples) when that is 0 or more. */
+    int modelLatencyInHostSamples (int modelSamplesOverride = -1) const;
 
     /** Consumes `n` host samples per batch channel (sidechain null unless configured) and
         appends every host sample of output produced so far to `out`. */

@@ -46,6 +46,9 @@ struct EngineConfig
     // Threaded only: how many hops of time the worker gets to compute a hop (each adds a hop of
     // latency). 1 is the minimum; more rides out longer stalls of a busy machine.
     int workerMarginHops = 1;
+    // The model's own delay in model-rate samples, set by the user (nn~ modules declare none,
+    // and the load-time probe may misjudge one); -1: the model's declared or measured delay.
+    int modelLatencyOverride = -1;
 
     bool operator== (const EngineConfig&) const = default;
 };
