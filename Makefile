@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build test test-native test-python test-sanitize fuzz demo bench bench-soak models screenshot package clean
+.PHONY: setup build rave-exports test test-native test-python test-sanitize fuzz demo bench bench-soak models screenshot package clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -34,7 +34,15 @@ build: setup $(BUILD)/CMakeCache.txt
 test-native: build
 	cd $(BUILD) && ctest --output-on-failure
 
-test-python: build
+# Real RAVE exports for tests/test_rave_exports.py: acids-rave 2.3.1 in a venv of its own
+# (.venv-rave, Python 3.11), small untrained models exported by RAVE's own code (scripts/rave/).
+RAVE_EXPORTS := $(BUILD)/rave
+$(RAVE_EXPORTS)/exports.json: scripts/rave/make_exports.sh scripts/rave/make_exports.py scripts/rave/requirements.txt
+	bash scripts/rave/make_exports.sh $(RAVE_EXPORTS)
+
+rave-exports: $(RAVE_EXPORTS)/exports.json
+
+test-python: build rave-exports
 	$(PY) -m pytest tests training/tests -q
 
 test: test-native test-python

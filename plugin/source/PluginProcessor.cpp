@@ -550,6 +550,7 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
                                           : engine->config().modelLatencyOverride >= 0 ? engine->config().modelLatencyOverride
                                                                                        : engine->info().latencySamples,
                             nullptr);
+        status.setProperty ("modelDelayNote", hasModel ? juce::String (engine->info().latencyNote) : juce::String(), nullptr);
     }
     state.appendChild (status, nullptr);
 

@@ -389,13 +389,18 @@ void NnTildeModule::measureLatency (ModelInfo& info)
         const auto k = static_cast<size_t> (i);
         return static_cast<double> (played[k]) - static_cast<double> (silent[k]);
     });
-    double effectEnergy = 0.0, inEnergy = 0.0;
-    for (int64_t i = 0; i < total; ++i)
+    // A module that ignores its input gives the same output bit for bit both times. An
+    // untrained one may answer very quietly (RAVE's, about 90 dB under its own output): any
+    // difference well above float rounding counts.
+    double differenceEnergy = 0.0, outputEnergy = 0.0, inEnergy = 0.0;
+    for (size_t i = 0; i < played.size(); ++i)
     {
-        effectEnergy += effect[static_cast<size_t> (i)] * effect[static_cast<size_t> (i)];
-        inEnergy += in[static_cast<size_t> (i)] * in[static_cast<size_t> (i)];
+        const double d = static_cast<double> (played[i]) - static_cast<double> (silent[i]);
+        differenceEnergy += d * d;
+        outputEnergy += static_cast<double> (played[i]) * played[i];
+        inEnergy += in[i] * in[i];
     }
-    if (! std::isfinite (effectEnergy) || effectEnergy <= 1e-18 * inEnergy)
+    if (! std::isfinite (differenceEnergy) || differenceEnergy <= 1e-14 * outputEnergy || differenceEnergy == 0.0)
     {
         info.latencySamples = 0;
         info.latencyNote = "the output does not follow the input: no delay measured, 0 samples assumed";

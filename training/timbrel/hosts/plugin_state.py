@@ -115,6 +115,7 @@ class Status:
     loading: bool = False  # a model load the plugin runs in the background has not finished
     model_kind: str = ""   # "timbrel" or "nn~" (a module in nn~'s convention, e.g. a RAVE export)
     model_delay: int = 0   # the model's own delay in model samples: declared, measured, or the user's
+    model_delay_note: str = ""  # nn~ modules: how the plugin measured the delay
 
     @property
     def ok(self) -> bool:
@@ -138,6 +139,7 @@ def status(host_blob: bytes) -> Status:
         loading=node.get("loading", "0") in ("1", "true"),
         model_kind=node.get("modelKind", ""),
         model_delay=int(node.get("modelDelay", "0")),
+        model_delay_note=node.get("modelDelayNote", ""),
     )
 
 
