@@ -113,3 +113,21 @@ def test_switching_between_an_nn_module_and_a_timbrel_model_while_playing(plugin
     settled = int(1.6 * SAMPLE_RATE)
     n = np.arange(settled, audio.shape[1])
     np.testing.assert_allclose(output[:, n], audio[:, n - delay], atol=1e-6)
+
+
+def test_generate_plays_the_modules_prior_at_the_temperature(pedalboard_host, models_dir):
+    """nn-prior.ts's prior gives gain 0 and an offset of the temperature: generating plays a
+    constant of the temperature's value, whatever the input."""
+    status = pedalboard_host.load_model(models_dir / "nn-prior.ts")
+    assert status.ok, status.message
+    audio = make_signal(2, 1.0, seed=10)
+    pedalboard_host.set("generate", True)
+    pedalboard_host.set("temperature", 0.5)
+    try:
+        out = pedalboard_host.process(audio, SAMPLE_RATE)
+    finally:
+        pedalboard_host.set("generate", False)
+        pedalboard_host.set("temperature", 1.0)
+    np.testing.assert_allclose(out[:, : audio.shape[1] - 2048], 0.5, atol=1e-5)
+    # Off again: the input, delayed and compensated.
+    np.testing.assert_allclose(pedalboard_host.process(audio, SAMPLE_RATE), audio, atol=1e-5)

@@ -13,12 +13,15 @@ namespace timbrel::params
 inline constexpr int kFirstVersion = 1;
 inline constexpr int kVersion = 2; // processing/stereo modes, sources, fixed values, latents
 inline constexpr int kMarginVersion = 3; // the Threaded margin
+inline constexpr int kPriorVersion = 4;  // generation from an nn~ module's prior
 inline const juce::String mix { "mix" };
 inline const juce::String outputGain { "output_gain" };
 inline const juce::String bypass { "bypass" };
 inline const juce::String processingMode { "processing_mode" };
 inline const juce::String stereoMode { "stereo_mode" };
 inline const juce::String threadedMargin { "threaded_margin" };
+inline const juce::String generate { "generate" };       // nn~ modules with a prior: latents from the prior
+inline const juce::String temperature { "temperature" }; // the prior's temperature
 inline const juce::StringArray processingModeChoices { "Threaded", "Inline" };
 // Hops of time the Threaded worker gets per hop; choice i means kWorkerMarginHopChoices[i].
 inline const juce::StringArray threadedMarginChoices = [] {
@@ -81,6 +84,8 @@ inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
         addFloat (latentOffsetId (i), kVersion, { -4.0f, 4.0f }, 0.0f, "");
         addFloat (latentScaleId (i), kVersion, { 0.0f, 4.0f }, 1.0f, "x");
     }
+    layout.add (std::make_unique<juce::AudioParameterBool> (juce::ParameterID { generate, kPriorVersion }, displayName (generate), false));
+    addFloat (temperature, kPriorVersion, { 0.0f, 2.0f }, 1.0f, "");
     return layout;
 }
 } // namespace timbrel::params

@@ -341,6 +341,11 @@ TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), p
     stereoAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::stereoMode, stereoBox);
     marginAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ComboBoxAttachment> (state, params::threadedMargin, marginBox);
     bypassAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ButtonAttachment> (state, params::bypass, bypassButton);
+    generateAttachment = std::make_unique<juce::AudioProcessorValueTreeState::ButtonAttachment> (state, params::generate, generateButton);
+    generateButton.setTooltip ("nn~ modules with a prior: play latents the prior generates instead of the input's");
+    temperatureKnob = std::make_unique<Knob> (state, params::temperature, "Temperature");
+    addAndMakeVisible (generateButton);
+    addAndMakeVisible (*temperatureKnob);
 
     processor.setMetering (true);
     updateModelView();
@@ -395,6 +400,9 @@ void TimbrelEditor::updateModelView()
     shownGeneration = processor.modelGeneration();
     view = processor.describeModel();
     delayEditor.setEnabled (view.hasModel);
+    generateButton.setEnabled (view.hasPrior);
+    temperatureKnob->setEnabled (view.hasPrior);
+    temperatureKnob->setAlpha (view.hasPrior ? 1.0f : 0.5f);
     fillModelList();
     if (view.hasModel)
     {
@@ -502,6 +510,7 @@ void TimbrelEditor::resized()
     auto controls = area.removeFromBottom (kControlsHeight).reduced (10, 6);
     for (auto& knob : globalKnobs)
         knob->setBounds (controls.removeFromLeft (72));
+    temperatureKnob->setBounds (controls.removeFromLeft (72));
     controls.removeFromLeft (8);
     auto boxes = controls.removeFromLeft (220);
     const int boxHeight = boxes.getHeight() / 3;
@@ -515,7 +524,9 @@ void TimbrelEditor::resized()
     auto stereoArea = boxes.removeFromTop (boxHeight);
     stereoLabel.setBounds (stereoArea.removeFromTop (14));
     stereoBox.setBounds (stereoArea.withSizeKeepingCentre (stereoArea.getWidth(), 24));
-    bypassButton.setBounds (boxes.withSizeKeepingCentre (boxes.getWidth(), 24));
+    auto toggles = boxes.withSizeKeepingCentre (boxes.getWidth(), 24);
+    bypassButton.setBounds (toggles.removeFromLeft (toggles.getWidth() / 2));
+    generateButton.setBounds (toggles);
     controls.removeFromLeft (20);
     latentLabel.setBounds (controls.removeFromTop (14));
     const int knobWidth = std::min (64, controls.getWidth() / kNumLatentControls);

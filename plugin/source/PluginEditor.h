@@ -127,8 +127,10 @@ private:
     juce::ComboBox modeBox, stereoBox, marginBox;
     juce::Label modeLabel, stereoLabel, marginLabel, latentLabel;
     juce::ToggleButton bypassButton { "Bypass" };
+    juce::ToggleButton generateButton { "Generate" }; // nn~ modules with a prior
+    std::unique_ptr<Knob> temperatureKnob;
     std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> modeAttachment, stereoAttachment, marginAttachment;
-    std::unique_ptr<juce::AudioProcessorValueTreeState::ButtonAttachment> bypassAttachment;
+    std::unique_ptr<juce::AudioProcessorValueTreeState::ButtonAttachment> bypassAttachment, generateAttachment;
 
     JUCE_DECLARE_NON_COPYABLE_WITH_LEAK_DETECTOR (TimbrelEditor)
 };

@@ -36,6 +36,8 @@ TimbrelProcessor::TimbrelProcessor()
     r.processingMode = parameters.getRawParameterValue (params::processingMode);
     r.stereoMode = parameters.getRawParameterValue (params::stereoMode);
     r.threadedMargin = parameters.getRawParameterValue (params::threadedMargin);
+    r.generate = parameters.getRawParameterValue (params::generate);
+    r.temperature = parameters.getRawParameterValue (params::temperature);
     for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
     {
         const auto& slot = faderSlots()[s];
@@ -182,6 +184,8 @@ EngineControls TimbrelProcessor::readControls (bool forceBypass) const
         controls.latentOffset[i] = r.latentOffset[i]->load();
         controls.latentScale[i] = r.latentScale[i]->load();
     }
+    controls.generate = r.generate->load() >= 0.5f;
+    controls.temperature = r.temperature->load();
     return controls;
 }
 
@@ -308,6 +312,7 @@ TimbrelProcessor::ModelView TimbrelProcessor::describeModel() const
     view.latentSize = info.latentSize;
     view.latencySamples = engine->latencySamples();
     view.nnModule = info.kind == ModelKind::nnTilde;
+    view.hasPrior = info.hasPrior;
     view.modelLatency = info.latencySamples;
     view.latencyNote = juce::String (info.latencyNote);
     view.latencyOverride = modelLatencyOverride;

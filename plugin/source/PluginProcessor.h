@@ -93,6 +93,7 @@ public:
         juce::String reference, name, instrument, description;
         int modelRate = 0, hop = 0, latentSize = 0, latencySamples = 0;
         bool nnModule = false;      // an nn~ module (RAVE's exports): no descriptors
+        bool hasPrior = false;      // Generate and Temperature act
         int modelLatency = 0;       // the model's own delay in model samples: declared or measured
         juce::String latencyNote;   // how the measured figure was found
         int latencyOverride = -1;   // the user's figure, or -1
@@ -145,6 +146,8 @@ private:
         std::atomic<float>* processingMode = nullptr;
         std::atomic<float>* stereoMode = nullptr;
         std::atomic<float>* threadedMargin = nullptr;
+        std::atomic<float>* generate = nullptr;
+        std::atomic<float>* temperature = nullptr;
         std::array<std::atomic<float>*, kNumFaderSlots> source {}, shift {}, fixed {};
         std::array<std::atomic<float>*, kNumLatentControls> latentOffset {}, latentScale {};
     } parameterRefs;

@@ -3,9 +3,11 @@ models" loader (docs/model-format.md). model_corpus exports them beside the Timb
 
 - nn-delay.ts: encode/decode/forward like a RAVE export. encode delays the audio by DELAY
   samples (a cached_conv-style buffer), keeps it for decode, and returns per frame of RATIO
-  samples a latent whose dimension 0 is a gain of 1 and dimension 1 the frame's RMS; decode
-  plays the kept audio times latent 0. So the output is the input delayed by DELAY, and the
-  first latent knob is a gain.
+  samples a latent: dimension 0 a gain of 1, dimension 1 an offset of 0, dimension 2 the
+  frame's RMS; decode plays the kept audio times latent 0 plus latent 1. So the output is the
+  input delayed by DELAY, the first latent knob is a gain and the second a DC offset.
+- nn-prior.ts: nn-delay with a prior, as RAVE exports one: prior(temperature) gives gain 0 and
+  offset = temperature, so generating plays a constant of the temperature's value.
 - nn-forward-only.ts: forward only, ratio 1 declared, but it takes only whole blocks of
   FORWARD_BLOCK samples (as a streaming model does): the loader must find that hop.
 - nn-stereo-swap.ts: a two-channel forward that swaps left and right, delayed by DELAY.
@@ -79,17 +81,30 @@ class NnDelayModule(nn.Module):
         rms = delayed.reshape(batch, self.channels, frames, self.ratio).pow(2).mean(-1).mean(1).sqrt()
         z = torch.zeros(batch, self.latent_size, frames)
         z[:, 0] = 1.0
-        z[:, 1] = rms
+        z[:, 2] = rms
         return z
 
     @torch.jit.export
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         batch, frames = z.shape[0], z.shape[-1]
         gain = z[:, 0].repeat_interleave(self.ratio, -1).unsqueeze(1)
-        return self.kept[:batch, :, : frames * self.ratio] * gain
+        offset = z[:, 1].repeat_interleave(self.ratio, -1).unsqueeze(1)
+        return self.kept[:batch, :, : frames * self.ratio] * gain + offset
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+class NnPriorModule(NnDelayModule):
+    def __init__(self):
+        super().__init__(methods=["encode", "decode", "forward", "prior"])
+        self.register_buffer("prior_params", _params(1, RATIO, LATENT_SIZE, RATIO))
+
+    @torch.jit.export
+    def prior(self, temperature: torch.Tensor) -> torch.Tensor:
+        z = torch.zeros(temperature.shape[0], self.latent_size, temperature.shape[-1])
+        z[:, 1] = temperature[:, 0]
+        return z
 
 
 class NnForwardOnlyModule(nn.Module):
@@ -173,6 +188,7 @@ class InconsistentRatiosModule(NnDelayModule):
 
 GOOD_MODULES = {
     "nn-delay.ts": NnDelayModule,
+    "nn-prior.ts": NnPriorModule,
     "nn-forward-only.ts": NnForwardOnlyModule,
     "nn-stereo-swap.ts": NnStereoSwapModule,
 }

@@ -123,6 +123,8 @@ void HopControlSmoother::advance (const EngineControls& controls, bool sidechain
         offsets[i] = drive (offsetRamps[i], controls.latentOffset[i]);
         scales[i] = drive (scaleRamps[i], controls.latentScale[i]);
     }
+    drive (generateRamp, controls.generate ? 1.0f : 0.0f);
+    drive (temperatureRamp, controls.temperature);
     jumpNext = false;
 }
 } // namespace timbrel

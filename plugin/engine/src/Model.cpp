@@ -673,7 +673,7 @@ bool Model::processNnHops (const HopRequest& r) noexcept
         c10::InferenceMode inferenceMode;
         TensorPool::Scope pooled (nn->pool.get());
         auto x = torch::from_blob (const_cast<float*> (r.input), { batch, 1, frames * hop }, torch::kFloat32);
-        auto y = nn->module.play (x, frames, r.latentOffset, r.latentScale).contiguous();
+        auto y = nn->module.play (x, frames, r.latentOffset, r.latentScale, r.generateWeight, r.temperature).contiguous();
         std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
         return true;
     }

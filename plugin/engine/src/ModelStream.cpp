@@ -43,6 +43,8 @@ std::string ModelStream::prepare (const Config& c)
     mixes.assign (static_cast<size_t> (maxFrames * info.numDescriptors()), DescriptorMix {});
     latentOffsets.assign (static_cast<size_t> (maxFrames * info.latentSize), 0.0f);
     latentScales.assign (latentOffsets.size(), 1.0f);
+    generateWeights.assign (static_cast<size_t> (maxFrames), 0.0f);
+    temperatures.assign (static_cast<size_t> (maxFrames), 1.0f);
     resampledOut.assign (batch * static_cast<size_t> (maxOutPerHop), 0.0f);
     mainPtrs.resize (batch);
     sidePtrs.resize (batch);
@@ -186,6 +188,8 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
         std::copy_n (smoother.mixes(), numDescriptors, mixes.data() + f * numDescriptors);
         std::copy_n (smoother.latentOffset(), latents, latentOffsets.data() + f * latents);
         std::copy_n (smoother.latentScale(), latents, latentScales.data() + f * latents);
+        generateWeights[f] = smoother.generateWeight();
+        temperatures[f] = smoother.temperature();
     }
     Model::HopRequest request;
     request.batch = config.batch;
@@ -196,6 +200,11 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
     request.mixes = mixes.data();
     request.latentOffset = latentOffsets.data();
     request.latentScale = latentScales.data();
+    if (info.hasPrior)
+    {
+        request.generateWeight = generateWeights.data();
+        request.temperature = temperatures.data();
+    }
     request.measured = measured.data();
     request.targets = targets.data();
 

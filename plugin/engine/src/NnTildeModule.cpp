@@ -142,6 +142,11 @@ std::optional<std::string> NnTildeModule::describe (const torch::jit::Module& mo
             info.modelChannels = static_cast<int> (enc.inChannels);
             info.latentSize = static_cast<int> (enc.outChannels);
             info.hopLength = static_cast<int> (enc.outRatio);
+            // A prior is played when it gives this latent at this ratio from a temperature.
+            Ratios pri;
+            if (has ("prior") && ! readRatios (module, "prior", pri))
+                info.hasPrior = pri.inChannels == 1 && pri.inRatio == enc.outRatio && pri.outRatio == enc.outRatio
+                                && pri.outChannels == enc.outChannels;
         }
     }
     if (info.playPath.empty() && has ("forward"))
@@ -188,7 +193,8 @@ std::optional<std::string> NnTildeModule::describe (const torch::jit::Module& mo
         card += name;
         card += '"';
     }
-    card += std::string ("], \"prior\": ") + (has ("prior") ? "\"not played\"" : "null") + "}";
+    card += std::string ("], \"prior\": ")
+            + (info.hasPrior ? "\"played (Generate)\"" : has ("prior") ? "\"not played (its ratios do not match encode's)\"" : "null") + "}";
     info.modelCard = card;
     return std::nullopt;
 }
@@ -200,6 +206,8 @@ NnTildeModule::NnTildeModule (torch::jit::Module m, const ModelInfo& info)
     {
         encode.emplace (module.get_method ("encode"));
         decode.emplace (module.get_method ("decode"));
+        if (info.hasPrior)
+            prior.emplace (module.get_method ("prior"));
     }
     else
         forward.emplace (module.get_method ("forward"));
@@ -217,7 +225,8 @@ void NnTildeModule::reset()
     seedRandom(); // a render from the start repeats its noise (offline renders are deterministic)
 }
 
-at::Tensor NnTildeModule::play (const at::Tensor& x, int64_t frames, const float* latentOffset, const float* latentScale)
+at::Tensor NnTildeModule::play (const at::Tensor& x, int64_t frames, const float* latentOffset, const float* latentScale,
+                                const float* generateWeight, const float* temperature)
 {
     const int64_t batch = x.size (0), length = x.size (2);
     at::Tensor in = x;
@@ -245,6 +254,8 @@ at::Tensor NnTildeModule::play (const at::Tensor& x, int64_t frames, const float
         if (z.dim() != 3 || z.size (0) != in.size (0) || z.size (1) != latentSize || z.size (2) != frames)
             throw std::runtime_error ("encode returned shape " + shapeOf (z) + ", expected [" + std::to_string (in.size (0)) + ","
                                       + std::to_string (latentSize) + "," + std::to_string (frames) + "]");
+        if (prior && generateWeight != nullptr)
+            z = withPrior (z, frames, generateWeight, temperature);
         y = (*decode) ({ withLatentControls (z, frames, latentSize, latentOffset, latentScale) }).toTensor();
     }
     else
@@ -257,6 +268,34 @@ at::Tensor NnTildeModule::play (const at::Tensor& x, int64_t frames, const float
     if (downmix)
         return y.mean (1, /* keepdim */ true);
     return y;
+}
+
+at::Tensor NnTildeModule::withPrior (const at::Tensor& encoded, int64_t frames, const float* generateWeight, const float* temperature)
+{
+    bool any = false, all = true;
+    for (int64_t f = 0; f < frames; ++f)
+    {
+        any = any || generateWeight[f] > 0.0f;
+        all = all && generateWeight[f] >= 1.0f;
+    }
+    if (! any)
+        return encoded;
+    // The encoder still runs while generating: its streaming state keeps up with the input, so
+    // switching back crossfades to a settled encoding.
+    const int64_t batch = encoded.size (0);
+    auto temperatures = torch::empty ({ batch, 1, frames }, torch::kFloat32);
+    auto* t = temperatures.data_ptr<float>();
+    for (int64_t b = 0; b < batch; ++b)
+        for (int64_t f = 0; f < frames; ++f)
+            t[b * frames + f] = temperature != nullptr ? temperature[f] : 1.0f;
+    auto generated = (*prior) ({ temperatures }).toTensor();
+    if (generated.dim() != 3 || generated.size (0) != batch || generated.size (1) != latentSize || generated.size (2) != frames)
+        throw std::runtime_error ("prior returned shape " + shapeOf (generated) + ", expected [" + std::to_string (batch) + ","
+                                  + std::to_string (latentSize) + "," + std::to_string (frames) + "]");
+    if (all)
+        return generated;
+    const auto weight = torch::from_blob (const_cast<float*> (generateWeight), { 1, 1, frames }, torch::kFloat32);
+    return encoded * (1.0f - weight) + generated * weight;
 }
 
 std::optional<std::string> NnTildeModule::probe (ModelInfo& info)
@@ -295,6 +334,31 @@ std::optional<std::string> NnTildeModule::probe (ModelInfo& info)
         if (! torch::isfinite (y).all().item<bool>())
             return "the model produced NaN or Inf on a plain test tone (corrupt weights?)";
         reset();
+        if (prior)
+        {
+            // A prior that fails its test leaves the module playable without it.
+            const float generate[2] = { 1.0f, 1.0f }, temperature[2] = { 1.0f, 1.0f };
+            std::string failure;
+            try
+            {
+                if (! torch::isfinite (play (tone (2 * hop), 2, nullptr, nullptr, generate, temperature)).all().item<bool>())
+                    failure = "NaN or Inf";
+            }
+            catch (const std::exception& e)
+            {
+                failure = e.what();
+                failure = failure.substr (0, failure.find ('\n'));
+            }
+            reset();
+            if (! failure.empty())
+            {
+                prior.reset();
+                info.hasPrior = false;
+                const auto at = info.modelCard.find ("\"played (Generate)\"");
+                if (at != std::string::npos)
+                    info.modelCard.replace (at, std::string ("\"played (Generate)\"").size(), "\"not played (it failed its test)\"");
+            }
+        }
     }
     catch (const std::exception& e)
     {

@@ -45,12 +45,17 @@ public:
 
     /** Plays `frames` hops. x: [batch, 1, frames x hop], one row per host channel; returns
         [batch, 1, frames x hop]. The latent controls (frames x latent_size, may be null) act
-        on encode's output. Throws std::runtime_error with a plain-words reason. */
-    at::Tensor play (const at::Tensor& x, int64_t frames, const float* latentOffset, const float* latentScale);
+        on encode's output. With a prior, `generateWeight` (per hop, may be null) blends
+        prior(temperature) into the latent: 1 generates without the input. Throws
+        std::runtime_error with a plain-words reason. */
+    at::Tensor play (const at::Tensor& x, int64_t frames, const float* latentOffset, const float* latentScale,
+                     const float* generateWeight = nullptr, const float* temperature = nullptr);
 
 private:
     torch::jit::Module module;
-    std::optional<torch::jit::Method> encode, decode, forward;
+    std::optional<torch::jit::Method> encode, decode, forward, prior;
+
+    at::Tensor withPrior (const at::Tensor& encoded, int64_t frames, const float* generateWeight, const float* temperature);
     std::vector<std::pair<at::Tensor, at::Tensor>> buffersAtLoad; // each live buffer and a copy made at load
     int channels = 1;
     int64_t latentSize = 0;

@@ -163,3 +163,41 @@ TEST_CASE ("a stereo nn~ module takes a stereo track's channels together, and a 
     CHECK_FALSE (model->processHops (request));
     CHECK (model->lastFailure().find ("cannot play 3 channels") != std::string::npos);
 }
+
+TEST_CASE ("an nn~ module's prior generates the latent, blended with the input's encoding by the generate weight")
+{
+    auto model = loadModule ("nn-prior.ts");
+    REQUIRE (model->info().hasPrior);
+    CHECK (model->info().modelCard.find ("played (Generate)") != std::string::npos);
+    const int hop = model->info().hopLength, hops = 4, length = hops * hop;
+    const auto x = signal (2, length);
+    std::vector<float> in (x), out (x.size());
+    auto render = [&] (float weight, float temperature) {
+        model->reset();
+        std::vector<float> weights (hops, weight), temperatures (hops, temperature);
+        Model::HopRequest request;
+        request.batch = 2;
+        request.frames = hops;
+        request.input = in.data();
+        request.output = out.data();
+        request.generateWeight = weights.data();
+        request.temperature = temperatures.data();
+        REQUIRE (model->processHops (request));
+        return out;
+    };
+    // The prior's latent: gain 0 and an offset of the temperature (nn_tilde_corpus.NnPriorModule).
+    for (float v : render (1.0f, 0.5f))
+        REQUIRE (v == Approx (0.5f));
+    const auto encoded = render (0.0f, 0.5f);
+    requireDelayed (encoded, x, 0, 0, length, 700);
+    requireDelayed (encoded, x, 1, 1, length, 700);
+    const auto half = render (0.5f, 0.5f);
+    for (size_t i = 0; i < half.size(); ++i)
+        REQUIRE (half[i] == Approx (0.5f * encoded[i] + 0.25f).margin (1e-6));
+}
+
+TEST_CASE ("a module without a prior ignores the generate controls")
+{
+    auto model = loadModule ("nn-delay.ts");
+    CHECK_FALSE (model->info().hasPrior);
+}

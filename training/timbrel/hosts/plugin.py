@@ -45,7 +45,7 @@ def parameter_ids() -> list[str]:
         ids += [f"{slot}_source", f"{slot}_shift", f"{slot}_fixed"]
     for i in range(LATENT_CONTROLS):
         ids += [f"latent_{i + 1}_offset", f"latent_{i + 1}_scale"]
-    return ids
+    return ids + ["generate", "temperature"]
 
 
 # -- Timing -------------------------------------------------------------------------------------------

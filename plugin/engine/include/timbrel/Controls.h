@@ -63,6 +63,9 @@ struct EngineControls
     std::array<float, kNumLatentControls> latentOffset {};
     std::array<float, kNumLatentControls> latentScale {};
     float mix = 1.0f; // 0 = dry only, 1 = model only
+    // nn~ modules with a prior: latents from the prior instead of the input's encoding.
+    bool generate = false;
+    float temperature = 1.0f;
 };
 
 /** How one model descriptor's target is formed for one hop: a weighted blend of the sources
@@ -133,6 +136,10 @@ public:
     const DescriptorMix* mixes() const { return descriptorMixes.data(); }
     const float* latentOffset() const { return offsets.data(); }
     const float* latentScale() const { return scales.data(); }
+    /** Share of the latent taken from the prior (0: the input's encoding), ramped like the
+        faders so switching to generation crossfades the latents; and the prior's temperature. */
+    float generateWeight() const { return generateRamp.value(); }
+    float temperature() const { return temperatureRamp.value(); }
 
 private:
     struct SlotRamps
@@ -143,6 +150,7 @@ private:
     std::array<int, kNumFaderSlots> slotToModel {};
     std::array<SlotRamps, kNumFaderSlots> ramps {};
     std::array<LinearRamp, kNumLatentControls> offsetRamps {}, scaleRamps {};
+    LinearRamp generateRamp, temperatureRamp;
     std::vector<DescriptorMix> descriptorMixes;
     std::vector<float> offsets, scales; // latent_size long; dims beyond kNumLatentControls stay 0 / 1
     int steps = 1;

@@ -72,6 +72,10 @@ public:
         const DescriptorMix* mixes = nullptr; // frames x D (one per model descriptor and hop); null: the model's own analysis
         const float* latentOffset = nullptr;  // frames x latent_size, or null
         const float* latentScale = nullptr;   // frames x latent_size, or null
+        // nn~ modules with a prior (ModelInfo::hasPrior), per hop, or null: the share of the
+        // latent taken from prior(temperature) instead of encode(input).
+        const float* generateWeight = nullptr;
+        const float* temperature = nullptr;
         float* measured = nullptr;        // frames x batch x D: the input's descriptors (optional)
         float* targets = nullptr;         // frames x batch x D: what decode() was given (optional)
     };

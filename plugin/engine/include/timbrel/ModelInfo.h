@@ -40,6 +40,7 @@ struct ModelInfo
     int modelChannels = 1;        // audio channels the module takes and gives
     std::string playPath;         // "encode/decode" (latent controls act) or "forward"
     bool latencyMeasured = false;
+    bool hasPrior = false;        // a prior method the plugin plays as a generation mode
     std::string latencyNote;      // how sure the probe was, in words
 
     int numDescriptors() const { return static_cast<int> (descriptorNames.size()); }

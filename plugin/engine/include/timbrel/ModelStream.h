@@ -71,6 +71,7 @@ private:
     // One model call: input, sidechain and output channel-major ([batch][frames x hop]); per-hop
     // fader mixes, latent controls and descriptors hop-major.
     std::vector<float> callMain, callSide, callOut, measured, targets, latentOffsets, latentScales;
+    std::vector<float> generateWeights, temperatures; // per hop of a call (nn~ modules with a prior)
     std::vector<DescriptorMix> mixes;
     std::vector<float> resampledOut;
     std::vector<const float*> hopOutPtrs;
