@@ -33,7 +33,7 @@ def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[Snaps
                           env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    labels = [line.split(": ", 1)[1] for line in lines if line.startswith(("label: ", "combo: "))]
+    labels = [line.split(": ", 1)[1] for line in lines if line.startswith(("label: ", "combo: ", "text: ", "toggle: "))]
     picture = image.imread(out)[..., :3]
     # Keep only the active descriptor plots: curves are counted there, not in knobs or text.
     plots = np.zeros(picture.shape[:2], dtype=bool)
@@ -108,3 +108,18 @@ def test_picking_another_model_switches_card_and_faders(tmp_path, violin, test_m
     _, labels = snapshot(tmp_path, "--model", str(violin), "--switch-to", str(test_model))
     assert any(label.startswith("timbrel-test") and "hop 256" in label for label in labels)
     assert labels.count("not in this model: no effect") == 3
+
+
+def test_an_nn_module_shows_its_measured_delay_no_descriptors_and_its_prior(tmp_path, models_dir):
+    _, labels = snapshot(tmp_path, "--model", str(models_dir / "nn-prior.ts"))
+    assert any(label.startswith("nn-prior") and "hop 512" in label for label in labels)
+    assert any("nn~ module played through encode/decode" in label and "Delay 700 samples" in label for label in labels)
+    assert labels.count("nn~ module: it has no descriptors") == 5
+    assert "(700 (measured))" in labels  # the Model delay field, empty: the measured figure shows
+    assert "Generate" in labels and "Generate [disabled]" not in labels  # the module has a prior
+
+
+def test_a_timbrel_model_shows_its_declared_delay_and_no_generate(tmp_path, test_model):
+    _, labels = snapshot(tmp_path, "--model", str(test_model))
+    assert "(31 (declared))" in labels
+    assert "Generate [disabled]" in labels

@@ -4,7 +4,9 @@
 //                           [--set ID=VALUE ...] [--seconds S] [--switch-to MODEL]
 // --switch-to loads another model halfway through as the editor's model picker does (on the
 // loader thread, keeping the previous model when the new one fails) while audio keeps coming.
-// It prints every visible label's text ("label: ...") so tests can read what the editor says,
+// It prints every visible label's text ("label: ..."), combo box, text field ("text: ...", the
+// placeholder in parentheses when empty) and toggle ("toggle: ...", "[disabled]" when greyed
+// out) so tests can read what the editor says,
 // and the bounds of every active descriptor plot ("plot: x y w h").
 // It links the plugin's own processor and editor code (the plugin target's shared code), so
 // the picture is of the real editor: a hosted VST3's editor is a native child window that
@@ -141,6 +143,11 @@ int main (int argc, char** argv)
             std::cout << "label: " << label->getText() << std::endl;
         if (auto* box = dynamic_cast<juce::ComboBox*> (&c); box != nullptr)
             std::cout << "combo: " << box->getText() << std::endl;
+        if (auto* text = dynamic_cast<juce::TextEditor*> (&c); text != nullptr)
+            std::cout << "text: " << (text->isEmpty() ? "(" + text->getTextToShowWhenEmpty() + ")" : text->getText())
+                      << (text->isEnabled() ? "" : " [disabled]") << std::endl;
+        if (auto* button = dynamic_cast<juce::ToggleButton*> (&c); button != nullptr)
+            std::cout << "toggle: " << button->getButtonText() << (button->isEnabled() ? "" : " [disabled]") << std::endl;
         if (auto* plot = dynamic_cast<timbrel::DescriptorPlot*> (&c); plot != nullptr && plot->isEnabled())
         {
             const auto r = editor->getLocalArea (plot, plot->getLocalBounds());
