@@ -123,3 +123,9 @@ def test_a_timbrel_model_shows_its_declared_delay_and_no_generate(tmp_path, test
     _, labels = snapshot(tmp_path, "--model", str(test_model))
     assert "(31 (declared))" in labels
     assert "Generate [disabled]" in labels
+
+
+def test_picking_an_unplayable_rave_file_keeps_the_previous_model(tmp_path, violin, models_dir):
+    _, labels = snapshot(tmp_path, "--model", str(violin), "--switch-to", str(models_dir / "broken" / "nn-prior-only.ts"))
+    assert any("has only a prior" in label and "kept the previous model" in label for label in labels)
+    assert any(label.startswith("violin") and "hop 512" in label for label in labels)

@@ -1,7 +1,8 @@
 """Real RAVE exports in the real plugin. `make rave-exports` makes them (scripts/rave/: untrained,
 seeded, small RAVE models built from RAVE 2.3.1's own configs and exported by its own
 `rave export`, in a venv of their own) into build/rave/: v2_small streaming and not (one
-checkpoint), v1 streaming, and a stereo v2_small streaming export.
+checkpoint), v1 streaming, a stereo v2_small streaming export, and the v2_small streaming
+export with an untrained prior (`--prior`).
 
 An untrained RAVE answers its input very quietly under a sound of its own, so alignment is
 judged on the input's effect: the same render with and without the input (same state, same
@@ -77,7 +78,7 @@ def offline_effect(path: Path, audio: np.ndarray) -> np.ndarray:
 
 
 def test_every_export_loads_as_an_nn_module_with_its_ratio_and_a_measured_delay(host, exports):
-    assert len(exports["files"]) == 4
+    assert len(exports["files"]) == 5
     for name in exports["files"]:
         status = host.load_model(EXPORTS / name)
         assert status.ok, f"{name}: {status.message}"
@@ -161,3 +162,23 @@ def test_a_rave_export_in_threaded_mode_never_allocates_on_the_audio_thread(plug
     assert report["status"]["active"] == "1", report["status"]["message"]
     for key in ("audio_thread_allocations", "audio_thread_frees"):
         assert report[key] * baseline["timed_blocks"] == baseline[key] * report["timed_blocks"], key
+
+
+def test_generate_plays_a_rave_exports_prior_in_stereo_and_repeats_offline(host):
+    """RAVE's exported prior runs for a batch of one: the plugin generates one stream of latents
+    for both channels of a Dual Mono stereo track, with no failed hop."""
+    status = host.load_model(EXPORTS / "rave_prior_streaming.ts")
+    assert status.ok, status.message
+    audio = phrase(2.0)
+    encoded = host.process(audio, SAMPLE_RATE)
+    host.set("generate", True)
+    try:
+        generated = host.process(audio, SAMPLE_RATE)
+        again = host.process(audio, SAMPLE_RATE)
+        status = host.status()
+    finally:
+        host.set("generate", False)
+    assert status.failed_hops == 0, status.failure
+    assert np.isfinite(generated).all() and np.abs(generated).max() > 1e-3
+    assert np.abs(generated - encoded).max() > 1e-3, "Generate changed nothing"
+    np.testing.assert_array_equal(generated, again)

@@ -7,7 +7,8 @@
 # 1. creates / reuses .venv-rave (torch 2.13.0 + acids-rave 2.3.1; reinstalled only
 #    when the pins below or requirements.txt change: stamp file .venv-rave/.timbrel-rave-stamp)
 # 2. runs make_exports.py all OUTDIR: untrained, seeded RAVE models from RAVE's gin
-#    configs, exported by RAVE's own export code, then OUTDIR/exports.json
+#    configs, exported by RAVE's own export code (one of them with an untrained prior,
+#    rave_prior_streaming.ts, see README.md), then OUTDIR/exports.json
 #
 # Env: RAVE_VENV (default <repo>/.venv-rave), RAVE_PYTHON (default python3.11).
 set -euo pipefail

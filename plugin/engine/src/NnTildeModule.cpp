@@ -282,16 +282,18 @@ at::Tensor NnTildeModule::withPrior (const at::Tensor& encoded, int64_t frames, 
         return encoded;
     // The encoder still runs while generating: its streaming state keeps up with the input, so
     // switching back crossfades to a settled encoding.
+    // One stream of latents for every channel: generation has no input to tell them apart, and
+    // RAVE's exported prior keeps its last step for a batch of one only.
     const int64_t batch = encoded.size (0);
-    auto temperatures = torch::empty ({ batch, 1, frames }, torch::kFloat32);
+    auto temperatures = torch::empty ({ 1, 1, frames }, torch::kFloat32);
     auto* t = temperatures.data_ptr<float>();
-    for (int64_t b = 0; b < batch; ++b)
-        for (int64_t f = 0; f < frames; ++f)
-            t[b * frames + f] = temperature != nullptr ? temperature[f] : 1.0f;
+    for (int64_t f = 0; f < frames; ++f)
+        t[f] = temperature != nullptr ? temperature[f] : 1.0f;
     auto generated = (*prior) ({ temperatures }).toTensor();
-    if (generated.dim() != 3 || generated.size (0) != batch || generated.size (1) != latentSize || generated.size (2) != frames)
-        throw std::runtime_error ("prior returned shape " + shapeOf (generated) + ", expected [" + std::to_string (batch) + ","
-                                  + std::to_string (latentSize) + "," + std::to_string (frames) + "]");
+    if (generated.dim() != 3 || generated.size (0) != 1 || generated.size (1) != latentSize || generated.size (2) != frames)
+        throw std::runtime_error ("prior returned shape " + shapeOf (generated) + ", expected [1," + std::to_string (latentSize) + ","
+                                  + std::to_string (frames) + "]");
+    generated = generated.expand ({ batch, latentSize, frames });
     if (all)
         return generated;
     const auto weight = torch::from_blob (const_cast<float*> (generateWeight), { 1, 1, frames }, torch::kFloat32);
