@@ -127,14 +127,27 @@ def test_a_stereo_export_plays_a_stereo_track_with_both_channels(host):
     assert np.abs(out[0] - out[1]).max() > 1e-4, "the two output channels are the same"
 
 
-def test_dawdreamer_renders_rave_exports_at_the_reported_latency(plugin_path):
-    for name in ("rave_streaming.ts", "rave_v1_streaming.ts"):
-        plugin = DawDreamerHost(plugin_path, model=EXPORTS / name, sample_rate=SAMPLE_RATE, block_size=512)
-        status = plugin.status()
-        assert status.ok, status.message
-        assert plugin.latency == status.latency
-        raw = plugin.render_raw(phrase(1.0), int(1.0 * SAMPLE_RATE) + plugin.latency)
-        assert np.isfinite(raw).all() and np.abs(raw).max() > 0
+def test_dawdreamer_raw_output_lines_up_with_the_offline_export_at_the_reported_latency(plugin_path):
+    """DawDreamer does not compensate latency: the raw output shifted by the reported latency
+    must put the streaming export's effect where the offline export's is (within a hop)."""
+    plugin = DawDreamerHost(plugin_path, model=EXPORTS / "rave_streaming.ts", sample_rate=SAMPLE_RATE, block_size=512)
+    status = plugin.status()
+    assert status.ok, status.message
+    assert plugin.latency == status.latency
+    audio = phrase()
+    length = audio.shape[1] + plugin.latency
+    played = plugin.render_raw(audio, length)
+    silent = plugin.render_raw(np.zeros_like(audio), length)
+    assert np.isfinite(played).all()
+    effect = (played - silent)[:, plugin.latency:]
+    reference = offline_effect(EXPORTS / "rave_offline.ts", audio)
+    for channel in range(2):
+        lag = best_lag(reference[channel], effect[channel, : reference.shape[1]], span=4096)
+        print(f"DawDreamer, channel {channel}: {lag} samples from the offline export")
+        assert abs(lag) <= 512, f"misaligned by {lag} samples after the reported latency {plugin.latency}"
+    v1 = DawDreamerHost(plugin_path, model=EXPORTS / "rave_v1_streaming.ts", sample_rate=SAMPLE_RATE, block_size=512)
+    assert v1.status().ok and v1.latency > 2048 * 2
+    assert np.isfinite(v1.render_raw(phrase(1.0), SAMPLE_RATE + v1.latency)).all()
 
 
 @pytest.mark.parametrize("start, switch_to", [("rave", "timbrel"), ("timbrel", "rave")])
