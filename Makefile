@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build rave-exports test test-native test-python test-sanitize fuzz demo bench bench-soak models screenshot package clean
+.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak models screenshot package clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -73,6 +73,11 @@ bench: build
 # SOAK_ARGS, e.g. "--minutes 5" for a quicker run.
 bench-soak: build
 	$(PY) -m timbrel_tools soak --out bench $(SOAK_ARGS)
+
+# Steinberg's VST3 validator (extensive) and pluginval (strictness 10) on the built bundle:
+# VST3_VALIDATOR and PLUGINVAL name the binaries (scripts/run_validators.sh says how to build them).
+validate: build
+	bash scripts/run_validators.sh $(DIST)/Timbrel.vst3
 
 # The editor with the default model, fed a short phrase with two faders moved: docs/screenshot.png.
 # A FluidR3 flute phrase into the violin model; the shipped models appear in the picker by name.
