@@ -10,7 +10,7 @@ that gin / absl / cached_conv globals never leak between exports:
            epoch) on seeded synthetic audio, and save a run directory the way
            `rave train` lays it out (config.gin + *.ckpt with a state_dict)
   prior    build an untrained rave.prior.VariationalPrior for a built run from
-           RAVE's prior config (prior_v1.gin, shrunk), and save a run directory
+           gin bindings of our own (a small VariationalPrior), and save a run directory
            the way `rave train_prior` lays it out
   export   run RAVE's own export code (`rave export`, scripts/export.py) on it
            (with `--prior PRIOR_RUN` for the prior export)
@@ -37,28 +37,20 @@ MODELS = [
     ("v1", "v1", SMALL, 1, [("rave_v1", True)]),
     ("v2_small_stereo", "v2_small", SMALL, 2, [("rave_stereo", True)]),
 ]
-# RAVE 2.3.1's prior config, rave/configs/prior/prior_v1.gin of acids-ircam/RAVE tag
-# v2.3.1 (5f8b68ea), verbatim: the acids-rave 2.3.1 wheel does not ship it.
-PRIOR_V1_GIN = """VariationalPrior:
-    resolution = 32
-    res_size = 512
-    skp_size=256
-    kernel_size=3
-    cycle_size=4
-    n_layers=10
-    sr=@get_model_sr()
-"""
-# res_size 512 / skp_size 256 would be 20 M parameters (80 MB); 32 / 16 keep the
-# same layout (10 dilated residual layers, resolution 32) at ~0.1 M. fidelity:
-# prior_v1.gin sets neither latent_size nor fidelity, which Prior() requires;
-# 0.95 is rave export's default --fidelity, so the prior's latent size is the
-# export's. The sr binding replaces prior_v1.gin's @get_model_sr() (see cmd_prior).
-PRIOR_OVERRIDES = ["VariationalPrior.res_size = 32", "VariationalPrior.skp_size = 16",
-                   "VariationalPrior.fidelity = 0.95"]
+# The prior: RAVE's VariationalPrior (a stack of dilated residual layers over latent frames),
+# configured here by gin bindings of our own choosing, small enough for a test file (about
+# 0.1 M parameters). The acids-rave 2.3.1 wheel ships no prior config, and RAVE needs a
+# latent size or a fidelity for Prior(): 0.95 is rave export's default --fidelity, so the
+# prior's latent size is the export's. VariationalPrior.sr is bound to the model's rate.
+PRIOR_BINDINGS = [
+    "VariationalPrior.resolution = 32", "VariationalPrior.res_size = 32", "VariationalPrior.skp_size = 16",
+    "VariationalPrior.kernel_size = 3", "VariationalPrior.cycle_size = 4", "VariationalPrior.n_layers = 10",
+    "VariationalPrior.fidelity = 0.95",
+]
 PRIORS = [
     # (prior run name, RAVE run, overrides, [(export name, streaming)]);
     # built and exported after all of MODELS
-    ("prior", "v2_small", PRIOR_OVERRIDES, [("rave_prior", True)]),
+    ("prior", "v2_small", PRIOR_BINDINGS, [("rave_prior", True)]),
 ]
 
 
@@ -159,17 +151,7 @@ def cmd_prior(a):
     pretrained.eval()
     gin.clear_config()
 
-    # prior_v1.gin refers to @get_model_sr(), which RAVE 2.3.1 defines nowhere (gin
-    # refuses to parse it); register it so that the file parses unmodified, and
-    # bind VariationalPrior.sr to the model's rate, which replaces the reference
-    # (so the saved config.gin holds a number that rave export can parse).
-    gin.configurable("get_model_sr")(lambda: pretrained.sr)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = os.path.join(tmp, "prior_v1.gin")
-        with open(config, "w") as f:
-            f.write(PRIOR_V1_GIN)
-        gin.parse_config_files_and_bindings(
-            [config], a.override + [f"VariationalPrior.sr = {pretrained.sr}"])
+    gin.parse_config(a.override + [f"VariationalPrior.sr = {pretrained.sr}"])
     seed_all(a.seed)
     if not isinstance(pretrained.encoder, rave.blocks.VariationalEncoder):
         raise NotImplementedError("RAVE's prior needs a variational encoder")
@@ -589,7 +571,7 @@ def cmd_all(a):
         {"run": r, "config": c + ".gin", "overrides": o, "n_channels": ch,
          "exports": [n + ("_streaming" if s else "") + ".ts" for n, s in e]}
         for r, c, o, ch, e in MODELS], "priors": [
-        {"run": p, "rave_run": r, "config": "prior/prior_v1.gin", "overrides": o,
+        {"run": p, "rave_run": r, "config": None, "bindings": o,
          "exports": [n + ("_streaming" if s else "") + ".ts" for n, s in e]}
         for p, r, o, e in PRIORS]},
         "seconds_build_and_export": round(t1 - t0, 1)}
