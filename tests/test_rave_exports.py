@@ -84,6 +84,7 @@ def test_every_export_loads_as_an_nn_module_with_its_ratio_and_a_measured_delay(
         assert status.ok, f"{name}: {status.message}"
         assert status.model_kind == "nn~"
         assert "measured at load" in status.model_delay_note, status.model_delay_note
+        assert status.model_streams == ("streaming" in name), f"{name}: model_streams {status.model_streams}"
         if "streaming" in name:
             assert status.model_delay > 2048, f"{name}: a streaming RAVE delays by thousands of samples, measured {status.model_delay}"
         else:

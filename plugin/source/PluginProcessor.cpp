@@ -556,6 +556,7 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
                                                                                        : engine->info().latencySamples,
                             nullptr);
         status.setProperty ("modelDelayNote", hasModel ? juce::String (engine->info().latencyNote) : juce::String(), nullptr);
+        status.setProperty ("modelStreams", hasModel && engine->info().streams, nullptr);
     }
     state.appendChild (status, nullptr);
 

@@ -11,6 +11,8 @@ models" loader (docs/model-format.md). model_corpus exports them beside the Timb
 - nn-forward-only.ts: forward only, ratio 1 declared, but it takes only whole blocks of
   FORWARD_BLOCK samples (as a streaming model does): the loader must find that hop.
 - nn-stereo-swap.ts: a two-channel forward that swaps left and right, delayed by DELAY.
+- nn-stateless.ts: a forward that halves its input and keeps no state (as a RAVE export made
+  without --streaming keeps none): the loader must say it does not stream.
 
 Each keeps its streaming state in buffers and has no reset method, as nn~ modules do.
 """
@@ -136,6 +138,16 @@ class NnStereoSwapModule(nn.Module):
         return self.delay(x.flip(1))
 
 
+class NnStatelessModule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.sr = SAMPLE_RATE
+        self.register_buffer("forward_params", _params(1, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x
+
+
 # Broken modules -------------------------------------------------------------------------
 
 
@@ -191,6 +203,7 @@ GOOD_MODULES = {
     "nn-prior.ts": NnPriorModule,
     "nn-forward-only.ts": NnForwardOnlyModule,
     "nn-stereo-swap.ts": NnStereoSwapModule,
+    "nn-stateless.ts": NnStatelessModule,
 }
 
 # file name -> (how to build it, fragment of the loader's error)

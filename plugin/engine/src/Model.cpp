@@ -456,7 +456,11 @@ LoadResult Model::loadNnTilde (void* modulePointer, ModelInfo info)
         const std::string description = "nn~ module played through " + info.playPath
                                         + (info.latentSize > 0 ? " (the latent knobs move its latent)" : "")
                                         + "; no descriptors. Delay " + std::to_string (info.latencySamples) + " samples, "
-                                        + info.latencyNote + ".";
+                                        + info.latencyNote + "."
+                                        + (info.streams ? ""
+                                                        : " Not a streaming export: each hop is computed apart, so hop edges may"
+                                                          " click (export it with --streaming).");
+        info.modelCard.insert (info.modelCard.size() - 1, std::string (", \"streaming\": ") + (info.streams ? "true" : "false"));
         info.modelCard.insert (info.modelCard.size() - 1, ", \"description\": \"" + description + "\"");
         return { std::unique_ptr<Model> (new Model (std::move (nnImpl), std::move (info))), {} };
     }

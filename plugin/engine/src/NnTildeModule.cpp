@@ -335,6 +335,12 @@ std::optional<std::string> NnTildeModule::probe (ModelInfo& info)
         const auto y = play (tone (2 * hop), 2, nullptr, nullptr);
         if (! torch::isfinite (y).all().item<bool>())
             return "the model produced NaN or Inf on a plain test tone (corrupt weights?)";
+        // A module whose buffers a call leaves as they were carries nothing from one call to the
+        // next: each hop is computed apart, with the edges of a whole-file model (a RAVE export
+        // made without --streaming).
+        info.streams = false;
+        for (const auto& [live, atLoad] : buffersAtLoad)
+            info.streams = info.streams || ! torch::equal (live, atLoad);
         reset();
         if (prior)
         {

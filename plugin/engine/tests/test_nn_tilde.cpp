@@ -201,3 +201,13 @@ TEST_CASE ("a module without a prior ignores the generate controls")
     auto model = loadModule ("nn-delay.ts");
     CHECK_FALSE (model->info().hasPrior);
 }
+
+TEST_CASE ("a module that keeps no state between calls is said not to stream")
+{
+    auto stateless = loadModule ("nn-stateless.ts");
+    CHECK_FALSE (stateless->info().streams);
+    CHECK (stateless->info().modelCard.find ("\"streaming\": false") != std::string::npos);
+    CHECK (stateless->info().modelCard.find ("Not a streaming export") != std::string::npos);
+    CHECK (stateless->info().latencySamples == 0);
+    CHECK (loadModule ("nn-delay.ts")->info().streams);
+}

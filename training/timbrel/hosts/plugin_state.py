@@ -116,6 +116,7 @@ class Status:
     model_kind: str = ""   # "timbrel" or "nn~" (a module in nn~'s convention, e.g. a RAVE export)
     model_delay: int = 0   # the model's own delay in model samples: declared, measured, or the user's
     model_delay_note: str = ""  # nn~ modules: how the plugin measured the delay
+    model_streams: bool = True  # False: an nn~ module that keeps no state between calls (hops computed apart)
 
     @property
     def ok(self) -> bool:
@@ -140,6 +141,7 @@ def status(host_blob: bytes) -> Status:
         model_kind=node.get("modelKind", ""),
         model_delay=int(node.get("modelDelay", "0")),
         model_delay_note=node.get("modelDelayNote", ""),
+        model_streams=node.get("modelStreams", "1") in ("1", "true"),
     )
 
 

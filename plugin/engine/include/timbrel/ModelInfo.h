@@ -41,6 +41,7 @@ struct ModelInfo
     std::string playPath;         // "encode/decode" (latent controls act) or "forward"
     bool latencyMeasured = false;
     bool hasPrior = false;        // a prior method the plugin plays as a generation mode
+    bool streams = true;          // keeps state from call to call (false: a RAVE export made without --streaming)
     std::string latencyNote;      // how sure the probe was, in words
 
     int numDescriptors() const { return static_cast<int> (descriptorNames.size()); }
