@@ -3,6 +3,7 @@
 #include "LatentControls.h"
 #include "NnTildeModule.h"
 #include "TensorPool.h"
+#include "TorchText.h"
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -59,14 +60,6 @@ std::string firstLine (const std::string& text)
         i += n;
     }
     return line;
-}
-
-std::string sizesToString (const at::Tensor& t)
-{
-    std::string s = "[";
-    for (int64_t i = 0; i < t.dim(); ++i)
-        s += (i ? "," : "") + std::to_string (t.size (i));
-    return s + "]";
 }
 
 // Reads the metadata attributes; returns an error naming the first missing or mistyped one.
@@ -523,20 +516,6 @@ void Model::configureCurrentThread()
     at::globalContext().setFlushDenormal (true);
 }
 
-
-namespace
-{
-// TorchScript's errors carry the interpreter's traceback; the last line says what happened
-// ("RuntimeError: ..."). A view into the message: nothing is allocated on the playing thread.
-std::string_view lastLine (const char* message)
-{
-    std::string_view text (message != nullptr ? message : "");
-    while (! text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r'))
-        text.remove_suffix (1);
-    const auto newline = text.find_last_of ('\n');
-    return newline == std::string_view::npos ? text : text.substr (newline + 1);
-}
-} // namespace
 
 void Model::reportFailure (std::string_view reason) noexcept
 {

@@ -1,6 +1,7 @@
 #include "NnTildeModule.h"
 
 #include "LatentControls.h"
+#include "TorchText.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -25,18 +26,6 @@ struct Ratios
     int64_t inChannels = 0, inRatio = 0, outChannels = 0, outRatio = 0;
 };
 
-std::string shapeOf (const at::Tensor& t)
-{
-    std::string s = "[";
-    for (int64_t i = 0; i < t.dim(); ++i)
-    {
-        if (i > 0)
-            s += ',';
-        s += std::to_string (t.size (i));
-    }
-    return s + "]";
-}
-
 std::string quoted (const std::vector<std::string>& names)
 {
     std::string s;
@@ -57,7 +46,7 @@ std::optional<std::string> readRatios (const torch::jit::Module& module, const s
                + "' buffer (nn~ needs [in_channels, in_ratio, out_channels, out_ratio])";
     const auto t = module.attr (name).toTensor();
     if (t.numel() != 4 || ! (t.is_floating_point() || t.scalar_type() == at::kInt || t.scalar_type() == at::kLong))
-        return "nn~ buffer '" + name + "' must hold 4 numbers, found shape " + shapeOf (t);
+        return "nn~ buffer '" + name + "' must hold 4 numbers, found shape " + sizesToString (t);
     const auto v = t.to (at::kLong).contiguous();
     const auto* p = v.data_ptr<int64_t>();
     out = { p[0], p[1], p[2], p[3] };
@@ -252,7 +241,7 @@ at::Tensor NnTildeModule::play (const at::Tensor& x, int64_t frames, const float
     {
         auto z = (*encode) ({ in }).toTensor();
         if (z.dim() != 3 || z.size (0) != in.size (0) || z.size (1) != latentSize || z.size (2) != frames)
-            throw std::runtime_error ("encode returned shape " + shapeOf (z) + ", expected [" + std::to_string (in.size (0)) + ","
+            throw std::runtime_error ("encode returned shape " + sizesToString (z) + ", expected [" + std::to_string (in.size (0)) + ","
                                       + std::to_string (latentSize) + "," + std::to_string (frames) + "]");
         if (prior && generateWeight != nullptr)
             z = withPrior (z, frames, generateWeight, temperature);
@@ -261,7 +250,7 @@ at::Tensor NnTildeModule::play (const at::Tensor& x, int64_t frames, const float
     else
         y = (*forward) ({ in }).toTensor();
     if (y.dim() != 3 || y.size (0) != in.size (0) || y.size (1) != channels || y.size (2) != length)
-        throw std::runtime_error (std::string (encode ? "decode" : "forward") + " returned shape " + shapeOf (y) + ", expected ["
+        throw std::runtime_error (std::string (encode ? "decode" : "forward") + " returned shape " + sizesToString (y) + ", expected ["
                                   + std::to_string (in.size (0)) + "," + std::to_string (channels) + "," + std::to_string (length) + "]");
     if (joint)
         return y.reshape ({ batch, 1, length });
@@ -291,7 +280,7 @@ at::Tensor NnTildeModule::withPrior (const at::Tensor& encoded, int64_t frames, 
         t[f] = temperature != nullptr ? temperature[f] : 1.0f;
     auto generated = (*prior) ({ temperatures }).toTensor();
     if (generated.dim() != 3 || generated.size (0) != 1 || generated.size (1) != latentSize || generated.size (2) != frames)
-        throw std::runtime_error ("prior returned shape " + shapeOf (generated) + ", expected [1," + std::to_string (latentSize) + ","
+        throw std::runtime_error ("prior returned shape " + sizesToString (generated) + ", expected [1," + std::to_string (latentSize) + ","
                                   + std::to_string (frames) + "]");
     generated = generated.expand ({ batch, latentSize, frames });
     if (all)
@@ -370,11 +359,7 @@ std::optional<std::string> NnTildeModule::probe (ModelInfo& info)
     }
     catch (const std::exception& e)
     {
-        std::string what = e.what();
-        while (! what.empty() && (what.back() == '\n' || what.back() == ' '))
-            what.pop_back();
-        const auto newline = what.find_last_of ('\n');
-        return std::string ("the model failed in ") + method + ": " + (newline == std::string::npos ? what : what.substr (newline + 1));
+        return std::string ("the model failed in ") + method + ": " + std::string (lastLine (e.what()));
     }
     return std::nullopt;
 }
