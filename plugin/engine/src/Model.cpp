@@ -445,16 +445,7 @@ LoadResult Model::loadNnTilde (void* modulePointer, ModelInfo info)
                 return { nullptr, "nn~ module: " + *error };
             nnImpl->module.measureLatency (info);
         }
-        // What the editor shows under the model's name (plain ASCII: no JSON escaping needed).
-        const std::string description = "nn~ module played through " + info.playPath
-                                        + (info.latentSize > 0 ? " (the latent knobs move its latent)" : "")
-                                        + "; no descriptors. Delay " + std::to_string (info.latencySamples) + " samples, "
-                                        + info.latencyNote + "."
-                                        + (info.streams ? ""
-                                                        : " Not a streaming export: each hop is computed apart, so hop edges may"
-                                                          " click (export it with --streaming).");
-        info.modelCard.insert (info.modelCard.size() - 1, std::string (", \"streaming\": ") + (info.streams ? "true" : "false"));
-        info.modelCard.insert (info.modelCard.size() - 1, ", \"description\": \"" + description + "\"");
+        info.modelCard = nnImpl->module.card (info);
         return { std::unique_ptr<Model> (new Model (std::move (nnImpl), std::move (info))), {} };
     }
     catch (const std::exception& e)

@@ -171,21 +171,38 @@ std::optional<std::string> NnTildeModule::describe (const torch::jit::Module& mo
         return "nn~ module's latent size " + std::to_string (info.latentSize) + " is above 4096";
 
     info.modelName = std::filesystem::path (info.path).stem().string();
-    std::string card = "{\"kind\": \"nn~ module\", \"play\": \"" + info.playPath + "\", \"methods\": [";
+    info.moduleMethods = methods;
+    return std::nullopt;
+}
+
+std::string NnTildeModule::card (const ModelInfo& info) const
+{
+    const auto& methods = info.moduleMethods;
+    std::string text = "{\"kind\": \"nn~ module\", \"play\": \"" + info.playPath + "\", \"methods\": [";
     for (size_t i = 0; i < methods.size(); ++i)
     {
         std::string name;
         for (char c : methods[i])
             if (c != '"' && c != '\\' && static_cast<unsigned char> (c) >= 0x20)
                 name += c;
-        card += i ? ", \"" : "\"";
-        card += name;
-        card += '"';
+        text += i ? ", \"" : "\"";
+        text += name;
+        text += '"';
     }
-    card += std::string ("], \"prior\": ")
-            + (info.hasPrior ? "\"played (Generate)\"" : has ("prior") ? "\"not played (its ratios do not match encode's)\"" : "null") + "}";
-    info.modelCard = card;
-    return std::nullopt;
+    const bool listsPrior = std::find (methods.begin(), methods.end(), "prior") != methods.end();
+    text += std::string ("], \"prior\": ")
+            + (info.hasPrior     ? "\"played (Generate)\""
+               : priorFailed ? "\"not played (it failed its test)\""
+               : listsPrior  ? "\"not played (its ratios do not match encode's)\""
+                             : "null");
+    text += std::string (", \"streaming\": ") + (info.streams ? "true" : "false");
+    // What the editor shows under the model's name (plain ASCII: no JSON escaping needed).
+    text += ", \"description\": \"nn~ module played through " + info.playPath
+            + (info.latentSize > 0 ? " (the latent knobs move its latent)" : "") + "; no descriptors. Delay "
+            + std::to_string (info.latencySamples) + " samples, " + info.latencyNote + "."
+            + (info.streams ? "" : " Not a streaming export: each hop is computed apart, so hop edges may click (export it with --streaming).")
+            + "\"}";
+    return text;
 }
 
 NnTildeModule::NnTildeModule (torch::jit::Module m, const ModelInfo& info)
@@ -351,9 +368,7 @@ std::optional<std::string> NnTildeModule::probe (ModelInfo& info)
             {
                 prior.reset();
                 info.hasPrior = false;
-                const auto at = info.modelCard.find ("\"played (Generate)\"");
-                if (at != std::string::npos)
-                    info.modelCard.replace (at, std::string ("\"played (Generate)\"").size(), "\"not played (it failed its test)\"");
+                priorFailed = true;
             }
         }
     }

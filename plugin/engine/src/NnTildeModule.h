@@ -39,6 +39,10 @@ public:
         energy envelope with the bursts' is the delay. Sets info.latencySamples, latencyNote. */
     void measureLatency (ModelInfo& info);
 
+    /** The model card (JSON) the editor and hosts read: methods, play path, prior, streaming,
+        and a description with the delay. Call after probe() and measureLatency(). */
+    std::string card (const ModelInfo& info) const;
+
     /** Restores every buffer to its value at load: nn~ modules keep their streaming state
         (cached_conv's padding caches) in buffers and have no reset method. No allocation. */
     void reset();
@@ -57,6 +61,7 @@ private:
 
     at::Tensor withPrior (const at::Tensor& encoded, int64_t frames, const float* generateWeight, const float* temperature);
     std::vector<std::pair<at::Tensor, at::Tensor>> buffersAtLoad; // each live buffer and a copy made at load
+    bool priorFailed = false; // listed and fitting, but failed its test at load
     int channels = 1;
     int64_t latentSize = 0;
     int64_t hop = 0;

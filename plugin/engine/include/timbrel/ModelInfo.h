@@ -43,6 +43,7 @@ struct ModelInfo
     bool hasPrior = false;        // a prior method the plugin plays as a generation mode
     bool streams = true;          // keeps state from call to call (false: a RAVE export made without --streaming)
     std::string latencyNote;      // how sure the probe was, in words
+    std::vector<std::string> moduleMethods; // the methods the module lists
 
     int numDescriptors() const { return static_cast<int> (descriptorNames.size()); }
     /** Index of a descriptor in the model's output, or nullopt when the model lacks it. */
