@@ -581,24 +581,23 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
     // A session restore plays the model it names or nothing: never silently another model.
     // The load runs on the loader thread: a host restoring a session on its UI thread is not
     // held up; an offline render waits for it before its first block.
+    bool overrideChanged = false; // a new delay figure: the engine is built again, whatever else
+    {
+        const std::lock_guard lock (stateMutex);
+        overrideChanged = latencyOverride != modelLatencyOverride;
+        modelLatencyOverride = latencyOverride;
+    }
     bool needsLoad = true;
     {
         const std::lock_guard lock (loadMutex);
-        if (finishedLoads != requestedLoads && requestedReference == reference)
+        if (! overrideChanged && finishedLoads != requestedLoads && requestedReference == reference)
             needsLoad = false; // already on its way
     }
-    if (needsLoad && ! isLoading())
+    if (needsLoad && ! overrideChanged && ! isLoading())
     {
         const std::lock_guard lock (stateMutex);
         const auto* latest = engines.latest();
-        needsLoad = reference != modelReference || latest == nullptr || ! latest->hasModel()
-                    || latest->config().modelLatencyOverride != latencyOverride;
-    }
-    {
-        const std::lock_guard lock (stateMutex);
-        if (latencyOverride != modelLatencyOverride)
-            needsLoad = true;
-        modelLatencyOverride = latencyOverride;
+        needsLoad = reference != modelReference || latest == nullptr || ! latest->hasModel();
     }
     if (needsLoad)
         loadModel (reference, false, true);
