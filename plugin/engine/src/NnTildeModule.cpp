@@ -456,19 +456,18 @@ void NnTildeModule::measureLatency (ModelInfo& info)
         }
         return e;
     };
+    std::vector<double> difference (played.size());
+    for (size_t i = 0; i < played.size(); ++i)
+        difference[i] = static_cast<double> (played[i]) - static_cast<double> (silent[i]);
     const auto in = envelope ([&] (int64_t i) { return static_cast<double> (bursts[static_cast<size_t> (i)]); });
-    const auto effect = envelope ([&] (int64_t i) {
-        const auto k = static_cast<size_t> (i);
-        return static_cast<double> (played[k]) - static_cast<double> (silent[k]);
-    });
+    const auto effect = envelope ([&] (int64_t i) { return difference[static_cast<size_t> (i)]; });
     // A module that ignores its input gives the same output bit for bit both times. An
     // untrained one may answer very quietly (RAVE's, about 90 dB under its own output): any
     // difference well above float rounding counts.
     double differenceEnergy = 0.0, outputEnergy = 0.0, inEnergy = 0.0;
     for (size_t i = 0; i < played.size(); ++i)
     {
-        const double d = static_cast<double> (played[i]) - static_cast<double> (silent[i]);
-        differenceEnergy += d * d;
+        differenceEnergy += difference[i] * difference[i];
         outputEnergy += static_cast<double> (played[i]) * played[i];
         inEnergy += in[i] * in[i];
     }
