@@ -320,6 +320,65 @@ def test_pitch_clarity_penalises_an_output_that_sounds_a_harmonic_up():
     assert loss.item() > 0.1 and upper.grad.abs().sum().item() > 0
 
 
+def test_pitch_clarity_penalises_noise_in_place_of_the_harmonics():
+    # A decoder asked for a cello's low centroid at a violin's top notes can meet it with low
+    # noise bands and no harmonics: the analysis then reads the noise, not the asked pitch.
+    from timbrel.training.losses import pitch_clarity_loss
+
+    hop, frames = 512, 12
+    t = torch.arange(hop * frames, dtype=torch.float64) / RATE
+    f0 = 880.0
+    pitch = torch.full((1, frames), 69.0 + 12 * np.log2(f0 / 440.0))
+    everywhere = torch.ones(1, frames, dtype=torch.bool)
+    tone = sum(torch.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)).float().reshape(1, 1, -1)
+    noise = torch.randn(1, 1, hop * frames, generator=torch.Generator().manual_seed(1))
+    assert pitch_clarity_loss(tone, pitch, everywhere, hop, RATE, 2).item() == 0.0
+    noisy = (0.05 * tone + noise).requires_grad_(True)
+    loss = pitch_clarity_loss(noisy, pitch, everywhere, hop, RATE, 2)
+    loss.backward()
+    assert loss.item() > 0.3 and noisy.grad.abs().sum().item() > 0
+
+
+def test_pitch_into_range_moves_each_melody_into_the_model_range_and_keeps_its_shape():
+    from timbrel.training.losses import pitch_into_range
+
+    model = build_model("default")
+    model.set_descriptor_range([-80.0, 55.0, 60.0, 40.0, -60.0], [0.0, 91.0, 12000.0, 8000.0, 0.0])
+    melody = torch.tensor([36.0, 38.0, 40.0, 41.0, 43.0, 20.0])  # a cello's low notes; the last frame silent
+    d = torch.zeros(64, 5, 6)
+    d[:, 1] = melody
+    d[:, 0, :5], d[:, 0, 5] = -20.0, -90.0
+    frames = d[:, 0] > -50.0
+    moved = pitch_into_range(model, d, frames, torch.Generator().manual_seed(0))
+    medians = moved[:, 1, :5].median(-1).values
+    assert medians.min() >= 55.0 + 0.1 * 36 - 1e-4 and medians.max() <= 91.0 - 0.1 * 36 + 1e-4
+    assert medians.max() - medians.min() > 15.0  # spread over the range, not one point
+    assert torch.allclose(moved[:, 1] - moved[:, 1, :1], (melody - melody[0]).expand(64, 6))
+    assert torch.equal(moved[:, [0, 2, 3, 4]], d[:, [0, 2, 3, 4]])
+
+
+def test_init_with_current_analysis_fine_tunes_onto_todays_pitch_analysis(tiny_data, tmp_path):
+    from timbrel.models.harmonic_noise import LEGACY_ANALYSIS, HarmonicNoiseConfig
+
+    source = Path(__file__).resolve().parents[2] / "models" / "source" / "violin.pt"
+    kept = tmp_path / "kept"
+    train(tiny_data, "default", kept, quick_config(steps=1, valid_every=1), threads=1, progress=False, init=source)
+    moved = tmp_path / "moved"
+    train(tiny_data, "default", moved, quick_config(steps=1, valid_every=1), threads=1, progress=False, init=source,
+          current_analysis=True)
+    today = HarmonicNoiseConfig()
+    kept_config = torch.load(kept / "best.pt", weights_only=False)["model_config"]
+    moved_state = torch.load(moved / "best.pt", weights_only=False)
+    assert all(kept_config[k] == LEGACY_ANALYSIS[k] for k in LEGACY_ANALYSIS)
+    assert all(moved_state["model_config"][k] == getattr(today, k) for k in LEGACY_ANALYSIS)
+    init = json.loads((moved / "run.json").read_text())["init"]
+    assert init["current_analysis"] is True
+    # violin.pt was itself fine-tuned: every stage's minutes and steps count towards the budget.
+    card = torch.load(source, weights_only=False)["card"]["training"]
+    assert init["minutes"] == card["total_minutes"]
+    assert init["steps"] == card["steps"] + card["fine_tuned_from"]["steps"]
+
+
 def test_tracking_tells_a_decoder_that_obeys_from_one_that_ignores(tiny_data):
     # The test model's decode restores the loudness it is given (within its +-40 dB gain) and
     # ignores the centroid.

@@ -183,8 +183,8 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     - octave_ratio 0 (YIN's rule): the first trough below `threshold` (the first one avoids
       octave-down errors), or the deepest trough when none is below it;
     - octave_ratio r > 0: the first trough no deeper than r * best + octave_margin and below
-      `threshold`, where best is the deepest trough (the deepest itself when it is not below
-      `threshold`). A note whose fundamental is weak (a double bass's low string: odd harmonics
+      `threshold`, where best is the deepest trough (within octave_margin of best when best is
+      not below `threshold`). A note whose fundamental is weak (a double bass's low string: odd harmonics
       20 dB down) has a shallow trough at half its period that YIN's rule takes, an octave up;
       the true period's trough is several times deeper. A periodic sound's trough at twice its
       period is no deeper than at its period, so this does not fall an octave down either.
@@ -287,7 +287,12 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
         floor_value = torch.clamp(middle - (left - right).pow(2) / (8.0 * curvature), min=0.0)
         key = torch.where(trough, floor_value, middle + 2.0)
         best = key.amin(-1, keepdim=True)
-        acceptable = key <= torch.minimum(best * octave_ratio + octave_margin, torch.clamp(best, min=threshold))
+        # Within the octave rule's ratio of the deepest, and below the threshold; when no trough
+        # is below it, within octave_margin of the deepest (a new note over the last one's tail,
+        # both repeating at three of its periods: the deepest trough is there, the new note's
+        # own barely shallower).
+        acceptable = key <= torch.minimum(best * octave_ratio + octave_margin,
+                                          torch.clamp(best + octave_margin, min=threshold))
     else:
         key = torch.where(trough, middle, middle + 2.0)
         acceptable = key < threshold
@@ -357,7 +362,8 @@ class DescriptorAnalyzer(torch.nn.Module):
 
     def __init__(self, names: List[str], sample_rate: int, hop: int, window: int,
                  pitch_fmin: float = 40.0, pitch_fmax: float = 2000.0, pitch_window: int = 0,
-                 octave_ratio: float = 0.0, octave_margin: float = 0.0, pitch_highpass: int = 0):
+                 octave_ratio: float = 0.0, octave_margin: float = 0.0, pitch_highpass: int = 0,
+                 pitch_latest: bool = False):
         super().__init__()
         if len(names) == 0:
             raise ValueError("DescriptorAnalyzer: no descriptors to analyse")
@@ -372,6 +378,13 @@ class DescriptorAnalyzer(torch.nn.Module):
         # gentle high-pass: a plucked bass's sub-octave thump no longer looks like a period
         # twice as long); the windows then reach that much further back.
         self.pitch_highpass = int(pitch_highpass) if self.has_pitch else 0
+        # YIN compares the first L samples of its window with the window lagged (L = window -
+        # the longest lag). With `pitch_latest` the window is read backwards, so the L compared
+        # are the newest: a short period (a high note) is read from the last L + period samples,
+        # not from the oldest, and a new note is not read through the previous one's release
+        # (which repeats with it at three or four of its periods when the leap is a twelfth or
+        # two octaves). Long periods still reach back through the whole window.
+        self.pitch_latest = bool(pitch_latest) and self.has_pitch
         self.reach = self.pitch_window + self.pitch_highpass
         self.windows = CausalWindows(hop, window, self.reach)
         like = torch.zeros(1)
@@ -421,6 +434,8 @@ class DescriptorAnalyzer(torch.nn.Module):
                 local_mean = (sums[..., self.pitch_highpass:] - sums[..., : self.reach - self.pitch_highpass]) / float(
                     self.pitch_highpass)
                 pitch_frames = frames[..., self.pitch_highpass:] - local_mean
+            if self.pitch_latest:
+                pitch_frames = torch.flip(pitch_frames, [-1])
             spectra = torch.fft.rfft(pitch_frames.unsqueeze(-2) * self.yin_masks, dim=-1)
             pitch, voiced = yin_pitch(pitch_frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags,
                                       self.yin_order, self.yin_steps, self.sample_rate, self.min_lag, self.max_lag,
@@ -465,14 +480,15 @@ class DescriptorAnalyzer(torch.nn.Module):
 def pitch_analyzer_like(module) -> DescriptorAnalyzer:
     """A pitch-only analyzer with the analysis settings a model file keeps (window, pitch_fmin,
     pitch_fmax and, in files exported since they exist, pitch_window, octave_ratio,
-    octave_margin and pitch_highpass): the voicing that goes with the pitch its analyze() returns."""
+    octave_margin, pitch_highpass and pitch_latest): the voicing that goes with the pitch its
+    analyze() returns."""
     def setting(name: str, default):
         return getattr(module, name) if hasattr(module, name) else default
 
     return DescriptorAnalyzer(["pitch"], int(module.sample_rate), int(module.hop_length), int(module.window),
                               float(module.pitch_fmin), float(module.pitch_fmax), int(setting("pitch_window", 0)),
                               float(setting("octave_ratio", 0.0)), float(setting("octave_margin", 0.0)),
-                              int(setting("pitch_highpass", 0)))
+                              int(setting("pitch_highpass", 0)), bool(setting("pitch_latest", False)))
 
 
 __all__ = ["pitch_analyzer_like", "yin_difference", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",

@@ -13,7 +13,9 @@ The objective (losses.py) runs on random excerpts, augmented with a random gain 
 tilt so loudness and brightness vary independently of the notes played.
 
 `--init FILE` starts a new run from the weights of a checkpoint (models/source/NAME.pt, a
-run's best.pt) with its descriptor ranges: fine-tuning, e.g. to add the tracking term.
+run's best.pt) with its descriptor ranges: fine-tuning, e.g. to add the tracking term. With
+`--current-analysis` the fine-tuned model gets today's pitch analysis instead of the one its
+weights were trained with, so its decoder learns the corrected descriptors.
 
 Reading order: `Trainer.__init__` (setup: new, fine-tuning or resumed), `Trainer.step` (one
 optimisation step), `Trainer.validate` and `Trainer.keep_if_best` (validation and best.pt),
@@ -41,8 +43,8 @@ from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_che
                                  model_payload, save_checkpoint)
 from .data import ExcerptSampler, descriptor_ranges, load_split, validation_batches
 from .errors import TrainError
-from .losses import (LatentDiscriminator, adversary_frames, fader_losses, multiscale_spectral_loss,
-                     tracked_indices, tracking_loss, validation_shifts)
+from .losses import (LatentDiscriminator, adversary_frames, fader_losses, frames_with_signal,
+                     multiscale_spectral_loss, pitch_into_range, tracked_indices, tracking_loss, validation_shifts)
 
 LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "discriminator",
               "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
@@ -92,18 +94,25 @@ class Validation:
     foreign: float = 0.0
 
 
-def validation_tracking(model, batches: list[torch.Tensor], skip_hops: int, device, tracking_shift: float) -> float:
-    """The mean tracking loss of fixed fader shifts over the batches (mean z, no sampling)."""
+def validation_tracking(model, batches: list[torch.Tensor], skip_hops: int, device, tracking_shift: float,
+                        transpose: bool = False) -> float:
+    """The mean tracking loss of fixed fader shifts over the batches (mean z, no sampling); with
+    `transpose`, each item's pitch moved into the model's range by a fixed draw (the foreign
+    term's validation, losses.pitch_into_range)."""
     model.eval()
     tracked = len(tracked_indices(model))
     if not tracked or tracking_shift <= 0:
         return 0.0
     total = 0.0
+    draws = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for batch in batches:
             batch = batch.to(device) if device is not None else batch
             model.reset()
             z, d = model.encode(batch), model.analyze(batch)
+            if transpose:
+                d = pitch_into_range(model, d, frames_with_signal(d[:, model.descriptor_names.index("loudness")]),
+                                     draws)
             shifts = validation_shifts(batch.shape[0], tracked, tracking_shift).to(batch.device)
             total += float(tracking_loss(model, z, d, shifts, skip_hops))
     return total / len(batches)
@@ -133,8 +142,16 @@ def init_summary(path: Path, state: dict) -> dict:
     recipe = Path(path).parent / "run.json"
     if not before and recipe.exists():  # a run's best.pt: its run.json says what it cost
         before = json.loads(recipe.read_text())
-    return {"from": Path(path).name, "steps": before.get("steps", state.get("step")),
-            "minutes": before.get("minutes", state.get("minutes")), "hardware": before.get("hardware")}
+    summary = {"from": Path(path).name, "steps": before.get("steps", state.get("step")),
+               "minutes": before.get("minutes", state.get("minutes")), "hardware": before.get("hardware")}
+    earlier = before.get("fine_tuned_from")
+    if earlier:  # a fine-tuned model fine-tuned again: the minutes and steps of every stage count
+        summary["fine_tuned_from"] = earlier
+        if before.get("total_minutes") is not None:
+            summary["minutes"] = before["total_minutes"]
+        if summary["steps"] is not None and earlier.get("steps") is not None:
+            summary["steps"] = int(summary["steps"]) + int(earlier["steps"])
+    return summary
 
 
 def hardware_description(device: torch.device, threads: int) -> str:
@@ -193,7 +210,7 @@ class Trainer:
     def __init__(self, data: Path, out: Path, config: TrainConfig, config_name: str = "default", *,
                  resume: bool = False, init: Path | None = None, steps: int | None = None,
                  threads: int | None = None, device_name: str | None = None, model_overrides: dict | None = None,
-                 foreign_data: Path | None = None):
+                 foreign_data: Path | None = None, current_analysis: bool = False):
         self.data, self.out = Path(data), Path(out)
         self.checkpoint_path, self.best_path = self.out / "checkpoint.pt", self.out / "best.pt"
         if resume and not self.checkpoint_path.exists():
@@ -225,7 +242,9 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         try:
             weights_from = resumed if resumed is not None else start
-            model = model_from_checkpoint(weights_from) if weights_from else build_model(config_name,
+            # A resumed run's checkpoint already names the analysis it trains with.
+            model = model_from_checkpoint(weights_from, current_analysis and resumed is None) if weights_from \
+                else build_model(config_name,
                                                                                         **(model_overrides or {}))
         except CheckpointError as error:
             raise TrainError(str(error)) from None
@@ -286,6 +305,8 @@ class Trainer:
             self.recipe["init"] = resumed["init"]
         elif start is not None:
             self.recipe["init"] = init_summary(init, start)
+            if current_analysis:
+                self.recipe["init"]["current_analysis"] = True
         # A run started from trained weights has a trained encoder: the adversary starts at full weight.
         self.warmup_steps = 0.0 if "init" in self.recipe else config.fader_warmup * config.steps
         self.tracked = len(tracked_indices(model))
@@ -325,6 +346,8 @@ class Trainer:
                 # Only the decoder learns here: an encoder pushed by this term would take on the
                 # descriptors (measured: the loudness probe R² rose from 0.06 to 0.43).
                 zf = model.encode(xf)
+                # At the pitches this model plays, as timbre transfer and eval's foreign tracking ask.
+                df = pitch_into_range(model, df, frames_with_signal(df[:, model.descriptor_names.index("loudness")]))
             shifts = (torch.rand(xf.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
             foreign = tracking_loss(model, zf, df, shifts.to(self.device), config.skip_hops, config.clarity_weight)
             loss = loss + config.foreign_weight * foreign
@@ -350,7 +373,7 @@ class Trainer:
         foreign = 0.0
         if self.foreign_valid:
             foreign = validation_tracking(self.model, self.foreign_valid, config.skip_hops, self.device,
-                                          config.tracking_shift)
+                                          config.tracking_shift, transpose=True)
         self.model.train()
         return Validation(spectral + config.tracking_weight * tracking + config.foreign_weight * foreign,
                           spectral, tracking, foreign)
@@ -436,15 +459,17 @@ class Trainer:
 def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minutes: float | None = None,
           resume: bool = False, threads: int | None = None, device_name: str | None = None,
           progress: bool = True, model_overrides: dict | None = None, steps: int | None = None,
-          init: Path | None = None, foreign_data: Path | None = None) -> dict:
+          init: Path | None = None, foreign_data: Path | None = None, current_analysis: bool = False) -> dict:
     """Trains (or resumes) a run; returns the final summary (also written to run.json).
 
     A resumed run keeps the training config stored in its checkpoint; `steps` (if given)
     replaces the step budget, so a finished run can be extended. `max_minutes` bounds the run's
     total training time, counting the sessions before a resume. `init` (a new run only) starts
-    from a checkpoint's weights and descriptor ranges; its config name replaces config_name."""
+    from a checkpoint's weights and descriptor ranges; its config name replaces config_name;
+    `current_analysis` gives that model today's pitch analysis."""
     trainer = Trainer(data, out, config, config_name, resume=resume, init=init, steps=steps, threads=threads,
-                      device_name=device_name, model_overrides=model_overrides, foreign_data=foreign_data)
+                      device_name=device_name, model_overrides=model_overrides, foreign_data=foreign_data,
+                      current_analysis=current_analysis)
     return trainer.run(max_minutes, progress)
 
 
@@ -459,6 +484,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     parser.add_argument("--init", type=Path, default=None,
                         help="start a new run from these weights (a best.pt, or models/source/NAME.pt): fine-tuning")
+    parser.add_argument("--current-analysis", action="store_true",
+                        help="with --init: fine-tune onto today's pitch analysis (the weights' own analysis otherwise)")
     parser.add_argument("--tracking-weight", type=float, default=TrainConfig.tracking_weight,
                         help="weight of the descriptor tracking term (0 turns it off)")
     parser.add_argument("--foreign-data", type=Path, default=None,
@@ -483,13 +510,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                          final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
                          fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
                          clarity_weight=args.clarity_weight)
+    if args.current_analysis and args.init is None:
+        print("timbrel train: --current-analysis goes with --init (a new run has today's analysis already)",
+              file=sys.stderr)
+        return 2
     if args.init is not None and args.resume:
         print("timbrel train: --init starts a new run; --resume continues one: choose one", file=sys.stderr)
         return 2
     try:
         summary = train(args.data, args.config, args.out, config, max_minutes=args.max_minutes,
                         resume=args.resume, threads=args.threads, device_name=args.device,
-                        progress=not args.quiet, steps=args.steps, init=args.init, foreign_data=args.foreign_data)
+                        progress=not args.quiet, steps=args.steps, init=args.init, foreign_data=args.foreign_data,
+                        current_analysis=args.current_analysis)
     except TrainError as error:
         print(f"timbrel train: {error}", file=sys.stderr)
         return 2

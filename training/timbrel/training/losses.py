@@ -153,16 +153,22 @@ def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor,
 
 CLARITY_DIVISORS = (2, 3, 4, 5, 6)
 CLARITY_FLOOR = 0.3
+CLARITY_CEILING = 0.2
 
 
 def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tensor, hop: int, sample_rate: int,
                        skip_hops: int, window: int = 2048) -> torch.Tensor:
-    """How much the output y [B, 1, T] looks periodic at a fraction of the period its pitch
-    descriptor asks for (pitch [B, F] in MIDI, on `frames` [B, F]): YIN's normalised difference
-    d' at period / k for k in CLARITY_DIVISORS should stay above CLARITY_FLOOR, or the analysis
-    (any pitch analysis) hears k times the asked pitch. The synthesiser puts the fundamental
-    where it is told; a decoder that leaves all the energy in one upper harmonic (as the shipped
-    ones do from other instruments' latents) makes this large. Differentiable in y."""
+    """How far the output y [B, 1, T] is from reading as the pitch its descriptor asks for
+    (pitch [B, F] in MIDI, on `frames` [B, F]), in YIN's normalised difference d':
+    - d' at the asked period should stay below CLARITY_CEILING: the harmonics, not the noise,
+      carry the sound. Asked for a centroid below a high pitch (a cello's brightness at a
+      violin's top notes), a decoder can meet the centroid with low noise bands and drop the
+      harmonics; every pitch analysis then reads the noise.
+    - d' at period / k for k in CLARITY_DIVISORS should stay above CLARITY_FLOOR, or the
+      analysis hears k times the asked pitch (a decoder that leaves all the energy in one upper
+      harmonic).
+    The synthesiser puts the fundamental where it is told, so both are the decoder's doing.
+    Differentiable in y."""
     from ..format.descriptors import YinSettings, causal_frames, yin_difference, zero_history
 
     windows, _ = causal_frames(y, hop, window, zero_history(y, hop, window))  # [B, F, window]
@@ -171,17 +177,39 @@ def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tenso
     spectra = torch.fft.rfft(windows.unsqueeze(-2) * yin.masks(windows)[:2], dim=-1)
     normalised = yin_difference(windows, spectra[..., 0, :], spectra[..., 1, :], yin.lags(windows), lags_max)
     period = sample_rate / (440.0 * torch.pow(2.0, (pitch - 69.0) / 12.0))           # samples, [B, F]
-    penalties = []
-    for k in CLARITY_DIVISORS:
-        lag = torch.clamp(period / k, 2.0, float(lags_max - 1))                      # d' index lag - 1
+
+    def at_lag(lag: torch.Tensor) -> torch.Tensor:
+        """d' at fractional lags (linear interpolation; index i of d' is lag i + 1)."""
+        lag = torch.clamp(lag, 2.0, float(lags_max - 1))
         low = lag.floor().long()
         fraction = lag - low.to(lag.dtype)
-        value = (normalised.gather(-1, (low - 1).unsqueeze(-1)).squeeze(-1) * (1 - fraction)
-                 + normalised.gather(-1, low.unsqueeze(-1)).squeeze(-1) * fraction)
-        penalties.append(torch.relu(CLARITY_FLOOR - value))
+        return (normalised.gather(-1, (low - 1).unsqueeze(-1)).squeeze(-1) * (1 - fraction)
+                + normalised.gather(-1, low.unsqueeze(-1)).squeeze(-1) * fraction)
+
+    penalties = [torch.relu(CLARITY_FLOOR - at_lag(period / k)) for k in CLARITY_DIVISORS]
+    penalty = torch.stack(penalties, 0).mean(0) + torch.relu(at_lag(period) - CLARITY_CEILING)
     mask = frames[:, skip_hops:].to(y.dtype)
-    penalty = torch.stack(penalties, 0).mean(0)[:, skip_hops:]
-    return (penalty * mask).sum() / (mask.sum() + 1e-9)
+    return (penalty[:, skip_hops:] * mask).sum() / (mask.sum() + 1e-9)
+
+
+def pitch_into_range(model, d: torch.Tensor, frames: torch.Tensor, generator: torch.Generator | None = None,
+                     margin: float = 0.1) -> torch.Tensor:
+    """d [B, D, F] with each item's pitch transposed (the melody kept) so that its median over
+    `frames` [B, F] lands at a random point of the model's pitch range, `margin` in from either
+    end: other instruments' spectral shapes at the pitches this model is asked to play (a cello's
+    brightness at a violin's top notes, as timbre transfer and the foreign tracking measure do)."""
+    if "pitch" not in model.descriptor_names:
+        return d
+    i = model.descriptor_names.index("pitch")
+    low, high = float(model.descriptor_min[i]), float(model.descriptor_max[i])
+    pitch = d[:, i]
+    median = torch.stack([p[m].median() if m.any() else p.median() for p, m in zip(pitch, frames)])
+    where = torch.rand(d.shape[0], generator=generator, device=d.device) if generator is None else \
+        torch.rand(d.shape[0], generator=generator).to(d.device)
+    centre = low + (high - low) * (margin + (1.0 - 2.0 * margin) * where)
+    out = d.clone()
+    out[:, i] = pitch + (centre - median).unsqueeze(-1)
+    return out
 
 
 def validation_shifts(batch: int, tracked: int, largest: float) -> torch.Tensor:
