@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -339,22 +340,41 @@ def test_pitch_clarity_penalises_noise_in_place_of_the_harmonics():
     assert loss.item() > 0.3 and noisy.grad.abs().sum().item() > 0
 
 
-def test_pitch_into_range_moves_each_melody_into_the_model_range_and_keeps_its_shape():
-    from timbrel.training.losses import pitch_into_range
+def test_into_range_moves_each_contour_into_the_model_range_and_keeps_its_shape():
+    from timbrel.training.losses import into_range
 
     model = build_model("default")
-    model.set_descriptor_range([-80.0, 55.0, 60.0, 40.0, -60.0], [0.0, 91.0, 12000.0, 8000.0, 0.0])
+    model.set_descriptor_range([-80.0, 55.0, 1000.0, 40.0, -60.0], [0.0, 91.0, 8000.0, 8000.0, 0.0])
     melody = torch.tensor([36.0, 38.0, 40.0, 41.0, 43.0, 20.0])  # a cello's low notes; the last frame silent
+    brightness = torch.tensor([400.0, 500.0, 600.0, 700.0, 800.0, 100.0])
     d = torch.zeros(64, 5, 6)
-    d[:, 1] = melody
+    d[:, 1], d[:, 2] = melody, brightness
     d[:, 0, :5], d[:, 0, 5] = -20.0, -90.0
     frames = d[:, 0] > -50.0
-    moved = pitch_into_range(model, d, frames, torch.Generator().manual_seed(0))
+    moved = into_range(model, d, frames, torch.Generator().manual_seed(0))
     medians = moved[:, 1, :5].median(-1).values
     assert medians.min() >= 55.0 + 0.1 * 36 - 1e-4 and medians.max() <= 91.0 - 0.1 * 36 + 1e-4
     assert medians.max() - medians.min() > 15.0  # spread over the range, not one point
     assert torch.allclose(moved[:, 1] - moved[:, 1, :1], (melody - melody[0]).expand(64, 6))
-    assert torch.equal(moved[:, [0, 2, 3, 4]], d[:, [0, 2, 3, 4]])
+    # Hz descriptors move in octaves: the median lands inside 1 to 8 kHz, the ratios stay.
+    octaves = torch.log2(moved[:, 2, :5].median(-1).values)
+    assert octaves.min() >= math.log2(1000.0) + 0.3 - 1e-4 and octaves.max() <= math.log2(8000.0) - 0.3 + 1e-4
+    torch.testing.assert_close(moved[:, 2] / moved[:, 2, :1], (brightness / brightness[0]).expand(64, 6))
+    assert torch.equal(moved[:, 0], d[:, 0])  # loudness is left as played
+
+
+def test_a_frozen_encoder_keeps_its_weights_while_the_decoder_learns(tiny_data, tmp_path):
+    source = Path(__file__).resolve().parents[2] / "models" / "source" / "violin.pt"
+    run = tmp_path / "frozen"
+    train(tiny_data, "default", run, quick_config(steps=3, valid_every=3, freeze_encoder=True, tracking_weight=1.0),
+          threads=1, progress=False, init=source)
+    before = torch.load(source, weights_only=False)["model"]
+    after = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+    encoder = [k for k in before if k.startswith("encoder.")]
+    decoder = [k for k in before if k.startswith("decoder.") and before[k].is_floating_point()]
+    assert encoder and all(torch.equal(before[k], after[k]) for k in encoder)
+    assert any(not torch.equal(before[k], after[k]) for k in decoder)
+    assert json.loads((run / "run.json").read_text())["train_config"]["freeze_encoder"] is True
 
 
 def test_init_with_current_analysis_fine_tunes_onto_todays_pitch_analysis(tiny_data, tmp_path):

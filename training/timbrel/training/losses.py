@@ -192,23 +192,29 @@ def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tenso
     return (penalty[:, skip_hops:] * mask).sum() / (mask.sum() + 1e-9)
 
 
-def pitch_into_range(model, d: torch.Tensor, frames: torch.Tensor, generator: torch.Generator | None = None,
-                     margin: float = 0.1) -> torch.Tensor:
-    """d [B, D, F] with each item's pitch transposed (the melody kept) so that its median over
-    `frames` [B, F] lands at a random point of the model's pitch range, `margin` in from either
-    end: other instruments' spectral shapes at the pitches this model is asked to play (a cello's
-    brightness at a violin's top notes, as timbre transfer and the foreign tracking measure do)."""
-    if "pitch" not in model.descriptor_names:
-        return d
-    i = model.descriptor_names.index("pitch")
-    low, high = float(model.descriptor_min[i]), float(model.descriptor_max[i])
-    pitch = d[:, i]
-    median = torch.stack([p[m].median() if m.any() else p.median() for p, m in zip(pitch, frames)])
-    where = torch.rand(d.shape[0], generator=generator, device=d.device) if generator is None else \
-        torch.rand(d.shape[0], generator=generator).to(d.device)
-    centre = low + (high - low) * (margin + (1.0 - 2.0 * margin) * where)
+def into_range(model, d: torch.Tensor, frames: torch.Tensor, generator: torch.Generator | None = None,
+               margin: float = 0.1, names: Sequence[str] = ("pitch",) + TRACKED) -> torch.Tensor:
+    """d [B, D, F] with each item's `names` descriptors moved (their contour kept: transposed,
+    or scaled in octaves for Hz descriptors) so that each one's median over `frames` [B, F]
+    lands at a random point of the model's range for it, `margin` in from either end. Other
+    instruments' audio then asks for what this model is asked to play: a cello's brightness
+    contour at a violin's pitches and centroids, as timbre transfer and the foreign tracking
+    measure (one descriptor swept over the model's range, the others another instrument's) do."""
     out = d.clone()
-    out[:, i] = pitch + (centre - median).unsqueeze(-1)
+    for name in names:
+        if name not in model.descriptor_names:
+            continue
+        i = model.descriptor_names.index(name)
+        octaves = in_octaves(model.descriptor_units[i])
+        low, high = float(model.descriptor_min[i]), float(model.descriptor_max[i])
+        value = torch.log2(torch.clamp(d[:, i], min=1e-3)) if octaves else d[:, i]
+        if octaves:
+            low, high = math.log2(max(low, 1e-3)), math.log2(max(high, 1e-3))
+        median = torch.stack([v[m].median() if m.any() else v.median() for v, m in zip(value, frames)])
+        where = torch.rand(d.shape[0], generator=generator).to(d.device)
+        centre = low + (high - low) * (margin + (1.0 - 2.0 * margin) * where)
+        moved = value + (centre - median).unsqueeze(-1)
+        out[:, i] = torch.exp2(moved) if octaves else moved
     return out
 
 
