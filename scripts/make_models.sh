@@ -46,11 +46,11 @@ one() {
     final=$tuned
   fi
   if [ "$foreign_minutes" != 0 ]; then
-    # Stage 3: other instruments' audio (the decoder learns from it, the encoder does not).
+    # Stage 3: other instruments' audio; only the decoder learns, so z holds what it held.
     local start=(--init "$final/best.pt")
     [ -f "$third/checkpoint.pt" ] && start=(--resume)
     "$py" -m timbrel train "$data" --out "$third" "${start[@]}" --steps 1700 --max-minutes "$foreign_minutes" \
-      --learning-rate 3e-4 --tracking-weight 2 --fader-weight 1 --foreign-data "$foreign" --foreign-weight 2 \
+      --learning-rate 3e-4 --tracking-weight 2 --freeze-encoder --foreign-data "$foreign" --foreign-weight 2 \
       --clarity-weight 4 --threads 1 --quiet
     final=$third
   fi
