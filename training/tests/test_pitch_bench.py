@@ -60,10 +60,17 @@ def test_scores_tell_right_from_octave_errors_and_false_alarms(clip):
 
 def test_the_command_prints_and_writes_the_figures(tmp_path):
     out = tmp_path / "pitch.json"
-    result = subprocess.run([sys.executable, "-m", "timbrel", "bench", "pitch", "--instruments", "contrabass",
-                             "--soundfonts", "FluidR3", "--seconds", "6", "--no-pyin", "--out", str(out)],
+    model = Path(__file__).resolve().parents[2] / "models" / "violin.ts"
+    result = subprocess.run([sys.executable, "-m", "timbrel", "bench", "pitch", str(model), "--instruments",
+                             "contrabass", "--soundfonts", "FluidR3", "--seconds", "6", "--no-pyin", "--out", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("contrabass") and "met on 1 of 1 instruments" in result.stdout
-    figures = json.loads(out.read_text())["results"]["contrabass"]["timbrel"]
+    written = json.loads(out.read_text())
+    figures = written["results"]["contrabass"]["timbrel"]
     assert 0.0 <= figures["raw_pitch"] <= 1.0 and figures["voiced_frames"] > 100
+    assert "violin" in written["results"]["contrabass"]
+    # The model's analysis cost per hop, beside the first shipped analysis at the same hop.
+    cost = written["analysis_cost"]["violin"]
+    assert cost["hop"] == 512 and cost["model_us"] > 0 and cost["legacy_us"] > 0
+    assert "violin: analysis" in result.stdout

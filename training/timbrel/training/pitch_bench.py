@@ -286,6 +286,56 @@ def model_estimator(path: Path) -> Callable[[np.ndarray], Estimate]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Cost per hop
+
+
+def analysis_cost_us(analyze: Callable, hop: int, seconds: float = 3.0, repeats: int = 3) -> float:
+    """Microseconds per hop of `analyze` fed hop by hop (as the plugin streams at a buffer of one
+    hop), one thread, inference mode; the best of `repeats` runs (timeit's rule)."""
+    import time
+
+    import torch
+
+    calls = int(seconds * SAMPLE_RATE / hop)
+    x = 0.1 * torch.randn(1, 1, calls * hop, generator=torch.Generator().manual_seed(0))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    best = math.inf
+    try:
+        with torch.inference_mode():
+            for i in range(20):
+                analyze(x[..., i * hop:(i + 1) * hop])
+            for _ in range(repeats):
+                start = time.perf_counter()
+                for i in range(calls):
+                    analyze(x[..., i * hop:(i + 1) * hop])
+                best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return 1e6 * best / calls
+
+
+def model_analysis_cost(path: Path) -> dict:
+    """A model file's analyze() per hop beside the analysis the first shipped models exported
+    (LEGACY_ANALYSIS: YIN from 90 Hz over the 1024-sample window) at the same rate, hop and
+    descriptors, frozen as an export freezes it."""
+    import torch
+
+    from ..format.contract import load_and_check
+    from ..format.descriptors import DescriptorAnalyzer
+    from ..models.harmonic_noise import LEGACY_ANALYSIS
+
+    module, info = load_and_check(path)
+    module.reset()
+    legacy = DescriptorAnalyzer(list(info.descriptor_names), info.sample_rate, info.hop_length,
+                                int(getattr(module, "window", 1024)), LEGACY_ANALYSIS["pitch_fmin"],
+                                float(getattr(module, "pitch_fmax", 2000.0)))
+    legacy = torch.jit.freeze(torch.jit.script(legacy.eval()))
+    return {"hop": info.hop_length, "model_us": analysis_cost_us(module.analyze, info.hop_length),
+            "legacy_us": analysis_cost_us(legacy, info.hop_length)}
+
+
+# ---------------------------------------------------------------------------------------------
 # Scoring
 
 
@@ -413,7 +463,14 @@ def cmd_bench_pitch(args: argparse.Namespace) -> int:
         return 2
     for line in summary(results):
         print(line)
+    costs = {}
+    for path in args.models:
+        costs[path.stem] = model_analysis_cost(path)
+        cost = costs[path.stem]
+        print(f"{path.stem}: analysis {cost['model_us']:.0f} us per hop of {cost['hop']} (one thread, hop by hop); "
+              f"the first shipped analysis (YIN from 90 Hz) {cost['legacy_us']:.0f} us at the same hop")
     if args.out:
         write_atomically(args.out, json.dumps({"targets": TARGETS, "seconds": args.seconds,
-                                               "soundfonts": args.soundfonts, "results": results}, indent=2) + "\n")
+                                               "soundfonts": args.soundfonts, "results": results,
+                                               "analysis_cost": costs}, indent=2) + "\n")
     return 0
