@@ -5,6 +5,7 @@ with the measured metrics."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from ..files import write_atomically
@@ -30,7 +31,8 @@ def model_card(run: Path, state: dict, name: str, instrument: str | None, descri
     if foreign:  # other instruments' audio the fine-tuning decoded latents of (timbrel train --foreign-data)
         data["foreign"] = {"instruments": foreign.get("instruments"), "sources": foreign.get("sources"),
                            "license": "MIT", "generated_by": (
-                               f"timbrel dataset melodies --instruments {' '.join(foreign.get('instruments') or [])} "
+                               f"timbrel dataset melodies --instruments "
+                               f"{' '.join(shlex.quote(i) for i in foreign.get('instruments') or [])} "
                                f"--soundfonts {' '.join(foreign.get('soundfonts') or [])} "
                                f"--seconds {foreign.get('seconds_each')} --seed {foreign.get('seed')}")}
     config = state["model_config"]
