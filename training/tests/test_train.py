@@ -380,7 +380,11 @@ def test_a_frozen_encoder_keeps_its_weights_while_the_decoder_learns(tiny_data, 
 def test_init_with_current_analysis_fine_tunes_onto_todays_pitch_analysis(tiny_data, tmp_path):
     from timbrel.models.harmonic_noise import LEGACY_ANALYSIS, HarmonicNoiseConfig
 
-    source = Path(__file__).resolve().parents[2] / "models" / "source" / "violin.pt"
+    # A checkpoint from before the analysis fields existed (the first shipped models' sources).
+    shipped = torch.load(Path(__file__).resolve().parents[2] / "models" / "source" / "violin.pt", weights_only=False)
+    config = {k: v for k, v in shipped["model_config"].items() if k not in LEGACY_ANALYSIS}
+    source = tmp_path / "violin-first-analysis.pt"
+    torch.save(dict(shipped, model_config=config | {"pitch_fmin": LEGACY_ANALYSIS["pitch_fmin"]}), source)
     kept = tmp_path / "kept"
     train(tiny_data, "default", kept, quick_config(steps=1, valid_every=1), threads=1, progress=False, init=source)
     moved = tmp_path / "moved"
