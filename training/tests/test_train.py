@@ -303,15 +303,24 @@ def test_the_foreign_term_decodes_other_instruments_latents(tiny_data, tmp_path)
     assert len(validated) == 2 and all(float(r["valid_foreign"]) > 0 for r in validated)
 
 
+CLARITY_HOP, CLARITY_FRAMES = 512, 12
+
+
+def clarity_case(f0: float, harmonics: int):
+    """Times, the asked pitch on every frame, every frame counted, and a tone at f0 with
+    `harmonics` harmonics falling as 1/k: what pitch_clarity_loss should not penalise."""
+    t = torch.arange(CLARITY_HOP * CLARITY_FRAMES, dtype=torch.float64) / RATE
+    pitch = torch.full((1, CLARITY_FRAMES), 69.0 + 12 * np.log2(f0 / 440.0))
+    everywhere = torch.ones(1, CLARITY_FRAMES, dtype=torch.bool)
+    tone = sum(torch.sin(2 * np.pi * k * f0 * t) / k for k in range(1, harmonics + 1)).float().reshape(1, 1, -1)
+    return t, pitch, everywhere, tone
+
+
 def test_pitch_clarity_penalises_an_output_that_sounds_a_harmonic_up():
     from timbrel.training.losses import pitch_clarity_loss
 
-    hop, frames = 512, 12
-    t = torch.arange(hop * frames, dtype=torch.float64) / RATE
-    f0 = 220.0
-    pitch = torch.full((1, frames), 69.0 + 12 * np.log2(f0 / 440.0))
-    everywhere = torch.ones(1, frames, dtype=torch.bool)
-    rich = sum(torch.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 10)).float().reshape(1, 1, -1)
+    hop, f0 = CLARITY_HOP, 220.0
+    t, pitch, everywhere, rich = clarity_case(f0, 9)
     assert pitch_clarity_loss(rich, pitch, everywhere, hop, RATE, 2).item() == 0.0
     # Nearly all the energy in the 6th harmonic: any pitch analysis hears 6 * f0.
     upper = (torch.sin(2 * np.pi * 6 * f0 * t) + 0.05 * torch.sin(2 * np.pi * f0 * t)).float().reshape(1, 1, -1)
@@ -326,13 +335,9 @@ def test_pitch_clarity_penalises_noise_in_place_of_the_harmonics():
     # noise bands and no harmonics: the analysis then reads the noise, not the asked pitch.
     from timbrel.training.losses import pitch_clarity_loss
 
-    hop, frames = 512, 12
-    t = torch.arange(hop * frames, dtype=torch.float64) / RATE
-    f0 = 880.0
-    pitch = torch.full((1, frames), 69.0 + 12 * np.log2(f0 / 440.0))
-    everywhere = torch.ones(1, frames, dtype=torch.bool)
-    tone = sum(torch.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6)).float().reshape(1, 1, -1)
-    noise = torch.randn(1, 1, hop * frames, generator=torch.Generator().manual_seed(1))
+    hop = CLARITY_HOP
+    _, pitch, everywhere, tone = clarity_case(880.0, 5)
+    noise = torch.randn(1, 1, hop * CLARITY_FRAMES, generator=torch.Generator().manual_seed(1))
     assert pitch_clarity_loss(tone, pitch, everywhere, hop, RATE, 2).item() == 0.0
     noisy = (0.05 * tone + noise).requires_grad_(True)
     loss = pitch_clarity_loss(noisy, pitch, everywhere, hop, RATE, 2)
@@ -350,8 +355,7 @@ def test_into_range_moves_each_contour_into_the_model_range_and_keeps_its_shape(
     d = torch.zeros(64, 5, 6)
     d[:, 1], d[:, 2] = melody, brightness
     d[:, 0, :5], d[:, 0, 5] = -20.0, -90.0
-    frames = d[:, 0] > -50.0
-    moved = into_range(model, d, frames, torch.Generator().manual_seed(0))
+    moved = into_range(model, d, torch.Generator().manual_seed(0))  # medians over the frames with signal
     medians = moved[:, 1, :5].median(-1).values
     assert medians.min() >= 55.0 + 0.1 * 36 - 1e-4 and medians.max() <= 91.0 - 0.1 * 36 + 1e-4
     assert medians.max() - medians.min() > 15.0  # spread over the range, not one point

@@ -184,8 +184,8 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
       octave-down errors), or the deepest trough when none is below it;
     - octave_ratio r > 0: the first trough no deeper than r * best + octave_margin and below
       `threshold`, where best is the deepest trough (within octave_margin of best when best is
-      not below `threshold`). A note whose fundamental is weak (a double bass's low string: odd harmonics
-      20 dB down) has a shallow trough at half its period that YIN's rule takes, an octave up;
+      not below `threshold`). A note whose fundamental is weak (a double bass's low string: odd
+      harmonics 20 dB down) has a shallow trough at half its period that YIN's rule takes, an octave up;
       the true period's trough is several times deeper. A periodic sound's trough at twice its
       period is no deeper than at its period, so this does not fall an octave down either.
 

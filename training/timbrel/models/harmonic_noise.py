@@ -69,7 +69,8 @@ class HarmonicNoiseConfig:
     # (at least 2 * sample_rate / pitch_fmin) with its local mean over pitch_highpass samples
     # removed, and the octave rule of octave_ratio and octave_margin (0: YIN's first-below-
     # threshold rule); with pitch_latest, YIN compares the newest samples of the window with
-    # older ones rather than the oldest with newer ones (descriptors.DescriptorAnalyzer). The search reaches 28 Hz so that a 30 Hz period has a trough inside it.
+    # older ones rather than the oldest with newer ones (descriptors.DescriptorAnalyzer). The
+    # search reaches 28 Hz so that a 30 Hz period has a trough inside it.
     # LEGACY_ANALYSIS is what models trained before these fields existed were analysed with.
     # `timbrel bench pitch` measures it.
     pitch_fmin: float = 28.0

@@ -200,18 +200,42 @@ def latent_probe(model, z: np.ndarray, d: np.ndarray, ridge: float = 1e-2) -> di
 TYPICAL_HOST_BLOCK = 512
 
 
-def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hops_per_call: int = 1) -> float:
-    """Streaming encode/analyze/decode on one thread, `hops_per_call` hops per call (1: hop by
-    hop), in inference mode as the plugin runs it (encode_analyze where the model has it); the
-    best of `repeats` runs of `seconds` each (timeit's rule: the slower runs measure the
-    machine's other load, not the model)."""
-    rate = int(model.sample_rate)
-    length = int(model.hop_length) * hops_per_call  # samples per call
-    calls = int(seconds * rate / length)
+def best_streaming_seconds(call, length: int, calls: int, repeats: int = 3, reset=None) -> float:
+    """The best of `repeats` wall times of `calls` calls of `call`, each on the next `length`
+    samples of fixed noise, on one thread in inference mode after 20 warm-up calls (timeit's
+    rule: the slower runs measure the machine's other load, not the code). `reset`, when
+    given, restarts the stream before the warm-up, before each run and after the last."""
     x = 0.1 * torch.randn(1, 1, calls * length, generator=torch.Generator().manual_seed(0))
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     best = math.inf
+    try:
+        with torch.inference_mode():
+            if reset is not None:
+                reset()
+            for i in range(20):
+                call(x[..., i * length:(i + 1) * length])
+            for _ in range(repeats):
+                if reset is not None:
+                    reset()
+                start = time.perf_counter()
+                for i in range(calls):
+                    call(x[..., i * length:(i + 1) * length])
+                best = min(best, time.perf_counter() - start)
+            if reset is not None:
+                reset()
+    finally:
+        torch.set_num_threads(previous)
+    return best
+
+
+def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hops_per_call: int = 1) -> float:
+    """Streaming encode/analyze/decode on one thread, `hops_per_call` hops per call (1: hop by
+    hop), in inference mode as the plugin runs it (encode_analyze where the model has it); the
+    best of `repeats` runs of `seconds` each."""
+    rate = int(model.sample_rate)
+    length = int(model.hop_length) * hops_per_call  # samples per call
+    calls = int(seconds * rate / length)
     joined = hasattr(model, "encode_analyze")
 
     def call(block: torch.Tensor) -> torch.Tensor:
@@ -219,21 +243,7 @@ def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hop
             return model.decode(model.encode_analyze(block))
         return model.decode(torch.cat([model.encode(block), model.analyze(block)], 1))
 
-    try:
-        with torch.inference_mode():
-            model.reset()
-            for i in range(20):
-                call(x[..., i * length:(i + 1) * length])
-            for _ in range(repeats):
-                model.reset()
-                start = time.perf_counter()
-                for i in range(calls):
-                    call(x[..., i * length:(i + 1) * length])
-                best = min(best, time.perf_counter() - start)
-            model.reset()
-    finally:
-        torch.set_num_threads(previous)
-    return calls * length / rate / best
+    return calls * length / rate / best_streaming_seconds(call, length, calls, repeats, model.reset)
 
 
 def regression_phrase(model, instrument: str) -> np.ndarray:

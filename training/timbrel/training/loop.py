@@ -43,8 +43,8 @@ from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_che
                                  model_payload, save_checkpoint)
 from .data import ExcerptSampler, descriptor_ranges, load_split, validation_batches
 from .errors import TrainError
-from .losses import (LatentDiscriminator, adversary_frames, fader_losses, frames_with_signal,
-                     multiscale_spectral_loss, into_range, tracked_indices, tracking_loss, validation_shifts)
+from .losses import (LatentDiscriminator, adversary_frames, fader_losses, into_range, multiscale_spectral_loss,
+                     tracked_indices, tracking_loss, validation_shifts)
 
 LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "discriminator",
               "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
@@ -112,8 +112,7 @@ def validation_tracking(model, batches: list[torch.Tensor], skip_hops: int, devi
             model.reset()
             z, d = model.encode(batch), model.analyze(batch)
             if transpose:
-                d = into_range(model, d, frames_with_signal(d[:, model.descriptor_names.index("loudness")]),
-                               draws)
+                d = into_range(model, d, draws)
             shifts = validation_shifts(batch.shape[0], tracked, tracking_shift).to(batch.device)
             total += float(tracking_loss(model, z, d, shifts, skip_hops))
     return total / len(batches)
@@ -245,8 +244,7 @@ class Trainer:
             weights_from = resumed if resumed is not None else start
             # A resumed run's checkpoint already names the analysis it trains with.
             model = model_from_checkpoint(weights_from, current_analysis and resumed is None) if weights_from \
-                else build_model(config_name,
-                                                                                        **(model_overrides or {}))
+                else build_model(config_name, **(model_overrides or {}))
         except CheckpointError as error:
             raise TrainError(str(error)) from None
         train_clips = load_split(self.data, "train", model.sample_rate)
@@ -358,7 +356,7 @@ class Trainer:
                 # descriptors (measured: the loudness probe R² rose from 0.06 to 0.43).
                 zf = model.encode(xf)
                 # At the pitches and spectral shapes this model plays, as eval's foreign tracking asks.
-                df = into_range(model, df, frames_with_signal(df[:, model.descriptor_names.index("loudness")]))
+                df = into_range(model, df)
             shifts = (torch.rand(xf.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
             foreign = tracking_loss(model, zf, df, shifts.to(self.device), config.skip_hops, config.clarity_weight)
             loss = loss + config.foreign_weight * foreign

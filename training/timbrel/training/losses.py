@@ -192,16 +192,17 @@ def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tenso
     return (penalty[:, skip_hops:] * mask).sum() / (mask.sum() + 1e-9)
 
 
-def into_range(model, d: torch.Tensor, frames: torch.Tensor, generator: torch.Generator | None = None,
-               margin: float = 0.1, names: Sequence[str] = ("pitch",) + TRACKED) -> torch.Tensor:
+def into_range(model, d: torch.Tensor, generator: torch.Generator | None = None, margin: float = 0.1,
+               names: Sequence[str] = ("pitch",) + TRACKED) -> torch.Tensor:
     """d [B, D, F] with each item's `names` descriptors moved (their contour kept: transposed,
-    or scaled in octaves for Hz descriptors) so that each one's median over `frames` [B, F]
-    lands at a random point of the model's range for it, `margin` in from either end. Other
+    or scaled in octaves for Hz descriptors) so that each one's median over the item's frames
+    with signal (frames_with_signal of its loudness) lands at a random point of the model's range for it, `margin` in from either end. Other
     instruments' audio then asks for what this model is asked to play: a cello's brightness
     contour at a violin's pitches and centroids, as the foreign tracking measure does. (Moving
     only half the descriptors, so that a violin's centroids are also asked for at a cello's
     pitches, measured worse on the violin and the choir: centroid r from cello, bassoon and
     alto sax about 0, against 0.46 to 0.65.)"""
+    frames = frames_with_signal(d[:, model.descriptor_names.index("loudness")])
     out = d.clone()
     for name in names:
         if name not in model.descriptor_names:

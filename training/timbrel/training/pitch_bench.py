@@ -291,28 +291,11 @@ def model_estimator(path: Path) -> Callable[[np.ndarray], Estimate]:
 
 def analysis_cost_us(analyze: Callable, hop: int, seconds: float = 3.0, repeats: int = 3) -> float:
     """Microseconds per hop of `analyze` fed hop by hop (as the plugin streams at a buffer of one
-    hop), one thread, inference mode; the best of `repeats` runs (timeit's rule)."""
-    import time
-
-    import torch
+    hop), one thread, inference mode; the best of `repeats` runs (timbrel eval's timing)."""
+    from .evaluate import best_streaming_seconds
 
     calls = int(seconds * SAMPLE_RATE / hop)
-    x = 0.1 * torch.randn(1, 1, calls * hop, generator=torch.Generator().manual_seed(0))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    best = math.inf
-    try:
-        with torch.inference_mode():
-            for i in range(20):
-                analyze(x[..., i * hop:(i + 1) * hop])
-            for _ in range(repeats):
-                start = time.perf_counter()
-                for i in range(calls):
-                    analyze(x[..., i * hop:(i + 1) * hop])
-                best = min(best, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
-    return 1e6 * best / calls
+    return 1e6 * best_streaming_seconds(analyze, hop, calls, repeats) / calls
 
 
 def model_analysis_cost(path: Path) -> dict:
