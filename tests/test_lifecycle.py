@@ -44,7 +44,8 @@ def test_construction_and_a_state_restore_while_playing_return_before_the_model_
     output, report = render_native(audio, SAMPLE_RATE, plugin_path=plugin_path, block=256, realtime=True, pace=1.0,
                                    host=rt_host, events=[(0.5, model_state(models / "flute.ts"))])
     print(f"\nconstruct {report['construct_ms']:.1f} ms, waited {report['load_wait_ms']:.1f} ms for the default "
-          f"model; state restore call {report['events'][0]['call_ms']:.1f} ms; waits {report['audio_thread_waits']}")
+          f"model; state restore call {report['events'][0]['call_ms']:.1f} ms, its load ended {report['load_wait_after_ms']:.1f} ms "
+          f"after the render; waits {report['audio_thread_waits']}")
     assert report["loading_after_construct"] is True
     assert report["load_wait_ms"] > 0.0
     state_event = report["events"][0]

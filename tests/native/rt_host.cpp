@@ -49,7 +49,9 @@
           [--no-wait-load]            start playback without waiting for the plugin's model
                                       loads (by default the host polls the plugin's Status until
                                       it no longer reports loading, as a user waits for a
-                                      session to open)
+                                      session to open; after playback it waits likewise
+                                      for a load a state event started, before it reads
+                                      the status: load_wait_after_ms)
       timbrel_rt_host --selftest-alloc
       timbrel_rt_host --selftest-waits
           proves the allocation counter counts: a deliberate malloc, new and strdup (allocating
@@ -74,7 +76,8 @@
     condition_wait, semaphore_wait, futex_wait, sleep, yield, and total; reset() calls made
     with --reset-at count too), construct_ms and loading_after_construct (instance 0's
     createPluginInstance and whether its Status said loading right after), load_wait_ms
-    (how long the host waited for loads before playback), events ([{seconds, kind, call_ms,
+    (how long the host waited for loads before playback), load_wait_after_ms (after playback,
+    for a load still under way), events ([{seconds, kind, call_ms,
     loading_after}] for each --at / --state-at / --reset-at), rss_mb_before_instances and
     rss_mb_after_instances (resident memory around creating and loading every instance),
     timeline ([{seconds, rss_mb, underruns, callbacks, callback_p999_us, callback_max_us,
@@ -971,6 +974,9 @@ int runHost (const Options& o)
     }
     audioThread.join();
     pumpMessages (20);
+    // A state event's load may outlast the render (a sanitizer build loads ~10x slower): the
+    // status reports where it ends, not a load cut short by the end of the input.
+    const double loadWaitAfterMs = o.waitForLoads ? waitUntilLoaded (first) : 0.0;
     if (o.timelineSeconds > 0.0 && timedSoFar.load() > timelineFrom)
         record ((double) totalSamples / sampleRate);
 
@@ -1048,6 +1054,7 @@ int runHost (const Options& o)
     report->setProperty ("construct_ms", constructMs);
     report->setProperty ("loading_after_construct", loadingAfterConstruct);
     report->setProperty ("load_wait_ms", loadWaitMs);
+    report->setProperty ("load_wait_after_ms", loadWaitAfterMs);
 
     const juce::File reportFile (juce::File::getCurrentWorkingDirectory().getChildFile (o.report));
     if (! reportFile.replaceWithText (juce::JSON::toString (juce::var (report.get())) + "\n"))
