@@ -282,7 +282,8 @@ def test_analyzer_computes_what_the_descriptor_functions_compute():
 
 # The pitch analysis models export now (HarmonicNoiseConfig's defaults): YIN over a 4096-sample
 # look-behind reaching 28 Hz (so 30 Hz has a trough) with its 200-sample local mean removed, the
-# octave rule, and the newest samples compared with older ones (pitch_latest).
+# octave rule, the newest samples compared with older ones (pitch_latest), at half the rate
+# (pitch_decimation 2).
 
 LONG = 4096
 SPECTRAL = 1024
@@ -290,7 +291,7 @@ SPECTRAL = 1024
 
 def new_analysis(signal: torch.Tensor, names=("pitch",)) -> tuple[torch.Tensor, torch.Tensor]:
     analyzer = descriptors.DescriptorAnalyzer(list(names), RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, LONG, 2.0, 0.02, 200,
-                                              True)
+                                              True, 2)
     signal = signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
     d, voiced = analyzer.describe(analyzer.windows(signal))
     settled = LONG // CAUSAL_HOP
@@ -358,7 +359,13 @@ BAD_INPUT = {
     "DC": (lambda: torch.full((1, 1, RATE // 2), 0.5), "unvoiced"),
     "white noise": (lambda: white_noise(0.6), "unvoiced"),
     "clipped square, 110 Hz": (lambda: square(110.0), 110.0),
-    "click train, 100 Hz": (lambda: click_train(100.0), 100.0),
+    # A click every 450 samples (98 Hz). A naive (not band-limited) click train repeats exactly
+    # only at a whole number of samples, at the full rate and at YIN's half rate: an even one.
+    # An odd period (437 samples, 101 Hz) repeats at the half rate every two clicks, and clicks
+    # at a fractional period jitter by a sample (YIN then reads a sub-multiple at either rate):
+    # no pitch is asked of those, only finite descriptors.
+    "click train, 98 Hz": (lambda: click_train(RATE / 450), RATE / 450),
+    "click train, 101 Hz": (lambda: click_train(101.0), None),
     "two notes at once": (lambda: long_sine(220.0, 0.3, 0.6) + long_sine(277.2, 0.3, 0.6), None),
 }
 
@@ -375,18 +382,20 @@ def test_bad_input_gives_finite_descriptors_and_honest_voicing(name):
         assert (d[0, 1] - midi_of(expected)).abs().max().item() < 0.2
 
 
+@pytest.mark.parametrize("decimation", [1, 2])
 @pytest.mark.parametrize("hops_per_block", [1, 5])
-def test_the_long_pitch_window_streams_exactly(hops_per_block):
+def test_the_long_pitch_window_streams_exactly(hops_per_block, decimation):
     signal = harmonic_tone(55.0, [0.0, -6.0, -9.0]) + 0.01 * white_noise(0.6)
     signal = signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
     names = ["loudness", "pitch", "centroid", "bandwidth", "flatness"]
     analyzer = torch.jit.script(descriptors.DescriptorAnalyzer(names, RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0,
-                                                               LONG, 2.0, 0.02, 200, True))
+                                                               LONG, 2.0, 0.02, 200, True, decimation))
     offline = analyzer(signal)
     analyzer.reset()
     streamed = torch.cat([analyzer(block) for block in signal.split(CAUSAL_HOP * hops_per_block, -1)], -1)
     torch.testing.assert_close(streamed, offline, rtol=1e-5, atol=1e-4)
-    # The spectral descriptors still describe the last 1024 samples of each window.
+    # The spectral descriptors still describe the last 1024 samples of each window (their
+    # spectrum is every 4th or 2nd bin of a row of YIN's FFT, the window zero-padded).
     short = descriptors.DescriptorAnalyzer(names[:1] + names[2:], RATE, CAUSAL_HOP, SPECTRAL)
     torch.testing.assert_close(offline[:, [0, 2, 3, 4]], short(signal), rtol=1e-5, atol=1e-4)
 
@@ -419,3 +428,26 @@ def test_a_new_note_is_read_from_the_newest_audio(low, high):
     oldest = descriptors.DescriptorAnalyzer(["pitch"], RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, LONG, 2.0, 0.02, 200)
     pitch = oldest.describe(oldest.windows(signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]))[0][0, 0]
     assert (pitch[switch + 5: switch + 7] - midi_of(high)).abs().min().item() > 12.0
+
+
+def test_half_rate_pitch_reads_the_full_rate_pitch():
+    # pitch_decimation 2 low-passes the window (its mean over 4 samples) and keeps every second
+    # sample ending with the newest: the trough of a 2 kHz note is then 11 samples long. A
+    # glide over the whole range (and a vibrato at its top) reads as at the full rate.
+    t = torch.arange(int(RATE * 3.0), dtype=torch.float64) / RATE
+    hz = 30.0 * (2000.0 / 30.0) ** (t / t[-1]) * (1 + 0.01 * torch.sin(2 * math.pi * 6 * t))
+    phase = 2 * math.pi * torch.cumsum(hz, 0) / RATE
+    glide = sum(10 ** (-6 * k / 20) * torch.sin((k + 1) * phase) * (hz * (k + 1) < RATE / 2) for k in range(8))
+    signal = (0.3 * glide).float().reshape(1, 1, -1)
+    signal = signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
+    read = {}
+    for decimation in (1, 2):
+        analyzer = descriptors.DescriptorAnalyzer(["pitch"], RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, LONG, 2.0, 0.02,
+                                                  200, True, decimation)
+        d, voiced = analyzer.describe(analyzer.windows(signal))
+        read[decimation] = d[0, 0, LONG // CAUSAL_HOP:]
+        assert voiced[0, LONG // CAUSAL_HOP:].min().item() > 0.5
+    cents = 100 * (read[2] - read[1]).abs()
+    assert cents.median().item() < 1.0 and cents.max().item() < 10.0, cents.max()
+    with pytest.raises(ValueError, match="multiple of pitch_decimation"):
+        descriptors.DescriptorAnalyzer(["pitch"], RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, 4095, pitch_decimation=2)

@@ -198,18 +198,18 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     with no trough below `threshold` still get the estimate from the deepest trough in `pitch`,
     but voiced is at most 1 - threshold; consumers treat voiced < 0.5 as unvoiced.
     """
-    yin = YinSettings(frame.shape[-1], sample_rate, fmin, fmax, threshold, octave_ratio, octave_margin)
+    yin = YinSettings(frame.shape[-1], float(sample_rate), fmin, fmax, threshold, octave_ratio, octave_margin)
     like = frame.new_zeros(1)
     spectra = torch.fft.rfft(frame.unsqueeze(-2) * yin.masks(like)[:2], dim=-1)
     return yin_pitch(frame, spectra[..., 0, :], spectra[..., 1, :], yin.lags(like), yin.order(like),
-                     yin.steps(like), sample_rate, yin.min_lag, yin.max_lag, yin.threshold, yin.octave_ratio,
+                     yin.steps(like), float(sample_rate), yin.min_lag, yin.max_lag, yin.threshold, yin.octave_ratio,
                      yin.octave_margin)
 
 
 class YinSettings:
     """The lag range and constants of YIN on N-sample frames (see `pitch_midi`)."""
 
-    def __init__(self, length: int, sample_rate: int, fmin: float, fmax: float, threshold: float = 0.1,
+    def __init__(self, length: int, sample_rate: float, fmin: float, fmax: float, threshold: float = 0.1,
                  octave_ratio: float = 0.0, octave_margin: float = 0.0):
         self.length = int(length)
         self.max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
@@ -267,7 +267,7 @@ def yin_difference(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: t
 
 
 def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
-              order: torch.Tensor, steps: torch.Tensor, sample_rate: int, min_lag: int, max_lag: int,
+              order: torch.Tensor, steps: torch.Tensor, sample_rate: float, min_lag: int, max_lag: int,
               threshold: float, octave_ratio: float = 0.0, octave_margin: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
     """`pitch_midi` given rfft(frame * head mask), rfft(frame) and YinSettings' constants.
     Written for few ops per call (each costs microseconds when streaming hop by hop): index
@@ -363,7 +363,7 @@ class DescriptorAnalyzer(torch.nn.Module):
     def __init__(self, names: List[str], sample_rate: int, hop: int, window: int,
                  pitch_fmin: float = 40.0, pitch_fmax: float = 2000.0, pitch_window: int = 0,
                  octave_ratio: float = 0.0, octave_margin: float = 0.0, pitch_highpass: int = 0,
-                 pitch_latest: bool = False):
+                 pitch_latest: bool = False, pitch_decimation: int = 1):
         super().__init__()
         if len(names) == 0:
             raise ValueError("DescriptorAnalyzer: no descriptors to analyse")
@@ -385,7 +385,18 @@ class DescriptorAnalyzer(torch.nn.Module):
         # (which repeats with it at three or four of its periods when the leap is a twelfth or
         # two octaves). Long periods still reach back through the whole window.
         self.pitch_latest = bool(pitch_latest) and self.has_pitch
-        self.reach = self.pitch_window + self.pitch_highpass
+        # YIN may run at 1/pitch_decimation of the rate, on the window low-passed by its mean
+        # over 2 * pitch_decimation samples (zeros at the decimated rate and its multiples'
+        # halves, where aliases would land) and sampled at every pitch_decimation-th sample
+        # ending with the newest. A pitch window of 4096 then costs FFTs of 4096 / decimation,
+        # which is most of the analysis's cost hop by hop.
+        self.pitch_decimation = max(int(pitch_decimation), 1) if self.has_pitch else 1
+        self.pitch_lowpass = 2 * self.pitch_decimation if self.pitch_decimation > 1 else 0
+        if self.pitch_window % self.pitch_decimation != 0:
+            raise ValueError("DescriptorAnalyzer: pitch_window must be a multiple of pitch_decimation")
+        # The high-pass's history also serves the low-pass; without one, the low-pass needs its own.
+        self.pitch_history = max(self.pitch_highpass, self.pitch_lowpass)
+        self.reach = self.pitch_window + self.pitch_history
         self.windows = CausalWindows(hop, window, self.reach)
         like = torch.zeros(1)
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
@@ -394,16 +405,30 @@ class DescriptorAnalyzer(torch.nn.Module):
         # YIN's constants (derived, so not in checkpoints). With pitch over the spectra's window,
         # one rfft of each window times [head mask, ones, Hann] gives YIN's two spectra and the
         # descriptors' one; otherwise YIN's two and the descriptors' are two rffts.
-        yin = YinSettings(self.pitch_window, sample_rate, pitch_fmin, pitch_fmax, 0.1, octave_ratio,
-                          octave_margin) if self.has_pitch else None
+        self.pitch_rate = float(sample_rate) / float(self.pitch_decimation)
+        yin = YinSettings(self.pitch_window // self.pitch_decimation, self.pitch_rate, pitch_fmin, pitch_fmax, 0.1,
+                          octave_ratio, octave_margin) if self.has_pitch else None
         self.min_lag = yin.min_lag if yin else 0
         self.max_lag = yin.max_lag if yin else 0
         self.threshold = yin.threshold if yin else 0.0
         self.octave_ratio = yin.octave_ratio if yin else 0.0
         self.octave_margin = yin.octave_margin if yin else 0.0
-        self.shared_fft = self.reach == self.window
+        # How the descriptors' spectrum is had: from YIN's own rfft when the pitch window is the
+        # spectra's window ("shared"); as a third row of YIN's rfft when YIN's length is a whole
+        # multiple of the window ("padded": the Hann-windowed last `window` samples at the end of
+        # a zero row; every (length / window)-th bin is then exactly their window-point DFT);
+        # otherwise by an rfft of its own.
+        yin_length = self.pitch_window // self.pitch_decimation
+        self.shared_fft = self.reach == self.window and self.pitch_decimation == 1
+        self.padded_fft = (not self.shared_fft and self.has_pitch and yin_length >= window
+                           and yin_length % window == 0)
+        self.padded_step = yin_length // window if self.padded_fft else 1
         masks = yin.masks(like) if yin else torch.zeros(3, window)
-        self.register_buffer("yin_masks", masks if self.shared_fft else masks[:2], persistent=False)
+        if self.padded_fft:
+            masks[2].zero_()
+            masks[2, yin_length - window:] = torch.hann_window(window, periodic=True)
+        self.register_buffer("yin_masks", masks if self.shared_fft or self.padded_fft else masks[:2],
+                             persistent=False)
         self.register_buffer("yin_lags", yin.lags(like) if yin else torch.zeros(0), persistent=False)
         self.register_buffer("yin_order", yin.order(like) if yin else torch.zeros(0), persistent=False)
         self.register_buffer("yin_steps", yin.steps(like) if yin else torch.zeros(0, dtype=torch.long),
@@ -415,6 +440,31 @@ class DescriptorAnalyzer(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.describe(self.windows(x))[0]
+
+    def pitch_input(self, frames: torch.Tensor) -> torch.Tensor:
+        """What YIN reads of causal windows [B, F, reach]: the last pitch_window samples, high-
+        passed (less their mean over pitch_highpass samples), low-passed (their mean over
+        pitch_lowpass) and decimated, all from one cumulative sum; newest first with
+        pitch_latest. [B, F, pitch_window // pitch_decimation]."""
+        pitch_frames = frames
+        if self.pitch_history > 0:
+            step = self.pitch_decimation
+            first = self.pitch_history + step - 1   # the kept samples end with the newest
+            sums = torch.cumsum(frames, dim=-1)
+            now = sums[..., first::step]
+            if self.pitch_lowpass > 0:
+                low = self.pitch_lowpass
+                pitch_frames = (now - sums[..., first - low: self.reach - low: step]) * (1.0 / float(low))
+            else:
+                pitch_frames = frames[..., first::step]
+            if self.pitch_highpass > 0:
+                high = self.pitch_highpass
+                # less (now - then) / high, in two ops
+                pitch_frames = torch.add(torch.sub(pitch_frames, now, alpha=1.0 / float(high)),
+                                         sums[..., first - high: self.reach - high: step], alpha=1.0 / float(high))
+        if self.pitch_latest:
+            pitch_frames = torch.flip(pitch_frames, [-1])
+        return pitch_frames
 
     @torch.jit.export
     def describe(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -428,20 +478,19 @@ class DescriptorAnalyzer(torch.nn.Module):
         """`describe`, plus the Hann-windowed power spectrum [B, F, window // 2 + 1] it measured
         (the same values as windows.power_spectrum(frames)), for a model whose encoder reads it."""
         if self.has_pitch:
-            pitch_frames = frames
-            if self.pitch_highpass > 0:
-                sums = torch.cumsum(frames, dim=-1)
-                local_mean = (sums[..., self.pitch_highpass:] - sums[..., : self.reach - self.pitch_highpass]) / float(
-                    self.pitch_highpass)
-                pitch_frames = frames[..., self.pitch_highpass:] - local_mean
-            if self.pitch_latest:
-                pitch_frames = torch.flip(pitch_frames, [-1])
-            spectra = torch.fft.rfft(pitch_frames.unsqueeze(-2) * self.yin_masks, dim=-1)
+            pitch_frames = self.pitch_input(frames)
+            if self.padded_fft:
+                rows = torch.stack([pitch_frames, pitch_frames, frames[..., self.reach - pitch_frames.shape[-1]:]], -2)
+                spectra = torch.fft.rfft(rows * self.yin_masks, dim=-1)
+            else:
+                spectra = torch.fft.rfft(pitch_frames.unsqueeze(-2) * self.yin_masks, dim=-1)
             pitch, voiced = yin_pitch(pitch_frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags,
-                                      self.yin_order, self.yin_steps, self.sample_rate, self.min_lag, self.max_lag,
+                                      self.yin_order, self.yin_steps, self.pitch_rate, self.min_lag, self.max_lag,
                                       self.threshold, self.octave_ratio, self.octave_margin)
             if self.shared_fft:
                 magnitude = spectra[..., 2, :].abs()
+            elif self.padded_fft:
+                magnitude = spectra[..., 2, :: self.padded_step].abs()
             else:
                 magnitude = torch.fft.rfft(frames[..., self.reach - self.window:] * self.windows.hann, dim=-1).abs()
         else:
@@ -480,7 +529,7 @@ class DescriptorAnalyzer(torch.nn.Module):
 def pitch_analyzer_like(module) -> DescriptorAnalyzer:
     """A pitch-only analyzer with the analysis settings a model file keeps (window, pitch_fmin,
     pitch_fmax and, in files exported since they exist, pitch_window, octave_ratio,
-    octave_margin, pitch_highpass and pitch_latest): the voicing that goes with the pitch its
+    octave_margin, pitch_highpass, pitch_latest and pitch_decimation): the voicing that goes with the pitch its
     analyze() returns."""
     def setting(name: str, default):
         return getattr(module, name) if hasattr(module, name) else default
@@ -488,7 +537,8 @@ def pitch_analyzer_like(module) -> DescriptorAnalyzer:
     return DescriptorAnalyzer(["pitch"], int(module.sample_rate), int(module.hop_length), int(module.window),
                               float(module.pitch_fmin), float(module.pitch_fmax), int(setting("pitch_window", 0)),
                               float(setting("octave_ratio", 0.0)), float(setting("octave_margin", 0.0)),
-                              int(setting("pitch_highpass", 0)), bool(setting("pitch_latest", False)))
+                              int(setting("pitch_highpass", 0)), bool(setting("pitch_latest", False)),
+                              int(setting("pitch_decimation", 1)))
 
 
 __all__ = ["pitch_analyzer_like", "yin_difference", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",

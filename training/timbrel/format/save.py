@@ -21,7 +21,7 @@ CONTRACT_FIELDS = ("format_version", "sample_rate", "hop_length", "latent_size",
 # settings `timbrel eval` reads.
 PRESERVED = ("encode", "analyze", "decode", "reset", "encode_analyze") + CONTRACT_FIELDS + (
     "model_card", "encode_params", "decode_params", "forward_params", "window", "pitch_fmin", "pitch_fmax",
-    "pitch_window", "octave_ratio", "octave_margin", "pitch_highpass", "pitch_latest")
+    "pitch_window", "octave_ratio", "octave_margin", "pitch_highpass", "pitch_latest", "pitch_decimation")
 
 
 def freeze(scripted: torch.jit.ScriptModule) -> torch.jit.ScriptModule:

@@ -241,7 +241,7 @@ def pyin_estimator(audio: np.ndarray, fmin: float = 30.0, fmax: float = 2000.0, 
 
 def analyzer_estimator(window: int, fmin: float, fmax: float = 2000.0, octave_ratio: float = 0.0,
                        octave_margin: float = 0.0, highpass: int = 0, hop: int = HOP,
-                       latest: bool = False) -> Callable[[np.ndarray], Estimate]:
+                       latest: bool = False, decimation: int = 1) -> Callable[[np.ndarray], Estimate]:
     """The causal analysis a model exports (timbrel.format.descriptors) with these settings:
     pitch over `window` samples."""
     def estimate(audio: np.ndarray) -> Estimate:
@@ -250,7 +250,7 @@ def analyzer_estimator(window: int, fmin: float, fmax: float = 2000.0, octave_ra
         from ..format.descriptors import DescriptorAnalyzer
 
         analyzer = DescriptorAnalyzer(["pitch"], SAMPLE_RATE, hop, min(window, 1024), fmin, fmax, window,
-                                      octave_ratio, octave_margin, highpass, latest)
+                                      octave_ratio, octave_margin, highpass, latest, decimation)
         usable = len(audio) // hop * hop
         with torch.no_grad():
             frames = analyzer.windows(torch.from_numpy(audio[:usable]).reshape(1, 1, -1))
@@ -430,7 +430,7 @@ def cmd_bench_pitch(args: argparse.Namespace) -> int:
     estimators: dict[str, Callable[[np.ndarray], Estimate]] = {
         "timbrel": analyzer_estimator(max(config.pitch_window, config.window), config.pitch_fmin, config.pitch_fmax,
                                       config.octave_ratio, config.octave_margin, config.pitch_highpass,
-                                      latest=config.pitch_latest)}
+                                      latest=config.pitch_latest, decimation=config.pitch_decimation)}
     for path in args.models:
         if not path.is_file():
             print(f"timbrel bench pitch: model file not found: {path}", file=sys.stderr)
