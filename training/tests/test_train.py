@@ -162,6 +162,9 @@ def test_export_and_eval_write_a_checked_model_and_its_card(tiny_data, tmp_path)
     foreign = report["tracking_foreign"]
     assert len(foreign["instruments"]) == 6 and "test tones" not in foreign["instruments"]
     assert foreign["worst_r"]["loudness"] == min(entry["loudness"]["r"] for entry in foreign["instruments"].values())
+    shifted = foreign["shifted"]
+    assert set(shifted["instruments"]) == set(foreign["instruments"])
+    assert shifted["worst_r"]["flatness"] == min(entry["flatness"]["r"] for entry in shifted["instruments"].values())
     block = report["realtime_factor_host_block"]
     assert block["hops_per_call"] == max(1, 512 // info.hop_length)
     assert (tmp_path / "eval" / "tracking.png").stat().st_size > 10_000
@@ -173,6 +176,7 @@ def test_export_and_eval_write_a_checked_model_and_its_card(tiny_data, tmp_path)
     assert written["metrics"]["tracking_foreign"]["worst_r"] == foreign["worst_r"]
     text = md_path.read_text()
     assert "Tracking r, pitch" in text and "Tracking r, pitch, foreign audio (worst of cello" in text
+    assert "Tracking r, centroid, foreign audio shifted into the model's range" in text
 
 
 def test_the_tracking_term_shifts_like_a_fader_and_trains_the_decoder(tiny_data):

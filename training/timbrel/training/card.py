@@ -111,6 +111,10 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
             target = targets["tracking_r"].get(name, 0.85)
             lines.append(f"| Tracking r, {name}, foreign audio (worst of {others}) | {r} | >= {target} | "
                          f"{'yes' if r >= target else 'no'} |")
+        # Older reports have no shifted figures.
+        for name, r in (foreign.get("shifted") or {}).get("worst_r", {}).items():
+            lines.append(f"| Tracking r, {name}, foreign audio shifted into the model's range (worst of the same) "
+                         f"| {r} | - | - |")
     for name, r2 in report["latent_probe_r2"].items():
         lines.append(f"| Latent probe R², {name} | {r2} | <= {targets['probe_r2_max']} | "
                      f"{'yes' if r2 <= targets['probe_r2_max'] else 'no'} |")
