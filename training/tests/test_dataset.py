@@ -272,6 +272,7 @@ def test_melodies_of_other_instruments_for_the_foreign_term(tmp_path):
     assert manifest["sources"] == ["FluidR3_GM.sf2 (MIT)"]
     assert sorted(manifest["train"]) == ["train/cello_FluidR3.wav", "train/oboe_FluidR3.wav"]
     assert summary.train_files == 2 and (tmp_path / "m" / "train" / "cello_FluidR3.wav").exists()
+    assert manifest["noise_between_phrases"] is False  # the instrument alone unless --noise
     with pytest.raises(DatasetError, match="seed 0"):
         dataset.generate_melodies(["cello"], ["FluidR3"], 3.0, tmp_path / "n", seed=0)
     with pytest.raises(DatasetError, match="unknown instrument"):

@@ -36,6 +36,17 @@ def test_the_clip_has_voiced_unvoiced_and_left_out_truth(clip):
     assert np.abs(clip.audio[clip.state == 0]).max() > 0
 
 
+def test_without_noise_the_clip_is_the_instrument_alone(clip):
+    # What eval's foreign tracking plays into a model: the same notes, silent rests.
+    alone = bench.render_clip(CELLO, "FluidR3", seconds=8.0, noise=False)
+    np.testing.assert_array_equal(alone.state, clip.state)
+    rests = clip.state == 0  # silence and the last of release tails (below -50 dB)
+    rms = lambda x: float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    assert rms(alone.audio[rests]) < 0.1 * rms(clip.audio[rests])
+    notes = clip.state == 1
+    np.testing.assert_array_equal(alone.audio[notes], clip.audio[notes])
+
+
 def truth_estimator(clip, shift: float = 0.0, voicing: float | None = None):
     def estimate(audio):
         centres = np.arange(0, len(audio), bench.HOP)

@@ -34,7 +34,9 @@ def model_card(run: Path, state: dict, name: str, instrument: str | None, descri
                                f"timbrel dataset melodies --instruments "
                                f"{' '.join(shlex.quote(i) for i in foreign.get('instruments') or [])} "
                                f"--soundfonts {' '.join(foreign.get('soundfonts') or [])} "
-                               f"--seconds {foreign.get('seconds_each')} --seed {foreign.get('seed')}")}
+                               f"--seconds {foreign.get('seconds_each')} --seed {foreign.get('seed')}"
+                               # older recipes do not say: their melodies had the noise
+                               f"{' --noise' if foreign.get('noise_between_phrases', True) else ''}")}
     config = state["model_config"]
     return {
         "name": name, "instrument": instrument,

@@ -441,9 +441,10 @@ SOUNDFONT_SOURCES = {"FluidR3": FLUIDR3_SOURCE,
 
 
 def generate_melodies(instruments: list[str], soundfonts: list[str], seconds: float, out: Path,
-                      seed: int = 1) -> DatasetSummary:
-    """One melody per instrument and soundfont (vibrato, slides, noise between phrases), all in
-    train/. The pitch benchmark renders its own with seed 0: keep seed != 0 for unseen audio."""
+                      seed: int = 1, noise: bool = False) -> DatasetSummary:
+    """One melody per instrument and soundfont (vibrato, slides; with `noise`, the pitch
+    benchmark's breath noise between phrases), all in train/. The pitch benchmark renders its
+    own with seed 0: keep seed != 0 for unseen audio."""
     from . import pitch_bench
 
     known = {i.name: i for i in pitch_bench.INSTRUMENTS}
@@ -461,7 +462,7 @@ def generate_melodies(instruments: list[str], soundfonts: list[str], seconds: fl
     try:
         for name in instruments:
             for soundfont_name in soundfonts:
-                clip = pitch_bench.render_clip(known[name], soundfont_name, seconds, seed=seed)
+                clip = pitch_bench.render_clip(known[name], soundfont_name, seconds, seed=seed, noise=noise)
                 file = f"{name.replace(' ', '_')}_{soundfont_name}.wav"
                 write_wav(out / "train" / file, clip.audio, pitch_bench.SAMPLE_RATE)
                 files.append(f"train/{file}")
@@ -471,6 +472,7 @@ def generate_melodies(instruments: list[str], soundfonts: list[str], seconds: fl
         raise DatasetError(f"rendering failed: {error}") from None
     manifest = {"kind": "melodies", "instruments": instruments, "soundfonts": soundfonts,
                 "sources": [SOUNDFONT_SOURCES[name] for name in soundfonts], "seconds_each": seconds, "seed": seed,
+                "noise_between_phrases": noise,
                 "sample_rate": pitch_bench.SAMPLE_RATE, "train": files, "valid": [],
                 "seconds": {"train": round(summary.train_seconds, 3), "valid": 0.0}, "skipped": {}}
     _finish_output(out, manifest, old_files)
@@ -492,7 +494,8 @@ def cmd_fluidr3(args: argparse.Namespace) -> int:
 
 
 def cmd_melodies(args: argparse.Namespace) -> int:
-    return _run(lambda: generate_melodies(args.instruments, args.soundfonts, args.seconds, Path(args.out), args.seed))
+    return _run(lambda: generate_melodies(args.instruments, args.soundfonts, args.seconds, Path(args.out), args.seed,
+                                          args.noise))
 
 
 def cmd_folder(args: argparse.Namespace) -> int:
@@ -518,6 +521,8 @@ def add_parsers(subparsers) -> None:
     melodies.add_argument("--seconds", type=float, default=30.0, help="audio per instrument and soundfont")
     melodies.add_argument("--out", required=True, type=Path, help="dataset folder to write")
     melodies.add_argument("--seed", type=int, default=1)
+    melodies.add_argument("--noise", action="store_true",
+                          help="fill the rests with the pitch benchmark's breath noise (default: the instrument alone)")
     melodies.set_defaults(func=cmd_melodies)
 
     folder = kinds.add_parser("folder", help="prepare a folder of your own recordings")

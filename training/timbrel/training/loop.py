@@ -303,8 +303,10 @@ class Trainer:
         if foreign_data is not None and config.foreign_weight > 0:
             manifest = Path(foreign_data) / "dataset.json"
             described = json.loads(manifest.read_text()) if manifest.exists() else {}
-            self.recipe["foreign_data"] = {"data": str(foreign_data)} | {
-                k: described[k] for k in ("kind", "instruments", "soundfonts", "sources", "seconds_each", "seed")
+            # Melodies written before the field existed had the breath noise between phrases.
+            self.recipe["foreign_data"] = {"data": str(foreign_data), "noise_between_phrases": True} | {
+                k: described[k] for k in ("kind", "instruments", "soundfonts", "sources", "seconds_each", "seed",
+                                          "noise_between_phrases")
                 if k in described}
         if resumed is not None and "init" in resumed:
             self.recipe["init"] = resumed["init"]

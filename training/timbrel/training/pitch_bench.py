@@ -182,11 +182,14 @@ def key_tuning(instrument: Instrument, soundfont: str, keys: list[int]) -> dict[
     return tuning
 
 
-def render_clip(instrument: Instrument, soundfont: str, seconds: float = 20.0, seed: int = 0) -> Clip:
+def render_clip(instrument: Instrument, soundfont: str, seconds: float = 20.0, seed: int = 0,
+                noise: bool = True) -> Clip:
     """The clip is the sum of two renders, even-numbered and odd-numbered notes (fluidsynth's
     voices add), so each frame knows how loud the note it is in is against the release of the
     note before: a frame where another note still sounds within 20 dB is left out. The truth is
-    each note's MIDI pitch and bend, plus the key's measured tuning in that soundfont."""
+    each note's MIDI pitch and bend, plus the key's measured tuning in that soundfont. With
+    `noise` (the benchmark's voicing test) the rests between phrases are breath-like noise;
+    without, the clip is the instrument alone."""
     from .soundfont import render_midi
 
     rng = np.random.default_rng(seed * 1000 + instrument.program)
@@ -216,9 +219,9 @@ def render_clip(instrument: Instrument, soundfont: str, seconds: float = 20.0, s
         in_note[start:end] = True
         boundaries += [start, end]
     # Noise between phrases: breath-like (low-passed white noise) 40 dB below the peak.
-    noise = np.convolve(rng.standard_normal(length), np.ones(8) / 8, mode="same")
-    noise *= peak * 10 ** (-40 / 20) / (np.sqrt(np.mean(noise ** 2)) + 1e-12)
-    audio = (clean + np.where(in_note, 0.0, noise)).astype(np.float32)
+    breath = np.convolve(rng.standard_normal(length), np.ones(8) / 8, mode="same")
+    breath *= peak * 10 ** (-40 / 20) / (np.sqrt(np.mean(breath ** 2)) + 1e-12)
+    audio = (clean + np.where(in_note | (not noise), 0.0, breath)).astype(np.float32)
     return Clip(instrument.name, soundfont, audio, pitch, state, np.array(boundaries))
 
 
