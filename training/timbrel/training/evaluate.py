@@ -250,7 +250,7 @@ def best_streaming_seconds(call, length: int, calls: int, repeats: int = 3, rese
     return best
 
 
-def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 3, hops_per_call: int = 1) -> float:
+def streaming_realtime_factor(model, seconds: float = 6.0, repeats: int = 5, hops_per_call: int = 1) -> float:
     """Streaming encode/analyze/decode on one thread, `hops_per_call` hops per call (1: hop by
     hop), in inference mode as the plugin runs it (encode_analyze where the model has it); the
     best of `repeats` runs of `seconds` each."""
