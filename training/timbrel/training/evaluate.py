@@ -156,7 +156,7 @@ def foreign_tracking(model, own_instrument: str, seconds: float = 8.0) -> dict:
     flatness shifted (their contours kept) so that each one's median sits mid-way in the
     model's range, as a user would set the shift faders. Its figures tell a decoder that cannot
     follow from a request that cannot be met: descriptors are not independent (a bassoon's
-    500 Hz centroid held while the flatness fader asks for -24 dB: noise that flat has its
+    sub-1 kHz centroid held while the flatness fader asks for -24 dB: noise that flat has its
     centroid above 2 kHz), and a 60-harmonic decoder at a bassoon's 87 Hz reaches 5.2 kHz.
 
     The melodies are the pitch benchmark's without its breath noise between phrases: that noise
