@@ -386,9 +386,9 @@ class DescriptorAnalyzer(torch.nn.Module):
         # two octaves). Long periods still reach back through the whole window.
         self.pitch_latest = bool(pitch_latest) and self.has_pitch
         # YIN may run at 1/pitch_decimation of the rate, on the window low-passed by its mean
-        # over 2 * pitch_decimation samples (zeros at the decimated rate and its multiples'
-        # halves, where aliases would land) and sampled at every pitch_decimation-th sample
-        # ending with the newest. A pitch window of 4096 then costs FFTs of 4096 / decimation,
+        # over 2 * pitch_decimation samples (zeros at multiples of half the decimated rate: 11
+        # and 22 kHz for 2 at 44.1 kHz) and sampled at every pitch_decimation-th sample ending
+        # with the newest. A pitch window of 4096 then costs FFTs of 4096 / decimation,
         # which is most of the analysis's cost hop by hop.
         self.pitch_decimation = max(int(pitch_decimation), 1) if self.has_pitch else 1
         self.pitch_lowpass = 2 * self.pitch_decimation if self.pitch_decimation > 1 else 0
@@ -402,9 +402,7 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
-        # YIN's constants (derived, so not in checkpoints). With pitch over the spectra's window,
-        # one rfft of each window times [head mask, ones, Hann] gives YIN's two spectra and the
-        # descriptors' one; otherwise YIN's two and the descriptors' are two rffts.
+        # YIN's constants (derived, so not in checkpoints).
         self.pitch_rate = float(sample_rate) / float(self.pitch_decimation)
         yin = YinSettings(self.pitch_window // self.pitch_decimation, self.pitch_rate, pitch_fmin, pitch_fmax, 0.1,
                           octave_ratio, octave_margin) if self.has_pitch else None
