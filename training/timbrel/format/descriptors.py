@@ -404,8 +404,9 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
         # YIN's constants (derived, so not in checkpoints).
         self.pitch_rate = float(sample_rate) / float(self.pitch_decimation)
-        yin = YinSettings(self.pitch_window // self.pitch_decimation, self.pitch_rate, pitch_fmin, pitch_fmax, 0.1,
-                          octave_ratio, octave_margin) if self.has_pitch else None
+        yin_length = self.pitch_window // self.pitch_decimation
+        yin = YinSettings(yin_length, self.pitch_rate, pitch_fmin, pitch_fmax, 0.1, octave_ratio,
+                          octave_margin) if self.has_pitch else None
         self.min_lag = yin.min_lag if yin else 0
         self.max_lag = yin.max_lag if yin else 0
         self.threshold = yin.threshold if yin else 0.0
@@ -416,7 +417,6 @@ class DescriptorAnalyzer(torch.nn.Module):
         # multiple of the window ("padded": the Hann-windowed last `window` samples at the end of
         # a zero row; every (length / window)-th bin is then exactly their window-point DFT);
         # otherwise by an rfft of its own.
-        yin_length = self.pitch_window // self.pitch_decimation
         self.shared_fft = self.reach == self.window and self.pitch_decimation == 1
         self.padded_fft = (not self.shared_fft and self.has_pitch and yin_length >= window
                            and yin_length % window == 0)
@@ -528,8 +528,8 @@ class DescriptorAnalyzer(torch.nn.Module):
 def pitch_analyzer_like(module) -> DescriptorAnalyzer:
     """A pitch-only analyzer with the analysis settings a model file keeps (window, pitch_fmin,
     pitch_fmax and, in files exported since they exist, pitch_window, octave_ratio,
-    octave_margin, pitch_highpass, pitch_latest and pitch_decimation): the voicing that goes with the pitch its
-    analyze() returns."""
+    octave_margin, pitch_highpass, pitch_latest and pitch_decimation): the voicing that goes
+    with the pitch its analyze() returns."""
     def setting(name: str, default):
         return getattr(module, name) if hasattr(module, name) else default
 

@@ -163,7 +163,7 @@ def foreign_tracking(model, own_instrument: str, seconds: float = 8.0) -> dict:
     is 40 dB below the peak, but an A-weighted level reads a bassoon's notes 20 dB and more
     lower than its flat level, so a third of the bassoon's frames within 30 dB of its loudest
     were noise, not bassoon (a noise's centroid and flatness asked of a violin)."""
-    from .losses import TRACKED, into_range
+    from .losses import into_range
     from .pitch_bench import INSTRUMENTS, SAMPLE_RATE, render_clip
 
     if int(model.sample_rate) != SAMPLE_RATE:
@@ -177,8 +177,7 @@ def foreign_tracking(model, own_instrument: str, seconds: float = 8.0) -> dict:
         z, d = _loud_frames(model, [x])
         per_instrument[instrument.name] = descriptor_tracking(model, z, d)[0]
         # margin 0.5: each median lands exactly mid-range (no random point)
-        centred = into_range(model, torch.from_numpy(d.T.copy()).unsqueeze(0), margin=0.5,
-                             names=("pitch",) + TRACKED)[0].T.numpy()
+        centred = into_range(model, torch.from_numpy(d.T.copy()).unsqueeze(0), margin=0.5)[0].T.numpy()
         shifted[instrument.name] = descriptor_tracking(model, z, centred)[0]
     descriptor_names = list(model.descriptor_names)
 

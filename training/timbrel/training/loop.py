@@ -357,7 +357,8 @@ class Trainer:
                 # Only the decoder learns here: an encoder pushed by this term would take on the
                 # descriptors (measured: the loudness probe R² rose from 0.06 to 0.43).
                 zf = model.encode(xf)
-                # At the pitches and spectral shapes this model plays, as eval's foreign tracking asks.
+                # At the pitches and spectral shapes this model plays (eval's shifted foreign figure
+                # asks the same, at mid-range).
                 df = into_range(model, df)
             shifts = (torch.rand(xf.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
             foreign = tracking_loss(model, zf, df, shifts.to(self.device), config.skip_hops, config.clarity_weight)

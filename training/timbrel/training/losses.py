@@ -196,9 +196,10 @@ def into_range(model, d: torch.Tensor, generator: torch.Generator | None = None,
                names: Sequence[str] = ("pitch",) + TRACKED) -> torch.Tensor:
     """d [B, D, F] with each item's `names` descriptors moved (their contour kept: transposed,
     or scaled in octaves for Hz descriptors) so that each one's median over the item's frames
-    with signal (frames_with_signal of its loudness) lands at a random point of the model's range for it, `margin` in from either end. Other
-    instruments' audio then asks for what this model is asked to play: a cello's brightness
-    contour at a violin's pitches and centroids, as the foreign tracking measure does. (Moving
+    with signal (frames_with_signal of its loudness) lands at a random point of the model's
+    range for it, `margin` in from either end (margin 0.5: mid-range, eval's shifted foreign
+    figure). Other instruments' audio then asks for what this model is asked to play: a cello's
+    brightness contour at a violin's pitches and centroids. (Moving
     only half the descriptors, so that a violin's centroids are also asked for at a cello's
     pitches, measured worse on the violin and the choir: centroid r from cello, bassoon and
     alto sax about 0, against 0.46 to 0.65.)"""

@@ -218,10 +218,12 @@ def render_clip(instrument: Instrument, soundfont: str, seconds: float = 20.0, s
         state[start:end] = np.where(own > 10 * other, 1, -1)  # the other note 20 dB down or more
         in_note[start:end] = True
         boundaries += [start, end]
-    # Noise between phrases: breath-like (low-passed white noise) 40 dB below the peak.
-    breath = np.convolve(rng.standard_normal(length), np.ones(8) / 8, mode="same")
-    breath *= peak * 10 ** (-40 / 20) / (np.sqrt(np.mean(breath ** 2)) + 1e-12)
-    audio = (clean + np.where(in_note | (not noise), 0.0, breath)).astype(np.float32)
+    audio = clean
+    if noise:  # between phrases: breath-like (low-passed white noise) 40 dB below the peak
+        breath = np.convolve(rng.standard_normal(length), np.ones(8) / 8, mode="same")
+        breath *= peak * 10 ** (-40 / 20) / (np.sqrt(np.mean(breath ** 2)) + 1e-12)
+        audio = clean + np.where(in_note, 0.0, breath)
+    audio = audio.astype(np.float32)
     return Clip(instrument.name, soundfont, audio, pitch, state, np.array(boundaries))
 
 
