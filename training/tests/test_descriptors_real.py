@@ -103,7 +103,7 @@ def test_silence_and_noise_read_defined_values():
     silence = ours(np.zeros(HOP * 8, np.float32))
     assert silence[0].max() == -100.0                  # loudness floor
     assert np.all(silence[1:3] == 0.0)                 # no spectrum: centroid and bandwidth 0 Hz
-    assert np.all(np.abs(silence[3]) < 1e-6)           # floored flat: 0 dB
+    assert np.all(np.abs(silence[3]) < 1e-4)           # floored flat: 0 dB (the means are float32 sums)
     noise = ours(0.3 * np.random.default_rng(0).standard_normal(HOP * 40).astype(np.float32))[:, 2:]
     assert np.isfinite(noise).all()
     assert abs(np.median(noise[3]) + 2.5) < 0.5        # white noise: about -2.5 dB (exp(-gamma))

@@ -142,10 +142,19 @@ def _bandwidth(magnitude: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((weights * (freqs - centroid).pow(2)).sum(-1))
 
 
-def _flatness_from_power(power: torch.Tensor) -> torch.Tensor:
+def flatness_weights(bins: int, like: torch.Tensor) -> torch.Tensor:
+    """[2, bins]: 1 / bins (the mean) and (10 / ln 10) / bins (the mean in dB), for matrix
+    products: torch's mean divides by a number, which costs an op's worth when streaming."""
+    mean = torch.full([bins], 1.0 / float(bins), dtype=like.dtype, device=like.device)
+    return torch.stack([mean, mean * (10.0 / math.log(10.0))])
+
+
+def _flatness_from_power(power: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """weights: flatness_weights(bins). log(geometric mean / arithmetic mean) is the mean log
+    of each bin over the mean."""
     power = torch.clamp(power, min=1e-10)
-    log_geometric_mean = torch.log(power).mean(-1)
-    return (log_geometric_mean - torch.log(power.mean(-1))) * (10.0 / math.log(10.0))
+    mean = torch.matmul(power, weights[0].unsqueeze(-1))
+    return torch.matmul(torch.log(power / mean), weights[1])
 
 
 def spectral_bandwidth_hz(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -163,7 +172,8 @@ def spectral_flatness_db(frame: torch.Tensor) -> torch.Tensor:
     -2.5 dB (exp(-Euler gamma) for exponentially distributed bin powers); a sine reads far below
     -30 dB. Silence is floored flat and reads 0 dB, so gate it with a loudness descriptor.
     """
-    return _flatness_from_power(_hann_spectrum(frame).abs().pow(2))
+    power = _hann_spectrum(frame).abs().pow(2)
+    return _flatness_from_power(power, flatness_weights(power.shape[-1], power))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,22 +211,27 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     yin = YinSettings(frame.shape[-1], float(sample_rate), fmin, fmax, threshold, octave_ratio, octave_margin)
     like = frame.new_zeros(1)
     spectra = torch.fft.rfft(frame.unsqueeze(-2) * yin.masks(like)[:2], dim=-1)
-    return yin_pitch(frame, spectra[..., 0, :], spectra[..., 1, :], yin.lags(like), yin.order(like),
-                     yin.steps(like), float(sample_rate), yin.min_lag, yin.max_lag, yin.threshold, yin.octave_ratio,
-                     yin.octave_margin)
+    return yin_pitch(frame, spectra[..., 0, :], spectra[..., 1, :], yin.lags(like), yin.floor_at_start(like),
+                     yin.order(like), yin.search_lags(like), yin.constants(like), yin.floor, yin.min_lag, yin.max_lag,
+                     yin.threshold, yin.octave_ratio)
 
 
 class YinSettings:
     """The lag range and constants of YIN on N-sample frames (see `pitch_midi`)."""
 
     def __init__(self, length: int, sample_rate: float, fmin: float, fmax: float, threshold: float = 0.1,
-                 octave_ratio: float = 0.0, octave_margin: float = 0.0):
+                 octave_ratio: float = 0.0, octave_margin: float = 0.0, level: float = 1.0):
         self.length = int(length)
+        self.sample_rate = float(sample_rate)
         self.max_lag = min(int(math.ceil(float(sample_rate) / fmin)), length // 2)
         self.min_lag = max(int(math.floor(float(sample_rate) / fmax)), 2)
         if self.min_lag > self.max_lag - 2:
             raise ValueError("pitch_midi: the window is too short for fmax")
         self.integration = length - self.max_lag
+        # d(tau) is read as if a -100 dB floor were added to every sample's square: silence
+        # then reads d' = 1 (unvoiced) instead of 0 / 0. `level`: the gain of the frames YIN is
+        # given (the floor follows it, so that a gain left out saves an op and changes nothing).
+        self.floor = float(self.integration) * 1e-10 * float(level) ** 2
         self.threshold = float(threshold)
         self.octave_ratio = float(octave_ratio)
         self.octave_margin = float(octave_margin)
@@ -233,82 +248,101 @@ class YinSettings:
     def lags(self, like: torch.Tensor) -> torch.Tensor:
         return torch.arange(1, self.max_lag + 1, dtype=like.dtype, device=like.device)
 
+    def floor_at_start(self, like: torch.Tensor) -> torch.Tensor:
+        """[N]: the floor at the first sample, zeros after. Added to the squares before their
+        prefix sum, it reaches the head's energy and cancels from every lagged window's, so
+        every d(tau) gets it once without an op of its own."""
+        start = torch.zeros(self.length, dtype=like.dtype, device=like.device)
+        start[0] = self.floor
+        return start
+
     def order(self, like: torch.Tensor) -> torch.Tensor:
-        """Argmin keys of the troughs below the threshold: the first (shortest lag) lowest, all
-        below any d' value (d' >= 0)."""
+        """Argmin keys of the acceptable troughs: the first (shortest lag) lowest, all below any
+        other key (d' >= 0)."""
         searched = self.max_lag - self.min_lag
         return torch.arange(1, searched + 1, dtype=like.dtype, device=like.device) * 1e-4 - 10.0
 
-    def steps(self, like: torch.Tensor) -> torch.Tensor:
-        """[0, 1, 2]: a chosen trough's index and its right neighbours' offsets."""
-        return torch.arange(3, device=like.device)
+    def search_lags(self, like: torch.Tensor) -> torch.Tensor:
+        """The lag of each searched d' value: min_lag .. max_lag - 1."""
+        return torch.arange(self.min_lag, self.max_lag, dtype=like.dtype, device=like.device)
+
+    def constants(self, like: torch.Tensor) -> torch.Tensor:
+        """[5]: 2 (what lifts a non-trough's key above every trough's), 1, octave_ratio,
+        octave_margin, and the pitch in MIDI of a one-sample period. Tensors rather than Python
+        numbers: an op with a number operand converts it to a tensor on every call, which costs
+        as much as the op when streaming hop by hop; a frozen model folds their slices."""
+        unit_period_midi = 69.0 + 12.0 * math.log(self.sample_rate / 440.0) / math.log(2.0)
+        return torch.tensor([2.0, 1.0, self.octave_ratio, self.octave_margin, unit_period_midi],
+                            dtype=like.dtype, device=like.device)
 
 
 def yin_difference(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
-                   max_lag: int) -> torch.Tensor:
+                   max_lag: int, floor_at_start: torch.Tensor, floor: float) -> torch.Tensor:
     """YIN's cumulative-mean-normalised difference d'(tau) for tau = 1..max_lag, [..., max_lag]
-    (index i is lag i + 1), given rfft(frame * head mask) and rfft(frame) (YinSettings.masks)."""
+    (index i is lag i + 1), given rfft(frame * head mask) and rfft(frame) (YinSettings.masks),
+    YinSettings.floor_at_start and YinSettings.floor."""
     length = frame.shape[-1]
     integration = length - max_lag
     # Cross-correlation of the first L samples with the whole frame, lags 1..max_lag. Since
     # L + max_lag = N, no lag wraps around a length-N circular correlation.
     correlation = torch.fft.irfft(torch.conj(head_spectrum) * spectrum, n=length, dim=-1)[..., 1: max_lag + 1]
-    # energy[i] = sum of x[j]^2 for j <= i: the head is energy[L - 1], the window lagged by tau
-    # is energy[L + tau - 1] - energy[tau - 1].
-    energy = torch.cumsum(frame * frame, dim=-1)
+    # energy[i] = floor + sum of x[j]^2 for j <= i: the head is energy[L - 1], the window lagged
+    # by tau is energy[L + tau - 1] - energy[tau - 1] (the floor cancels there).
+    energy = torch.cumsum(torch.addcmul(floor_at_start, frame, frame), dim=-1)
     lagged_energy = energy[..., integration: integration + max_lag] - energy[..., :max_lag]
-    # d(tau) for tau = 1..max_lag, floored as if every d had a -100 dB floor added, so silence
-    # reads d' = 1 (unvoiced); then cumulative mean normalised. clamp(x + f, min=f) equals
-    # clamp(x, min=0) + f.
-    floor = float(integration) * 1e-10
+    # d(tau) for tau = 1..max_lag with the floor, never below it; then cumulative mean normalised.
     difference = torch.clamp(torch.sub(lagged_energy + energy[..., integration - 1: integration], correlation,
-                                       alpha=2.0) + floor, min=floor)
+                                       alpha=2.0), min=floor)
     return difference * lags / torch.cumsum(difference, dim=-1)
 
 
 def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.Tensor, lags: torch.Tensor,
-              order: torch.Tensor, steps: torch.Tensor, sample_rate: float, min_lag: int, max_lag: int,
-              threshold: float, octave_ratio: float = 0.0, octave_margin: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+              floor_at_start: torch.Tensor, order: torch.Tensor, search_lags: torch.Tensor, constants: torch.Tensor,
+              floor: float, min_lag: int, max_lag: int, threshold: float,
+              octave_ratio: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
     """`pitch_midi` given rfft(frame * head mask), rfft(frame) and YinSettings' constants.
-    Written for few ops per call (each costs microseconds when streaming hop by hop): index
-    arithmetic replaces padding, one gather serves the interpolation, one argmin the search."""
-    normalised = yin_difference(frame, head_spectrum, spectrum, lags, max_lag)  # index i is lag i + 1
+    Written for few ops per call (each costs about a microsecond when streaming hop by hop):
+    the parabola through every searched lag is had at once, then one argmin picks the trough
+    and two gathers read its period and depth."""
+    normalised = yin_difference(frame, head_spectrum, spectrum, lags, max_lag, floor_at_start, floor)  # index i: lag i + 1
+    two, one = constants[0:1], constants[1:2]
+    ratio, margin, unit_period_midi = constants[2:3], constants[3:4], constants[4:5]
 
-    # Troughs of d' inside the searched lags (each has both neighbours, for interpolation). One
-    # argmin picks the period: acceptable troughs key by lag below -9.9 (the first lowest),
-    # other troughs by depth, and with no trough the deepest value (d' + 2).
+    # Each searched d' value with its neighbours: a trough, and the parabola through the three
+    # (vertex offset and floor). At a trough the vertex lies within half a lag, so its floor is
+    # the trough's interpolated depth.
     middle = normalised[..., min_lag - 1: max_lag - 1]
     left, right = normalised[..., min_lag - 2: max_lag - 2], normalised[..., min_lag: max_lag]
     trough = (middle < left) & (middle <= right)
+    slope = left - right
+    curvature = torch.clamp(torch.sub(left + right, middle, alpha=2.0), min=1e-12)
+    vertex = slope / (curvature + curvature)  # the vertex's offset from the middle lag
+    depth = torch.clamp(torch.addcmul(middle, slope, vertex, value=-0.25), min=0.0)
+    # One argmin picks the period: acceptable troughs key by lag below -9.9 (the first lowest),
+    # other troughs by depth, other lags by 2 (with no trough, the shortest lag: unvoiced).
+    # Depths compare troughs by their interpolated floor: a short period between two whole
+    # lags (2 kHz is 22.05 samples) has a shallow sampled trough but a deep true one.
+    key = torch.where(trough, depth, two)
     if octave_ratio > 0.0:
-        # Troughs compared by their interpolated floor: a short period between two whole lags
-        # (2 kHz is 22.05 samples) has a shallow sampled trough but a deep true one.
-        curvature = torch.clamp(left + right - 2.0 * middle, min=1e-12)
-        floor_value = torch.clamp(middle - (left - right).pow(2) / (8.0 * curvature), min=0.0)
-        key = torch.where(trough, floor_value, middle + 2.0)
-        best = key.amin(-1, keepdim=True)
         # Within the octave rule's ratio of the deepest, and below the threshold; when no trough
         # is below it, within octave_margin of the deepest (a new note over the last one's tail,
         # both repeating at three of its periods: the deepest trough is there, the new note's
         # own barely shallower).
-        acceptable = key <= torch.minimum(best * octave_ratio + octave_margin,
-                                          torch.clamp(best + octave_margin, min=threshold))
+        best = key.amin(-1, keepdim=True)
+        acceptable = key <= torch.minimum(torch.addcmul(margin, best, ratio),
+                                          torch.clamp(best + margin, min=threshold))
+        chosen = torch.argmin(torch.where(acceptable, order, key), dim=-1, keepdim=True)
     else:
-        key = torch.where(trough, middle, middle + 2.0)
-        acceptable = key < threshold
-    chosen = torch.argmin(torch.where(acceptable, order, key), dim=-1, keepdim=True)
+        # YIN's rule on the sampled troughs: the first below the threshold, else the deepest.
+        sampled = torch.where(trough, middle, two)
+        chosen = torch.argmin(torch.where(sampled < threshold, order, sampled), dim=-1, keepdim=True)
 
-    # Parabolic interpolation through the trough and its neighbours.
-    neighbours = normalised[..., min_lag - 2: max_lag].gather(-1, chosen + steps)
-    a, b, c = neighbours.unbind(-1)
-    curvature = torch.sub(a + c, b, alpha=2.0)
-    slope = a - c
-    offset = torch.clamp(0.5 * slope / torch.clamp(curvature, min=1e-12), -1.0, 1.0)
-    offset = torch.where(curvature > 1e-12, offset, 0.0)
-    period = chosen.squeeze(-1).to(frame.dtype) + (float(min_lag) + offset)
-    pitch = torch.rsub(torch.log2(period), 69.0 + 12.0 * math.log(float(sample_rate) / 440.0) / math.log(2.0),
-                       alpha=12.0)
-    voiced = torch.clamp(1.0 - torch.sub(b, slope * offset, alpha=0.25), 0.0, 1.0)
+    # Within a lag either side (the vertex of a trough is within half a lag; no trough: the
+    # deepest value, whose neighbours need not bracket a vertex).
+    period = (search_lags + torch.clamp(vertex, -1.0, 1.0)).gather(-1, chosen).squeeze(-1)
+    pitch = torch.sub(unit_period_midi, torch.log2(period), alpha=12.0)
+    # Voiced: 1 - the trough's depth; 0 where no trough was found.
+    voiced = torch.clamp(one - key.gather(-1, chosen).squeeze(-1), 0.0, 1.0)
     return pitch, voiced
 
 
@@ -401,17 +435,20 @@ class DescriptorAnalyzer(torch.nn.Module):
         like = torch.zeros(1)
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
+        self.register_buffer("flatness_weights", flatness_weights(window // 2 + 1, like), persistent=False)
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
-        # YIN's constants (derived, so not in checkpoints).
+        # YIN's constants (derived, so not in checkpoints). The low-pass sums its samples rather
+        # than averaging them (an op saved): YIN's floor follows that gain.
         self.pitch_rate = float(sample_rate) / float(self.pitch_decimation)
         yin_length = self.pitch_window // self.pitch_decimation
         yin = YinSettings(yin_length, self.pitch_rate, pitch_fmin, pitch_fmax, 0.1, octave_ratio,
-                          octave_margin) if self.has_pitch else None
+                          octave_margin, level=float(max(self.pitch_lowpass, 1))) if self.has_pitch else None
         self.min_lag = yin.min_lag if yin else 0
         self.max_lag = yin.max_lag if yin else 0
         self.threshold = yin.threshold if yin else 0.0
         self.octave_ratio = yin.octave_ratio if yin else 0.0
         self.octave_margin = yin.octave_margin if yin else 0.0
+        self.yin_floor = yin.floor if yin else 0.0
         # How the descriptors' spectrum is had: from YIN's own rfft when the pitch window is the
         # spectra's window ("shared"); as a third row of YIN's rfft when YIN's length is a whole
         # multiple of the window ("padded": the Hann-windowed last `window` samples at the end of
@@ -427,10 +464,15 @@ class DescriptorAnalyzer(torch.nn.Module):
             masks[2, yin_length - window:] = torch.hann_window(window, periodic=True)
         self.register_buffer("yin_masks", masks if self.shared_fft or self.padded_fft else masks[:2],
                              persistent=False)
-        self.register_buffer("yin_lags", yin.lags(like) if yin else torch.zeros(0), persistent=False)
-        self.register_buffer("yin_order", yin.order(like) if yin else torch.zeros(0), persistent=False)
-        self.register_buffer("yin_steps", yin.steps(like) if yin else torch.zeros(0, dtype=torch.long),
-                             persistent=False)
+        empty = torch.zeros(0)
+        self.register_buffer("yin_lags", yin.lags(like) if yin else empty, persistent=False)
+        self.register_buffer("yin_floor_at_start", yin.floor_at_start(like) if yin else empty, persistent=False)
+        self.register_buffer("yin_order", yin.order(like) if yin else empty, persistent=False)
+        self.register_buffer("yin_search_lags", yin.search_lags(like) if yin else empty, persistent=False)
+        self.register_buffer("yin_constants", yin.constants(like) if yin else empty, persistent=False)
+        # The spectral descriptors' numbers as tensors (see YinSettings.constants): the loudness
+        # floor (1e-10), 10 (dB per decade), the magnitudes' floor (1e-9).
+        self.register_buffer("spectral_constants", torch.tensor([1e-10, 10.0, 1e-9]), persistent=False)
 
     @torch.jit.export
     def reset(self):
@@ -442,24 +484,26 @@ class DescriptorAnalyzer(torch.nn.Module):
     def pitch_input(self, frames: torch.Tensor) -> torch.Tensor:
         """What YIN reads of causal windows [B, F, reach]: the last pitch_window samples, high-
         passed (less their mean over pitch_highpass samples), low-passed (their mean over
-        pitch_lowpass) and decimated, all from one cumulative sum; newest first with
-        pitch_latest. [B, F, pitch_window // pitch_decimation]."""
+        pitch_lowpass, times pitch_lowpass) and decimated, all from one cumulative sum; newest
+        first with pitch_latest. [B, F, pitch_window // pitch_decimation]."""
         pitch_frames = frames
         if self.pitch_history > 0:
             step = self.pitch_decimation
             first = self.pitch_history + step - 1   # the kept samples end with the newest
             sums = torch.cumsum(frames, dim=-1)
             now = sums[..., first::step]
+            # The low-pass is the sum of the last pitch_lowpass samples (their mean times
+            # pitch_lowpass: YinSettings' level), so the high-pass subtracts its mean times that.
+            gain = float(max(self.pitch_lowpass, 1))
             if self.pitch_lowpass > 0:
-                low = self.pitch_lowpass
-                pitch_frames = (now - sums[..., first - low: self.reach - low: step]) * (1.0 / float(low))
+                pitch_frames = now - sums[..., first - self.pitch_lowpass: self.reach - self.pitch_lowpass: step]
             else:
                 pitch_frames = frames[..., first::step]
             if self.pitch_highpass > 0:
                 high = self.pitch_highpass
-                # less (now - then) / high, in two ops
-                pitch_frames = torch.add(torch.sub(pitch_frames, now, alpha=1.0 / float(high)),
-                                         sums[..., first - high: self.reach - high: step], alpha=1.0 / float(high))
+                # less gain * (now - then) / high, in two ops
+                pitch_frames = torch.add(torch.sub(pitch_frames, now, alpha=gain / float(high)),
+                                         sums[..., first - high: self.reach - high: step], alpha=gain / float(high))
         if self.pitch_latest:
             pitch_frames = torch.flip(pitch_frames, [-1])
         return pitch_frames
@@ -479,17 +523,17 @@ class DescriptorAnalyzer(torch.nn.Module):
             pitch_frames = self.pitch_input(frames)
             if self.padded_fft:
                 rows = torch.stack([pitch_frames, pitch_frames, frames[..., self.reach - pitch_frames.shape[-1]:]], -2)
-                spectra = torch.fft.rfft(rows * self.yin_masks, dim=-1)
+                spectra = torch.fft.rfft(rows * self.yin_masks, dim=-1).unbind(-2)
             else:
-                spectra = torch.fft.rfft(pitch_frames.unsqueeze(-2) * self.yin_masks, dim=-1)
-            pitch, voiced = yin_pitch(pitch_frames, spectra[..., 0, :], spectra[..., 1, :], self.yin_lags,
-                                      self.yin_order, self.yin_steps, self.pitch_rate, self.min_lag, self.max_lag,
-                                      self.threshold, self.octave_ratio, self.octave_margin)
+                spectra = torch.fft.rfft(pitch_frames.unsqueeze(-2) * self.yin_masks, dim=-1).unbind(-2)
+            pitch, voiced = yin_pitch(pitch_frames, spectra[0], spectra[1], self.yin_lags, self.yin_floor_at_start,
+                                      self.yin_order, self.yin_search_lags, self.yin_constants, self.yin_floor,
+                                      self.min_lag, self.max_lag, self.threshold, self.octave_ratio)
             if self.shared_fft:
-                magnitude = spectra[..., 2, :].abs()
+                magnitude = spectra[2].abs()
             elif self.padded_fft:
                 # abs before the stride: complex abs on a strided view costs twice as much
-                magnitude = spectra[..., 2, :].abs()[..., :: self.padded_step]
+                magnitude = spectra[2].abs()[..., :: self.padded_step]
             else:
                 magnitude = torch.fft.rfft(frames[..., self.reach - self.window:] * self.windows.hann, dim=-1).abs()
         else:
@@ -497,21 +541,23 @@ class DescriptorAnalyzer(torch.nn.Module):
             pitch = torch.zeros(0)
             voiced = torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device)
         power = magnitude * magnitude
+        constants = self.spectral_constants
+        loudness_floor, db_per_decade, magnitude_floor = constants[0:1], constants[1:2], constants[2:3]
         # Centroid and bandwidth share the normalised magnitude and the centroid; matrix
         # products stand in for multiply-and-sum (fewer ops per streaming call, same sums).
         centroid = torch.zeros(0)
         bandwidth = torch.zeros(0)
         if self.needs_magnitude:
-            weights = magnitude / (magnitude.sum(-1, keepdim=True) + 1e-9)
+            weights = magnitude / (magnitude.sum(-1, keepdim=True) + magnitude_floor)
             centroid = torch.matmul(weights, self.freqs)
             if "bandwidth" in self.names:
-                spread = (self.freqs - centroid.unsqueeze(-1)).pow(2)
-                bandwidth = torch.sqrt((weights * spread).sum(-1))
+                distance = self.freqs - centroid.unsqueeze(-1)
+                bandwidth = torch.sqrt((weights * distance * distance).sum(-1))
         out: List[torch.Tensor] = []
         for name in self.names:
             if name == "loudness":
                 mean_square = torch.matmul(power, self.weights)
-                out.append(torch.clamp(10.0 * torch.log10(mean_square + 1e-10), min=-100.0))
+                out.append(torch.clamp(torch.log10(mean_square + loudness_floor) * db_per_decade, min=-100.0))
             elif name == "pitch":
                 out.append(pitch)
             elif name == "centroid":
@@ -519,7 +565,7 @@ class DescriptorAnalyzer(torch.nn.Module):
             elif name == "bandwidth":
                 out.append(bandwidth)
             elif name == "flatness":
-                out.append(_flatness_from_power(power))
+                out.append(_flatness_from_power(power, self.flatness_weights))
             else:
                 out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device))
         return torch.stack(out, 1), voiced, power
@@ -542,4 +588,4 @@ def pitch_analyzer_like(module) -> DescriptorAnalyzer:
 
 __all__ = ["pitch_analyzer_like", "yin_difference", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
            "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
-           "spectral_flatness_db", "pitch_midi", "YinSettings", "yin_pitch", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]
+           "spectral_flatness_db", "flatness_weights", "pitch_midi", "YinSettings", "yin_pitch", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]

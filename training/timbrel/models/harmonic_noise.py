@@ -183,6 +183,14 @@ class HarmonicNoiseModel(DescriptorConditioned):
         # f0 = 440 * 2 ** ((pitch - 69) / 12) = 2 ** (pitch / 12 + f0_exponent), with pitch
         # clamped to the range whose fundamental lies in 10 Hz .. Nyquist.
         self.f0_exponent = math.log2(440.0) - 69.0 / 12.0
+        # Numbers the streaming path combines with tensors, held as tensors: an op with a number
+        # operand converts it on every call (as costly as the op, hop by hop). A frozen model
+        # folds the slices. mel floor; 1/12 and f0_exponent; nepers per dB and the level of a
+        # 0 dB sine; the logit of an inaudible harmonic; 0.
+        self.register_buffer("synth_constants", torch.tensor(
+            [1e-4, 1.0 / 12.0, self.f0_exponent, math.log(10.0) / 20.0, 3.0 * math.log(10.0) / 20.0, -1.0e4, 0.0]),
+            persistent=False)
+        self.register_buffer("mel_mean", torch.full([config.mels, 1], 1.0 / config.mels), persistent=False)
         self.pitch_low = 69.0 + 12.0 * math.log2(10.0 / 440.0)
         self.pitch_high = 69.0 + 12.0 * math.log2(0.5 * config.sample_rate / 440.0)
 
@@ -246,8 +254,8 @@ class HarmonicNoiseModel(DescriptorConditioned):
 
     def _encoder_from_power(self, power: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(mean, scale parameter) of the latent from the Hann power spectra [B, F, bins]."""
-        mel = torch.log(torch.matmul(power, self.mel) + 1e-4)
-        mel = mel - mel.mean(-1, keepdim=True)  # the level is the loudness descriptor's job
+        mel = torch.log(torch.matmul(power, self.mel) + self.synth_constants[0:1])
+        mel = mel - torch.matmul(mel, self.mel_mean)  # less the mean: the level is the loudness descriptor's job
         out = self.encoder(mel).transpose(1, 2)
         return out[:, : self.latent_size], out[:, self.latent_size:]
 
@@ -270,12 +278,16 @@ class HarmonicNoiseModel(DescriptorConditioned):
         out = self.decoder(torch.cat([zd[:, : self.latent_size], self._normalise(physical)], 1).transpose(1, 2))
         per_frame = physical.transpose(1, 2)
         pitch = torch.clamp(per_frame[..., self.pitch_index: self.pitch_index + 1], self.pitch_low, self.pitch_high)
-        f0 = torch.exp2(pitch * (1.0 / 12.0) + self.f0_exponent)
-        # Log amplitude of a sine that reads the loudness descriptor (a -3 dB read for amplitude 1).
-        level = (per_frame[..., self.loudness_index: self.loudness_index + 1] + 3.0) * (math.log(10.0) / 20.0)
+        constants = self.synth_constants
+        f0 = torch.exp2(torch.addcmul(constants[2:3], pitch, constants[1:2]))
+        # Log amplitude of a sine that reads the loudness descriptor (a -3 dB read for amplitude
+        # 1): (loudness + 3) * ln(10) / 20.
+        level = torch.addcmul(constants[4:5], per_frame[..., self.loudness_index: self.loudness_index + 1],
+                              constants[3:4])
         levels = torch.exp(torch.clamp(out[..., self.harmonics:] + (level + self.level_offsets), max=1.5))
         audible = f0 < self.audible_below_hz
-        distribution = torch.where(audible, torch.softmax(torch.where(audible, out[..., : self.harmonics], -1.0e4), -1), 0.0)
+        distribution = torch.where(audible, torch.softmax(torch.where(audible, out[..., : self.harmonics],
+                                                                      constants[5:6]), -1), constants[6:7])
         return torch.cat([pitch, distribution * levels[..., :1], levels[..., 1:]], -1)
 
     def _synthesise(self, params: torch.Tensor) -> torch.Tensor:

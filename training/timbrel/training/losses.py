@@ -175,7 +175,8 @@ def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tenso
     lags_max = window // 2
     yin = YinSettings(window, sample_rate, sample_rate / lags_max, sample_rate / 2.0)
     spectra = torch.fft.rfft(windows.unsqueeze(-2) * yin.masks(windows)[:2], dim=-1)
-    normalised = yin_difference(windows, spectra[..., 0, :], spectra[..., 1, :], yin.lags(windows), lags_max)
+    normalised = yin_difference(windows, spectra[..., 0, :], spectra[..., 1, :], yin.lags(windows), lags_max,
+                                yin.floor_at_start(windows), yin.floor)
     period = sample_rate / (440.0 * torch.pow(2.0, (pitch - 69.0) / 12.0))           # samples, [B, F]
 
     def at_lag(lag: torch.Tensor) -> torch.Tensor:
