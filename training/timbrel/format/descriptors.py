@@ -203,10 +203,12 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
     than N // 2 are not searched, so the lowest pitch found is max(fmin, 2 * sample_rate / N):
     43.1 Hz for N = 2048 at 44.1 kHz.
 
-    voiced = clamp(1 - d'(period), 0, 1): near 1 for periodic frames, typically 0.1-0.3 for
-    noise, 0 for silence (d' is computed as if every d(tau) had a -100 dB floor added). Frames
-    with no trough below `threshold` still get the estimate from the deepest trough in `pitch`,
-    but voiced is at most 1 - threshold; consumers treat voiced < 0.5 as unvoiced.
+    voiced = clamp(1 - d'(period), 0, 1), d' at the parabola's vertex: near 1 for periodic
+    frames, typically 0.1-0.3 for noise, 0 for silence (d' is computed as if every d(tau) had a
+    -100 dB floor added). Frames with no trough below `threshold` still get the estimate from
+    the deepest trough in `pitch`, but voiced is at most 1 - threshold; frames with no trough
+    at all in the searched lags (silence, DC, a tone above fmax) read the shortest lag (fmax)
+    and voiced 0. Consumers treat voiced < 0.5 as unvoiced.
     """
     yin = YinSettings(frame.shape[-1], float(sample_rate), fmin, fmax, threshold, octave_ratio, octave_margin)
     like = frame.new_zeros(1)

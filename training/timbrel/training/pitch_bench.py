@@ -303,24 +303,48 @@ def analysis_cost_us(analyze: Callable, hop: int, seconds: float = 3.0, repeats:
     return 1e6 * best_streaming_seconds(analyze, hop, calls, repeats) / calls
 
 
-def model_analysis_cost(path: Path) -> dict:
-    """A model file's analyze() per hop beside the analysis the first shipped models exported
-    (LEGACY_ANALYSIS: YIN from 90 Hz over the 1024-sample window) at the same rate, hop and
-    descriptors, frozen as an export freezes it."""
+def legacy_analyzer_like(module, info):
+    """The analysis the first shipped models exported (LEGACY_ANALYSIS: YIN from 90 Hz over the
+    1024-sample window) at a model's rate, hop and descriptors, frozen as an export freezes it,
+    in today's code."""
     import torch
 
-    from ..format.contract import load_and_check
     from ..format.descriptors import DescriptorAnalyzer
     from ..models.harmonic_noise import LEGACY_ANALYSIS
 
-    module, info = load_and_check(path)
-    module.reset()
     legacy = DescriptorAnalyzer(list(info.descriptor_names), info.sample_rate, info.hop_length,
                                 int(getattr(module, "window", 1024)), LEGACY_ANALYSIS["pitch_fmin"],
                                 float(getattr(module, "pitch_fmax", 2000.0)))
-    legacy = torch.jit.freeze(torch.jit.script(legacy.eval()))
-    return {"hop": info.hop_length, "model_us": analysis_cost_us(module.analyze, info.hop_length),
-            "legacy_us": analysis_cost_us(legacy, info.hop_length)}
+    return torch.jit.freeze(torch.jit.script(legacy.eval()))
+
+
+def analysis_costs(models: list[Path], references: list[Path] = (), rounds: int = 3) -> tuple[dict, dict]:
+    """Microseconds per hop of each model file's analyze() and of the legacy analysis at its hop
+    (legacy_analyzer_like), and of each reference file's analyze() (an earlier release's model,
+    whose analysis ran in its own code): ({stem: {hop, model_us, legacy_us}}, {path: {hop, us}}).
+    The subjects take turns, `rounds` times, and each keeps its best: on a shared machine the
+    load moves between runs, and turns give every subject the same chances."""
+    from ..format.contract import load_and_check
+
+    subjects: dict[tuple[str, str], tuple[Callable, int]] = {}
+    for path in list(models) + list(references):
+        module, info = load_and_check(path)
+        module.reset()
+        if path in models:
+            subjects[(path.stem, "model_us")] = (module.analyze, info.hop_length)
+            subjects[(path.stem, "legacy_us")] = (legacy_analyzer_like(module, info), info.hop_length)
+        else:
+            subjects[(str(path), "us")] = (module.analyze, info.hop_length)
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(rounds):
+        for key, (analyze, hop) in subjects.items():
+            best[key] = min(best.get(key, math.inf), analysis_cost_us(analyze, hop, repeats=1))
+    costs: dict[str, dict] = {}
+    others: dict[str, dict] = {}
+    for (name, field), (_, hop) in subjects.items():
+        target = others if field == "us" else costs
+        target.setdefault(name, {"hop": hop})[field] = best[(name, field)]
+    return costs, others
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,6 +447,8 @@ def add_parser(subparsers) -> None:
     pitch.add_argument("--soundfonts", nargs="+", choices=SOUNDFONT_NAMES, default=list(SOUNDFONT_NAMES))
     pitch.add_argument("--seconds", type=float, default=20.0, help="audio per instrument and soundfont")
     pitch.add_argument("--no-pyin", action="store_true", help="skip librosa.pyin (it is the slow part)")
+    pitch.add_argument("--cost-against", nargs="+", type=Path, default=[], metavar="MODEL",
+                       help="model files (an earlier release's) whose analyze() cost to measure beside, in turns")
     pitch.add_argument("--out", type=Path, help="also write the figures as JSON here")
     pitch.set_defaults(func=cmd_bench_pitch)
 
@@ -436,10 +462,11 @@ def cmd_bench_pitch(args: argparse.Namespace) -> int:
         "timbrel": analyzer_estimator(max(config.pitch_window, config.window), config.pitch_fmin, config.pitch_fmax,
                                       config.octave_ratio, config.octave_margin, config.pitch_highpass,
                                       latest=config.pitch_latest, decimation=config.pitch_decimation)}
-    for path in args.models:
+    for path in list(args.models) + list(args.cost_against):
         if not path.is_file():
             print(f"timbrel bench pitch: model file not found: {path}", file=sys.stderr)
             return 2
+    for path in args.models:
         estimators[path.stem] = model_estimator(path)
     if not args.no_pyin:
         estimators["pyin"] = pyin_estimator
@@ -451,14 +478,16 @@ def cmd_bench_pitch(args: argparse.Namespace) -> int:
         return 2
     for line in summary(results):
         print(line)
-    costs = {}
-    for path in args.models:
-        costs[path.stem] = model_analysis_cost(path)
-        cost = costs[path.stem]
-        print(f"{path.stem}: analysis {cost['model_us']:.0f} us per hop of {cost['hop']} (one thread, hop by hop); "
-              f"the first shipped analysis (YIN from 90 Hz) {cost['legacy_us']:.0f} us at the same hop")
+    costs, references = analysis_costs(args.models, args.cost_against) if args.models or args.cost_against else ({}, {})
+    for name, cost in costs.items():
+        print(f"{name}: analysis {cost['model_us']:.0f} us per hop of {cost['hop']} (one thread, hop by hop); "
+              f"the first shipped analysis's settings (YIN from 90 Hz) in today's code {cost['legacy_us']:.0f} us "
+              "at the same hop")
+    for name, cost in references.items():
+        print(f"{name}: analysis {cost['us']:.0f} us per hop of {cost['hop']} (its own exported code)")
     if args.out:
         write_atomically(args.out, json.dumps({"targets": TARGETS, "seconds": args.seconds,
                                                "soundfonts": args.soundfonts, "results": results,
-                                               "analysis_cost": costs}, indent=2) + "\n")
+                                               "analysis_cost": costs, "analysis_cost_against": references},
+                                              indent=2) + "\n")
     return 0
