@@ -277,3 +277,34 @@ def test_melodies_of_other_instruments_for_the_foreign_term(tmp_path):
         dataset.generate_melodies(["cello"], ["FluidR3"], 3.0, tmp_path / "n", seed=0)
     with pytest.raises(DatasetError, match="unknown instrument"):
         dataset.generate_melodies(["kazoo"], ["FluidR3"], 3.0, tmp_path / "n", seed=1)
+
+
+@needs_fluidsynth
+def test_timbres_label_every_file_and_keep_held_out_renders_out_of_training(tmp_path):
+    from timbrel.training import pitch_bench
+
+    if not any(Path(p).exists() for p in dataset.soundfont.SOUNDFONTS["MuseScore"][0]):
+        pytest.skip("MuseScore General is needed (make setup installs it)")
+    out = tmp_path / "t"
+    summary = dataset.generate_timbres(["contrabass", "oboe"], ["FluidR3", "MuseScore"], 0.5, out, seed=2,
+                                       held_out=["oboe"], held_out_soundfont="MuseScore")
+    manifest = json.loads((out / "dataset.json").read_text())
+    assert manifest["kind"] == "timbres" and manifest["heldout_soundfont"] == "MuseScore"
+    every = manifest["train"] + manifest["valid"] + manifest["heldout"]
+    assert sorted(manifest["labels"]) == sorted(every) and all((out / f).exists() for f in every)
+    # oboe from MuseScore only in heldout/, and heldout/ holds nothing else
+    assert {tuple(manifest["labels"][f].values()) for f in manifest["heldout"]} == {("oboe", "MuseScore")}
+    trained = {tuple(manifest["labels"][f].values()) for f in manifest["train"] + manifest["valid"]}
+    assert trained == {("contrabass", "FluidR3"), ("contrabass", "MuseScore"), ("oboe", "FluidR3")}
+    assert summary.train_files == len(manifest["train"]) >= 3 and summary.valid_files >= 3
+    # each instrument's melodies stay in its range: the contrabass is low, the oboe high
+    contrabass = next(i for i in pitch_bench.INSTRUMENTS if i.name == "contrabass")
+    oboe = next(i for i in pitch_bench.INSTRUMENTS if i.name == "oboe")
+    low = sf.read(out / next(f for f in manifest["train"] if "contrabass" in f))[0]
+    high = sf.read(out / next(f for f in manifest["train"] if "oboe" in f))[0]
+    hz = lambda midi: 440.0 * 2 ** ((midi - 69) / 12)
+    assert dominant_frequency(low, RATE) < hz(contrabass.high) * 4 and dominant_frequency(high, RATE) > hz(oboe.low) * 0.9
+    with pytest.raises(DatasetError, match="seeds 0 and 1"):
+        dataset.generate_timbres(["oboe"], ["FluidR3"], 0.5, tmp_path / "u", seed=1)
+    with pytest.raises(DatasetError, match="held-out"):
+        dataset.generate_timbres(["oboe"], ["FluidR3"], 0.5, tmp_path / "u", held_out=["cello"])

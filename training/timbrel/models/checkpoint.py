@@ -19,7 +19,7 @@ from .waveform import WaveformConfig, WaveformModel
 
 # Model configs by name: 'default' and 'lowlatency' are harmonic-plus-noise models (what
 # Timbrel ships), 'waveform' the RAVE-style PQMF waveform decoder.
-CONFIGS = ("default", "lowlatency", "waveform")
+CONFIGS = ("default", "lowlatency", "timbres", "waveform")
 REBUILD_KEYS = ("model", "config_name", "model_config", "descriptor_min", "descriptor_max")
 # What a shipped model's source checkpoint keeps (plus its card).
 SOURCE_KEYS = REBUILD_KEYS + ("descriptor_stats", "step")
@@ -35,7 +35,7 @@ class CheckpointError(ValueError):
 
 def build_model(config_name: str, **overrides):
     """A fresh, untrained model of a named config."""
-    if config_name in ("default", "lowlatency"):
+    if config_name in ("default", "lowlatency", "timbres"):
         return HarmonicNoiseModel(HarmonicNoiseConfig.preset(config_name, **overrides))
     if config_name == "waveform":
         return WaveformModel(WaveformConfig.preset("default", **overrides))

@@ -88,14 +88,17 @@ class HarmonicNoiseConfig:
     @classmethod
     def preset(cls, name: str = "default", **overrides) -> "HarmonicNoiseConfig":
         """'default': hop 512 (11.6 ms at 44.1 kHz); 'lowlatency': hop 128 (2.9 ms) with a
-        longer dilated decoder so it sees the same time span in frames."""
+        longer dilated decoder so it sees the same time span in frames; 'timbres': the default
+        with a latent twice as wide, for a model of many instruments whose z tells them apart."""
         if name == "default":
             base: dict = dict(name="timbrel-default")
         elif name == "lowlatency":
             base = dict(name="timbrel-lowlatency", hop_length=128, hidden=96,
                         encoder_dilations=[1, 2, 4], decoder_dilations=[1, 2, 4, 8])
+        elif name == "timbres":
+            base = dict(name="timbrel-timbres", latent_size=16)
         else:
-            raise ValueError(f"unknown preset '{name}' (default, lowlatency)")
+            raise ValueError(f"unknown preset '{name}' (default, lowlatency, timbres)")
         base.update(overrides)
         return cls(**base)
 

@@ -1,6 +1,8 @@
 """Training datasets: generated from the FluidR3_GM soundfont, or prepared from a user's folder.
 
   timbrel dataset fluidr3 --instrument violin --minutes N --out DIR [--seed S]
+  timbrel dataset melodies --instruments NAME... --out DIR      (other instruments' audio)
+  timbrel dataset timbres --minutes N --out DIR                 (many instruments, labelled)
   timbrel dataset folder PATH --out DIR [--seed S]
 
 Both write 44.1 kHz mono float WAV files into DIR/train and DIR/valid plus DIR/dataset.json.
@@ -151,7 +153,7 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 def _prepare_output(out: Path) -> set[Path]:
     """Returns the WAV files a previous run left in out; refuses a folder that is not a dataset."""
-    old_files = {path for split in ("train", "valid") if (out / split).is_dir()
+    old_files = {path for split in ("train", "valid", "heldout") if (out / split).is_dir()
                  for path in (out / split).glob("*.wav")}
     if old_files and not (out / "dataset.json").exists():
         raise DatasetError(f"{out} already holds WAV files but no dataset.json; choose an empty --out folder")
@@ -181,10 +183,11 @@ NOTE_BEAT_WEIGHTS = np.array([0.12, 0.24, 0.08, 0.22, 0.1, 0.13, 0.06, 0.05])
 
 
 def melody_notes(instrument: str, seconds: float, tempo_bpm: float,
-                 rng: np.random.Generator) -> list[tuple[int, float, int]]:
-    """Monophonic phrases over the instrument's range, about `seconds` long: (pitch, beats, velocity),
-    pitch < 0 is a rest. Phrases vary in dynamics shape, articulation, note lengths and leaps."""
-    low, high = INSTRUMENT_RANGES[instrument]
+                 rng: np.random.Generator, span: tuple[int, int] | None = None) -> list[tuple[int, float, int]]:
+    """Monophonic phrases over the instrument's range (INSTRUMENT_RANGES, or `span`), about
+    `seconds` long: (pitch, beats, velocity), pitch < 0 is a rest. Phrases vary in dynamics
+    shape, articulation, note lengths and leaps."""
+    low, high = span if span is not None else INSTRUMENT_RANGES[instrument]
     target_beats = seconds * tempo_bpm / 60.0
     notes: list[tuple[int, float, int]] = []
     beats = 0.0
@@ -438,6 +441,7 @@ def prepare_folder(source: Path, out: Path, sample_rate: int = DEFAULT_SAMPLE_RA
 SOUNDFONT_SOURCES = {"FluidR3": FLUIDR3_SOURCE,
                      "MuseScore": "MuseScore_General_Full.sf2 by S. Christian Collins (Debian package "
                                   "musescore-general-soundfont-lossless), MIT licence"}
+SOUNDFONT_NAMES = tuple(SOUNDFONT_SOURCES)
 
 
 def generate_melodies(instruments: list[str], soundfonts: list[str], seconds: float, out: Path,
@@ -479,6 +483,80 @@ def generate_melodies(instruments: list[str], soundfonts: list[str], seconds: fl
     return summary
 
 
+def generate_timbres(instruments: list[str], soundfonts: list[str], minutes: float, out: Path,
+                     seed: int = 2, held_out: list[str] = (), held_out_soundfont: str = "MuseScore",
+                     sample_rate: int = DEFAULT_SAMPLE_RATE) -> DatasetSummary:
+    """Varied melodies of many instruments (the pitch benchmark's, with their General MIDI
+    programs and ranges) from each soundfont, `minutes` per instrument and soundfont, in chunks
+    split into train/ and valid/ as `dataset fluidr3` does: a multi-timbre model's data. The
+    manifest's `labels` names each file's instrument and soundfont, for the timbres a model
+    learns (the mean latent of each instrument) and their evaluation. The pitch benchmark
+    renders with seed 0 and `dataset melodies` with 1: keep this one apart from both.
+
+    `held_out` instruments' renders with `held_out_soundfont` go to heldout/ instead (listed as
+    the manifest's `heldout`, never trained on): how a model's timbres hold on a soundfont it
+    did not learn that instrument from."""
+    from . import pitch_bench
+
+    known = {i.name: i for i in pitch_bench.INSTRUMENTS}
+    unknown = [name for name in instruments if name not in known]
+    if unknown:
+        raise DatasetError(f"unknown instrument(s) {', '.join(unknown)} (choose from {', '.join(known)})")
+    if not (minutes > 0 and math.isfinite(minutes)):
+        raise DatasetError(f"--minutes must be a positive number, got {minutes}")
+    if seed in (0, 1):
+        raise DatasetError("seeds 0 and 1 render the pitch benchmark's and `dataset melodies`' audio: choose another")
+    try:
+        for name in soundfonts:
+            soundfont.find_soundfont(name)
+    except FileNotFoundError as error:
+        raise DatasetError(str(error)) from None
+    out = Path(out)
+    old_files = _prepare_output(out)
+    count, chunk_seconds, valid_indices = _chunk_plan(minutes)
+    summary = DatasetSummary(out=out, source=", ".join(soundfonts) + f" ({len(instruments)} instruments)")
+    strays = [name for name in held_out if name not in instruments]
+    if strays or (held_out and held_out_soundfont not in soundfonts):
+        raise DatasetError("held-out instruments must be among --instruments and their soundfont among --soundfonts")
+    files: dict[str, list[str]] = {"train": [], "valid": [], "heldout": []}
+    seconds = {"train": 0.0, "valid": 0.0, "heldout": 0.0}
+    labels: dict[str, dict[str, str]] = {}
+    jobs = [(name, font, index) for name in instruments for font in soundfonts for index in range(count)]
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, font, index in _progress(jobs, len(jobs), "chunk", "timbres"):
+            instrument = known[name]
+            # One generator per chunk: the same chunk whatever else is asked for.
+            rng = np.random.default_rng([seed, instrument.program, SOUNDFONT_NAMES.index(font), index])
+            tempo = float(rng.uniform(66, 140))
+            midi = Path(scratch) / "chunk.mid"
+            soundfont.melody_midi(midi, melody_notes(name, chunk_seconds, tempo, rng, (instrument.low, instrument.high)),
+                                  instrument.program, tempo_bpm=tempo)
+            try:
+                audio = trim_silence(soundfont.render_midi(midi, sample_rate, soundfont=font))
+            except (FileNotFoundError, subprocess.CalledProcessError) as error:
+                raise DatasetError(f"fluidsynth failed on {name} ({font}) chunk {index}: {error}") from None
+            if is_silent(audio):
+                raise DatasetError(f"fluidsynth rendered silence for {name} ({font}) chunk {index}")
+            split = "valid" if index in valid_indices else "train"
+            if name in held_out and font == held_out_soundfont:
+                split = "heldout"
+            file = f"{split}/{name.replace(' ', '_')}_{font}_{index:03d}.wav"
+            write_wav(out / file, audio, sample_rate)
+            files[split].append(file)
+            labels[file] = {"instrument": name, "soundfont": font}
+            seconds[split] += len(audio) / sample_rate
+    manifest = {"kind": "timbres", "instruments": instruments, "soundfonts": soundfonts,
+                "sources": [SOUNDFONT_SOURCES[name] for name in soundfonts], "minutes_each": minutes, "seed": seed,
+                "sample_rate": sample_rate, "train": files["train"], "valid": files["valid"],
+                "heldout": files["heldout"], "heldout_soundfont": held_out_soundfont if held_out else None,
+                "labels": labels,
+                "seconds": {split: round(value, 3) for split, value in seconds.items()}, "skipped": {}}
+    _finish_output(out, manifest, old_files)
+    summary.train_files, summary.valid_files = len(files["train"]), len(files["valid"])
+    summary.train_seconds, summary.valid_seconds = seconds["train"], seconds["valid"]
+    return summary
+
+
 def _run(job) -> int:
     try:
         summary = job()
@@ -496,6 +574,14 @@ def cmd_fluidr3(args: argparse.Namespace) -> int:
 def cmd_melodies(args: argparse.Namespace) -> int:
     return _run(lambda: generate_melodies(args.instruments, args.soundfonts, args.seconds, Path(args.out), args.seed,
                                           args.noise))
+
+
+def cmd_timbres(args: argparse.Namespace) -> int:
+    from .pitch_bench import INSTRUMENTS
+
+    names = args.instruments or [i.name for i in INSTRUMENTS]
+    return _run(lambda: generate_timbres(names, args.soundfonts, args.minutes, Path(args.out), args.seed,
+                                         args.hold_out, args.hold_out_soundfont))
 
 
 def cmd_folder(args: argparse.Namespace) -> int:
@@ -524,6 +610,19 @@ def add_parsers(subparsers) -> None:
     melodies.add_argument("--noise", action="store_true",
                           help="fill the rests with the pitch benchmark's breath noise (default: the instrument alone)")
     melodies.set_defaults(func=cmd_melodies)
+
+    timbres = kinds.add_parser("timbres", help="varied melodies of many instruments from FluidR3 and MuseScore "
+                                               "General, labelled (a multi-timbre model's data)")
+    timbres.add_argument("--instruments", nargs="+", metavar="NAME", default=None,
+                         help="pitch-benchmark instrument names (default: all of them)")
+    timbres.add_argument("--soundfonts", nargs="+", choices=list(SOUNDFONT_NAMES), default=list(SOUNDFONT_NAMES))
+    timbres.add_argument("--minutes", required=True, type=float, help="minutes per instrument and soundfont")
+    timbres.add_argument("--out", required=True, type=Path, help="dataset folder to write")
+    timbres.add_argument("--seed", type=int, default=2)
+    timbres.add_argument("--hold-out", nargs="+", default=[], metavar="NAME",
+                         help="instruments whose --hold-out-soundfont renders go to heldout/, not to training")
+    timbres.add_argument("--hold-out-soundfont", default="MuseScore", choices=list(SOUNDFONT_NAMES))
+    timbres.set_defaults(func=cmd_timbres)
 
     folder = kinds.add_parser("folder", help="prepare a folder of your own recordings")
     folder.add_argument("path", type=Path, help="folder searched recursively for audio files")
