@@ -61,3 +61,53 @@ def test_missing_and_non_torchscript_files(tmp_path):
     (tmp_path / "text.ts").write_text("hello")
     with pytest.raises(ContractError, match="not a readable TorchScript model"):
         load_and_check(tmp_path / "text.ts")
+
+
+def with_timbres(names=("violin", "flute"), latents=None, axes=True) -> FilterGainModel:
+    from timbrel.format.save import attach_latent_axes, attach_timbres
+
+    model = FilterGainModel()
+    size = int(model.latent_size)
+    if names is not None:
+        attach_timbres(model, list(names), latents if latents is not None else torch.randn(len(names), size))
+    if axes:
+        q, _ = torch.linalg.qr(torch.randn(size, size, dtype=torch.float64))
+        attach_latent_axes(model, torch.randn(size), q.T.float())
+    return model
+
+
+def test_timbres_and_latent_axes_survive_export_and_read_back(tmp_path):
+    model = with_timbres()
+    info = save_model(model, tmp_path / "m.ts")
+    assert info.timbre_names == ["violin", "flute"]
+    torch.testing.assert_close(info.timbre_latents, model.timbre_latents)
+    torch.testing.assert_close(info.latent_components, model.latent_components)
+    _, again = load_and_check(tmp_path / "m.ts")
+    assert again.timbre_names == ["violin", "flute"] and again.latent_mean.shape == (int(model.latent_size),)
+    plain = save_model(FilterGainModel(), tmp_path / "plain.ts")  # both pairs are optional
+    assert plain.timbre_names == [] and plain.timbre_latents is None and plain.latent_components is None
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda: with_timbres(names=("a", "a")), "timbre_names lists a name twice"),
+    (lambda: with_timbres(names=("a", "")), "non-empty"),
+    (lambda: with_timbres(latents=torch.zeros(2, 3)), "'timbre_latents' has shape"),
+    (lambda: with_timbres(latents=torch.full((2, int(FilterGainModel().latent_size)), float("nan"))), "NaN"),
+])
+def test_bad_timbres_are_rejected_naming_the_field(build, expected):
+    with pytest.raises(ContractError, match=expected):
+        check_model(torch.jit.script(build().eval()))
+
+
+def test_one_of_a_pair_and_axes_that_are_not_orthonormal_are_rejected():
+    from timbrel.format.save import attach_latent_axes
+
+    lonely = FilterGainModel()
+    lonely.timbre_names = ["violin"]
+    with pytest.raises(ContractError, match="'timbre_names' needs 'timbre_latents'"):
+        check_model(torch.jit.script(lonely.eval()))
+    skewed = FilterGainModel()
+    size = int(skewed.latent_size)
+    attach_latent_axes(skewed, torch.zeros(size), 2.0 * torch.eye(size))
+    with pytest.raises(ContractError, match="orthonormal"):
+        check_model(torch.jit.script(skewed.eval()))

@@ -423,3 +423,39 @@ def test_tracking_tells_a_decoder_that_obeys_from_one_that_ignores(tiny_data):
     assert results["loudness"]["r"] > 0.9
     assert results["centroid"]["r"] < 0.9  # far from the 0.95 target: eval does not pass a deaf decoder
 
+
+
+def test_export_attaches_named_timbres_and_latent_axes_from_the_data(tiny_data, tmp_path):
+    import json
+    import shutil
+
+    from timbrel.training import timbres
+
+    run = tmp_path / "run"
+    train(tiny_data, "default", run, quick_config(steps=10), threads=1, progress=False)
+    data = tmp_path / "labelled"
+    shutil.copytree(tiny_data, data)
+    files = sorted(f"train/{p.name}" for p in (data / "train").glob("*.wav"))
+    labels = {f: {"instrument": "low" if i < 2 else "high"} for i, f in enumerate(files)}
+    (data / "dataset.json").write_text(json.dumps({"train": files, "valid": [], "labels": labels}))
+    info = export_run(run, tmp_path / "a.ts", instrument="tones", source_out=tmp_path / "a.pt", timbres_data=data)
+    assert info.timbre_names == ["low", "high"] and info.model_card["timbres"] == ["low", "high"]
+    module, _ = load_and_check(tmp_path / "a.ts")
+    # each named timbre is its instrument's mean z, measured again on the exported file
+    clips = [(labels[f]["instrument"], timbres.read_clip(data / f, RATE)) for f in files]
+    names, latents = timbres.named_timbres(module, clips)
+    assert names == ["low", "high"]
+    np.testing.assert_allclose(info.timbre_latents.numpy(), latents, atol=1e-4)
+    # the axes: the strongest first, so the projections' variance falls along them
+    frames = np.concatenate(list(timbres.frames_by_name(module, clips).values()))
+    spread = ((frames - info.latent_mean.numpy()) @ info.latent_components.numpy().T).var(0)
+    assert np.all(np.diff(spread) <= 1e-6) and spread[0] > 0
+    # the source checkpoint keeps them: a re-export without the data carries the same
+    again = export_run(tmp_path / "a.pt", tmp_path / "b.ts")
+    assert again.timbre_names == ["low", "high"] and torch.equal(again.timbre_latents, info.timbre_latents)
+    # one unlabelled instrument: one timbre, named after it
+    (data / "dataset.json").write_text(json.dumps({"train": files, "valid": []}))
+    single = export_run(run, tmp_path / "c.ts", instrument="tones", timbres_data=data)
+    assert single.timbre_names == ["tones"] and single.timbre_latents.shape == (1, info.latent_size)
+    with pytest.raises(ContractError, match="--timbres"):
+        export_run(run, tmp_path / "d.ts", timbres_data=tmp_path / "nowhere")

@@ -22,7 +22,7 @@ _EXPORTS = {
     "VOCABULARY": "vocabulary", "DescriptorSpec": "vocabulary",
     "FORMAT_VERSION": "contract", "ContractError": "contract", "ModelInfo": "contract",
     "check_model": "contract", "load_and_check": "contract", "read_info": "contract",
-    "save_model": "save", "freeze": "save",
+    "save_model": "save", "freeze": "save", "attach_timbres": "save", "attach_latent_axes": "save",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -19,6 +19,11 @@ REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
 # compute with shared work; a host that finds it calls it instead of the two (_check_encode_analyze).
 NN_TILDE_BUFFERS = ("encode_params", "decode_params", "forward_params")
 STREAMING_TOLERANCE = 1e-5
+# Optional, in pairs (both or neither): the model's named timbres (a mean z each), and the
+# principal axes of z over its training data (rows, strongest first) with the mean they centre.
+TIMBRE_FIELDS = ("timbre_names", "timbre_latents")
+LATENT_AXES_FIELDS = ("latent_mean", "latent_components")
+AXES_TOLERANCE = 1e-3  # how far latent_components' rows may be from orthonormal
 
 
 class ContractError(ValueError):
@@ -38,6 +43,10 @@ class ModelInfo:
     descriptor_max: list[float]
     model_name: str
     model_card: dict = field(default_factory=dict)
+    timbre_names: list[str] = field(default_factory=list)
+    timbre_latents: torch.Tensor | None = None      # [len(timbre_names), latent_size]
+    latent_mean: torch.Tensor | None = None         # [latent_size]
+    latent_components: torch.Tensor | None = None   # [latent_size, latent_size], rows are axes
 
     @property
     def num_descriptors(self) -> int:
@@ -114,7 +123,53 @@ def read_info(module) -> ModelInfo:
         raise ContractError(f"model_card is not valid JSON: {error}") from None
     if not isinstance(info.model_card, dict):
         raise ContractError("model_card must be a JSON object")
+    _read_timbres(module, info)
+    _read_latent_axes(module, info)
     return info
+
+
+def _pair(module, fields: tuple[str, str]) -> bool:
+    """Whether the model has an optional pair of attributes; one without the other is an error."""
+    present = [hasattr(module, name) for name in fields]
+    if any(present) and not all(present):
+        missing, given = (fields[1], fields[0]) if present[0] else (fields[0], fields[1])
+        raise ContractError(f"attribute '{given}' needs '{missing}' beside it")
+    return all(present)
+
+
+def _float_tensor(module, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    value = getattr(module, name)
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.float32:
+        raise ContractError(f"attribute '{name}' must be a float32 Tensor")
+    if tuple(value.shape) != shape:
+        raise ContractError(f"attribute '{name}' has shape {list(value.shape)}, expected {list(shape)}")
+    if not torch.isfinite(value).all():
+        raise ContractError(f"attribute '{name}' holds NaN or Inf")
+    return value.detach().clone()
+
+
+def _read_timbres(module, info: ModelInfo) -> None:
+    if not _pair(module, TIMBRE_FIELDS):
+        return
+    names = _list_attr(module, "timbre_names", str, "a List[str]")
+    if not names or not all(names):
+        raise ContractError("timbre_names must list at least one non-empty name")
+    if len(set(names)) != len(names):
+        raise ContractError("timbre_names lists a name twice")
+    info.timbre_names = names
+    info.timbre_latents = _float_tensor(module, "timbre_latents", (len(names), info.latent_size))
+
+
+def _read_latent_axes(module, info: ModelInfo) -> None:
+    if not _pair(module, LATENT_AXES_FIELDS):
+        return
+    size = info.latent_size
+    info.latent_mean = _float_tensor(module, "latent_mean", (size,))
+    components = _float_tensor(module, "latent_components", (size, size))
+    gram = components.double() @ components.double().T
+    if (gram - torch.eye(size, dtype=torch.float64)).abs().max().item() > AXES_TOLERANCE:
+        raise ContractError("latent_components' rows must be orthonormal (unit-length principal axes)")
+    info.latent_components = components
 
 
 def _check_shape(name: str, tensor: torch.Tensor, expected: tuple[int, ...]) -> None:

@@ -21,7 +21,31 @@ CONTRACT_FIELDS = ("format_version", "sample_rate", "hop_length", "latent_size",
 # settings `timbrel eval` reads.
 PRESERVED = ("encode", "analyze", "decode", "reset", "encode_analyze") + CONTRACT_FIELDS + (
     "model_card", "encode_params", "decode_params", "forward_params", "window", "pitch_fmin", "pitch_fmax",
-    "pitch_window", "octave_ratio", "octave_margin", "pitch_highpass", "pitch_latest", "pitch_decimation")
+    "pitch_window", "octave_ratio", "octave_margin", "pitch_highpass", "pitch_latest", "pitch_decimation",
+    "timbre_names", "timbre_latents", "latent_mean", "latent_components")
+
+
+def attach_timbres(module: torch.nn.Module, names: list[str], latents: torch.Tensor) -> None:
+    """Gives a model its named timbres (docs/model-format.md): `latents` [len(names), latent_size],
+    each a mean z. Kept through scripting and freezing, checked by save_model."""
+    module.timbre_names = [str(name) for name in names]
+    _set_buffer(module, "timbre_latents", latents)
+
+
+def attach_latent_axes(module: torch.nn.Module, mean: torch.Tensor, components: torch.Tensor) -> None:
+    """Gives a model the principal axes of its latent: `mean` [latent_size] and `components`
+    [latent_size, latent_size], orthonormal rows, strongest first."""
+    _set_buffer(module, "latent_mean", mean)
+    _set_buffer(module, "latent_components", components)
+
+
+def _set_buffer(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    value = torch.as_tensor(value, dtype=torch.float32).detach().clone().contiguous()
+    if name in module._buffers:
+        module._buffers[name] = value
+    else:
+        # Not persistent: checkpoints keep weights; these come from the data at export.
+        module.register_buffer(name, value, persistent=False)
 
 
 def freeze(scripted: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
@@ -54,4 +78,6 @@ def save_model(module: torch.nn.Module, path: str | os.PathLike, check: bool = T
                 raise ContractError(f"attribute '{name}' reads back as {saved!r}, not {intended!r}")
         if json.loads(str(scripted.model_card)) != info.model_card:
             raise ContractError("attribute 'model_card' does not read back as written")
+        if hasattr(scripted, "timbre_names") and list(scripted.timbre_names) != info.timbre_names:
+            raise ContractError("attribute 'timbre_names' does not read back as written")
     return info

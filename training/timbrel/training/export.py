@@ -9,19 +9,24 @@ import sys
 from pathlib import Path
 
 from ..format.contract import ContractError, ModelInfo
-from ..format.save import save_model
+import torch
+
+from ..format.save import attach_latent_axes, attach_timbres, save_model
 from ..models.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, write_source
 from .card import model_card
 
 
 def export_run(run: Path, out: Path, name: str | None = None, instrument: str | None = None,
                description: str | None = None, use_last: bool = False,
-               source_out: Path | None = None, current_analysis: bool = False) -> ModelInfo:
+               source_out: Path | None = None, current_analysis: bool = False,
+               timbres_data: Path | None = None) -> ModelInfo:
     """Exports a run folder's best.pt (or checkpoint.pt) or a source checkpoint file
     (models/source/NAME.pt, which carries its card) to a model file; with source_out, also
     writes the weights and card there as the model's source checkpoint. With current_analysis
     the model gets today's pitch analysis instead of the one it was trained with (the card and
-    the source checkpoint say so)."""
+    the source checkpoint say so). With timbres_data (the training dataset), the model gets its
+    named timbres and latent axes from that data (timbrel.training.timbres); a source checkpoint
+    keeps them, so that a later re-export without the data carries them too."""
     run, out = Path(run), Path(out)
     source = run if run.is_file() else run / ("checkpoint.pt" if use_last else "best.pt")
     if not source.exists():
@@ -50,8 +55,21 @@ def export_run(run: Path, out: Path, name: str | None = None, instrument: str | 
             state = dict(state, model_config=config)
             card["config"] = config
             card["analysis"] = "re-exported with the current pitch analysis (timbrel export --current-analysis)"
+    if timbres_data is not None:
+        from .timbres import dataset_timbres
+
+        try:
+            state = dict(state, timbres=dataset_timbres(model, timbres_data, card.get("instrument") or name))
+        except (OSError, ValueError, KeyError) as error:
+            raise ContractError(f"--timbres {timbres_data}: {error}") from None
+    if "timbres" in state:
+        card["timbres"] = list(state["timbres"]["names"])
     if source_out is not None:
         write_source(state, card, source_out)
+    if "timbres" in state:
+        attach_timbres(model, state["timbres"]["names"], torch.tensor(state["timbres"]["latents"]))
+        attach_latent_axes(model, torch.tensor(state["timbres"]["latent_mean"]),
+                           torch.tensor(state["timbres"]["latent_components"]))
     model.remove_weight_norm()
     model.model_name = name
     model.model_card = json.dumps(card)
@@ -72,13 +90,16 @@ def add_parser(subparsers) -> None:
                         help="also write the weights and card as a source checkpoint here (models/source/NAME.pt)")
     parser.add_argument("--current-analysis", action="store_true",
                         help="give the model today's pitch analysis, not the one it was trained with")
+    parser.add_argument("--timbres", type=Path, default=None, metavar="DATA",
+                        help="the training dataset: give the model its named timbres (each instrument's mean "
+                             "latent) and its latent's principal axes")
     parser.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     try:
         info = export_run(args.run, args.out, args.name, args.instrument, args.description, args.last, args.source,
-                          args.current_analysis)
+                          args.current_analysis, args.timbres)
     except ContractError as error:
         print(f"timbrel export: {error}", file=sys.stderr)
         return 2

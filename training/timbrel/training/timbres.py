@@ -1,0 +1,121 @@
+"""A model's named timbres and how well its latent tells instruments apart.
+
+A multi-timbre model's z is made blind to the descriptors (the Fader adversary), so what is left
+for it to carry is what tells the instruments apart. A named timbre is the mean z of one
+instrument's training audio over its frames with signal; a clip is recognised by the nearest
+named timbre to its own mean z. `timbrel dataset timbres` labels every file with its
+instrument, which is what both need.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from .losses import frames_with_signal
+
+SIGNAL_RANGE_DB = 30.0  # frames within this of a clip's loudest carry its timbre (as the Fader adversary judges)
+
+
+def clip_frames(model, audio: np.ndarray) -> np.ndarray:
+    """The latent means [frames with signal, latent_size] of one clip, analysed in one offline call
+    from a fresh stream (streaming equals offline for every model)."""
+    hop = int(model.hop_length)
+    usable = len(audio) // hop * hop
+    x = torch.from_numpy(np.ascontiguousarray(audio[:usable], dtype=np.float32)).reshape(1, 1, -1)
+    names = list(model.descriptor_names)
+    with torch.no_grad():
+        model.reset()
+        z = model.encode(x)[0]
+        model.reset()
+        loudness = model.analyze(x)[:, names.index("loudness")]
+    keep = frames_with_signal(loudness, SIGNAL_RANGE_DB)[0]
+    return z[:, keep].T.numpy().astype(np.float64)
+
+
+def labelled_clips(data: Path, split: str) -> list[tuple[str, Path]]:
+    """(instrument, path) of every file of `split` in a dataset whose manifest labels them."""
+    manifest = json.loads((Path(data) / "dataset.json").read_text())
+    labels = manifest.get("labels")
+    if not labels:
+        raise ValueError(f"{data} labels no files with their instrument: make it with `timbrel dataset timbres`")
+    return [(labels[name]["instrument"], Path(data) / name) for name in manifest.get(split, [])]
+
+
+def read_clip(path: Path, sample_rate: int) -> np.ndarray:
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    if rate != sample_rate:
+        raise ValueError(f"{path} is {rate} Hz; the model runs at {sample_rate} Hz")
+    return audio.mean(1)
+
+
+def frames_by_name(model, clips: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each instrument's latent frames with signal over all its clips, [frames, latent_size], in
+    the order the instruments first appear."""
+    frames: dict[str, list[np.ndarray]] = {}
+    for name, audio in clips:
+        frames.setdefault(name, []).append(clip_frames(model, audio))
+    return {name: np.concatenate(parts) for name, parts in frames.items()}
+
+
+def named_timbres(model, clips: list[tuple[str, np.ndarray]]) -> tuple[list[str], np.ndarray]:
+    """(names, latents [N, latent_size]): each instrument's mean z over the frames with signal of
+    all its clips, in the order the instruments first appear."""
+    frames = frames_by_name(model, clips)
+    return list(frames), np.stack([block.mean(0) for block in frames.values()])
+
+
+def latent_axes(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [latent_size], components [latent_size, latent_size]): the principal axes of latent
+    frames as orthonormal rows, strongest first, each signed so that its largest entry is
+    positive (the same axes whatever the solver's sign)."""
+    mean = frames.mean(0)
+    covariance = np.cov(frames - mean, rowvar=False).reshape(len(mean), len(mean))
+    variances, vectors = np.linalg.eigh(covariance)
+    components = vectors[:, np.argsort(variances)[::-1]].T
+    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(1)])
+    return mean, components * signs[:, None]
+
+
+def dataset_timbres(model, data: Path, single_name: str) -> dict:
+    """What an export attaches to a model from its training data's train/ split: named timbres
+    (one per labelled instrument; one called `single_name` for a dataset of one instrument) and
+    the latent's principal axes: {names, latents, latent_mean, latent_components} as lists."""
+    data = Path(data)
+    manifest = json.loads((data / "dataset.json").read_text())
+    labels = manifest.get("labels") or {}
+    name_of = lambda file: labels[file]["instrument"] if file in labels else single_name
+    rate = int(model.sample_rate)
+    clips = [(name_of(file), read_clip(data / file, rate)) for file in manifest.get("train", [])]
+    if not clips:
+        raise ValueError(f"{data} lists no training files")
+    frames = frames_by_name(model, clips)
+    mean, components = latent_axes(np.concatenate(list(frames.values())))
+    return {"names": list(frames), "latents": np.stack([block.mean(0) for block in frames.values()]).tolist(),
+            "latent_mean": mean.tolist(), "latent_components": components.tolist()}
+
+
+def recognition(model, names: list[str], latents: np.ndarray, clips: list[tuple[str, np.ndarray]]) -> dict:
+    """How often a clip's mean z is nearest (Euclidean) to its own instrument's named timbre:
+    {accuracy, clips, per_instrument {name: accuracy}, confusions {true: {predicted: count}}}."""
+    hits: dict[str, list[bool]] = {}
+    confusions: dict[str, dict[str, int]] = {}
+    for name, audio in clips:
+        mean = clip_frames(model, audio).mean(0)
+        predicted = names[int(np.argmin(((latents - mean) ** 2).sum(1)))]
+        hits.setdefault(name, []).append(predicted == name)
+        if predicted != name:
+            row = confusions.setdefault(name, {})
+            row[predicted] = row.get(predicted, 0) + 1
+    every = [hit for row in hits.values() for hit in row]
+    return {"accuracy": float(np.mean(every)) if every else float("nan"), "clips": len(every),
+            "per_instrument": {name: float(np.mean(row)) for name, row in hits.items()},
+            "confusions": confusions}
+
+
+__all__ = ["clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
+           "dataset_timbres", "recognition"]
