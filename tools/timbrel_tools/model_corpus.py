@@ -27,7 +27,7 @@ from torch import nn
 
 from timbrel.format import descriptors
 from timbrel.format.contract import FORMAT_VERSION
-from timbrel.format.save import save_model
+from timbrel.format.save import attach_latent_axes, attach_timbres, save_model
 from timbrel_tools import nn_tilde_corpus
 
 
@@ -228,6 +228,21 @@ def _nan_weights() -> FilterGainModel:
     return model
 
 
+def with_timbres(names=("bowed", "blown"), latents=None, components=None, names_only=False) -> FilterGainModel:
+    """The test model with named timbres (latents[i, k] = i + k / 1000) and latent axes (the
+    identity unless `components`), or one of them broken."""
+    model = FilterGainModel()
+    size = int(model.latent_size)
+    if latents is None:
+        latents = torch.arange(len(names)).float().unsqueeze(1) + torch.arange(size).float() / 1000.0
+    if names_only:
+        model.timbre_names = list(names)
+    else:
+        attach_timbres(model, list(names), latents)
+    attach_latent_axes(model, torch.zeros(size), torch.eye(size) if components is None else components)
+    return model
+
+
 # file name -> (how to build it, fragment of the loader's error)
 BROKEN_MODELS = {
     "missing-attribute.ts": (lambda: _without("hop_length"), "missing attribute 'hop_length'"),
@@ -243,6 +258,11 @@ BROKEN_MODELS = {
     "wrong-encode-analyze.ts": (WrongEncodeAnalyzeModel, "encode_analyze(x) differs"),
     "wrong-signature.ts": (WrongSignatureModel, "the model failed in encode()"),
     "huge-output.ts": (HugeOutputModel, "the model failed in decode()"),
+    "timbres-without-latents.ts": (lambda: with_timbres(names_only=True), "'timbre_names' needs 'timbre_latents'"),
+    "timbres-named-twice.ts": (lambda: with_timbres(names=("bowed", "bowed")), "timbre_names lists a name twice"),
+    "timbres-wrong-shape.ts": (lambda: with_timbres(latents=torch.zeros(2, 3)), "'timbre_latents' has shape"),
+    "timbres-nan.ts": (lambda: with_timbres(latents=torch.full((2, 256), float("nan"))), "'timbre_latents' holds NaN"),
+    "axes-not-orthonormal.ts": (lambda: with_timbres(components=2.0 * torch.eye(256)), "rows must be orthonormal"),
 }
 
 # Models that never finish loading: kept apart (broken/hangs/) so that only tests that expect
@@ -270,6 +290,7 @@ def export_all(out: Path) -> None:
     save_model(IdentityModel(), out / "timbrel-identity.ts")
     save_model(FailsOnLoudInput(), out / "timbrel-test-raises.ts")
     save_model(FailsOnLoudInput(nan=True), out / "timbrel-test-nan.ts")
+    save_model(with_timbres(), out / "timbrel-timbres.ts")
 
     broken = out / "broken"
     broken.mkdir(exist_ok=True)

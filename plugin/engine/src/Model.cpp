@@ -62,6 +62,72 @@ std::string firstLine (const std::string& text)
     return line;
 }
 
+// Whether the model has an optional pair of attributes; one without the other is an error.
+std::optional<std::string> optionalPair (torch::jit::Module& module, const char* first, const char* second, bool& present)
+{
+    const bool a = module.hasattr (first), b = module.hasattr (second);
+    present = a && b;
+    if (a != b)
+        return std::string ("attribute '") + (a ? first : second) + "' needs '" + (a ? second : first) + "' beside it";
+    return std::nullopt;
+}
+
+// A float32 tensor attribute of the given shape, copied out row-major.
+std::optional<std::string> floatTensorAttr (torch::jit::Module& module, const char* name, std::vector<int64_t> shape,
+                                            std::vector<float>& out)
+{
+    const auto v = module.attr (name);
+    if (! v.isTensor() || v.toTensor().scalar_type() != at::kFloat)
+        return std::string ("attribute '") + name + "' must be a float32 Tensor";
+    const auto t = v.toTensor();
+    if (t.sizes() != c10::IntArrayRef (shape))
+    {
+        std::string expected = "[";
+        for (size_t i = 0; i < shape.size(); ++i)
+            expected += (i > 0 ? "," : "") + std::to_string (shape[i]);
+        return std::string ("attribute '") + name + "' has shape " + sizesToString (t) + ", expected " + expected + "]";
+    }
+    const auto values = t.contiguous();
+    out.assign (values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+    return std::nullopt;
+}
+
+// The optional named timbres and latent axes (docs/model-format.md, "Timbres"); their values
+// are checked with the rest of the metadata (validateTimbres).
+std::optional<std::string> readTimbres (torch::jit::Module& module, ModelInfo& info)
+{
+    bool present = false;
+    if (auto error = optionalPair (module, "timbre_names", "timbre_latents", present))
+        return error;
+    if (present)
+    {
+        const auto names = module.attr ("timbre_names");
+        if (! names.isList())
+            return std::string ("attribute 'timbre_names' must be a List[str], found ") + names.tagKind();
+        for (const auto& item : names.toListRef())
+        {
+            if (! item.isString())
+                return std::string ("attribute 'timbre_names' must be a List[str]");
+            info.timbreNames.push_back (item.toStringRef());
+        }
+        if (info.timbreNames.empty())
+            return std::string ("timbre_names must list at least one non-empty name");
+        if (auto error = floatTensorAttr (module, "timbre_latents",
+                                          { static_cast<int64_t> (info.timbreNames.size()), info.latentSize }, info.timbreLatents))
+            return error;
+    }
+    if (auto error = optionalPair (module, "latent_mean", "latent_components", present))
+        return error;
+    if (present)
+    {
+        if (auto error = floatTensorAttr (module, "latent_mean", { info.latentSize }, info.latentMean))
+            return error;
+        if (auto error = floatTensorAttr (module, "latent_components", { info.latentSize, info.latentSize }, info.latentComponents))
+            return error;
+    }
+    return std::nullopt;
+}
+
 // Reads the metadata attributes; returns an error naming the first missing or mistyped one.
 std::optional<std::string> readInfo (torch::jit::Module& module, ModelInfo& info)
 {
@@ -129,6 +195,8 @@ std::optional<std::string> readInfo (torch::jit::Module& module, ModelInfo& info
     for (auto& check : checks)
         if (check)
             return check;
+    if (auto error = readTimbres (module, info))
+        return error;
     return validateMetadata (info);
 }
 

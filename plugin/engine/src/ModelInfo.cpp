@@ -1,5 +1,6 @@
 #include "timbrel/ModelInfo.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -73,6 +74,52 @@ std::optional<std::string> validateMetadata (const ModelInfo& info)
         return "model_name is empty";
     if (info.modelCard.empty() || info.modelCard.front() != '{')
         return "model_card must be a JSON object";
+    return validateTimbres (info);
+}
+
+std::optional<std::string> validateTimbres (const ModelInfo& info)
+{
+    const auto latent = static_cast<size_t> (std::max (info.latentSize, 0));
+    auto finite = [] (const std::vector<float>& values) {
+        return std::all_of (values.begin(), values.end(), [] (float v) { return std::isfinite (v); });
+    };
+    if (! info.timbreNames.empty() || ! info.timbreLatents.empty())
+    {
+        std::set<std::string> seen;
+        for (const auto& name : info.timbreNames)
+        {
+            if (name.empty())
+                return std::string ("timbre_names must list at least one non-empty name");
+            if (! seen.insert (name).second)
+                return "timbre_names lists a name twice ('" + name + "')";
+        }
+        if (info.timbreNames.empty())
+            return std::string ("timbre_names must list at least one non-empty name");
+        if (info.timbreLatents.size() != info.timbreNames.size() * latent)
+            return "attribute 'timbre_latents' holds " + std::to_string (info.timbreLatents.size()) + " values, expected "
+                   + std::to_string (info.timbreNames.size() * latent);
+        if (! finite (info.timbreLatents))
+            return std::string ("attribute 'timbre_latents' holds NaN or Inf");
+    }
+    if (! info.latentMean.empty() || ! info.latentComponents.empty())
+    {
+        if (info.latentMean.size() != latent || info.latentComponents.size() != latent * latent)
+            return std::string ("attributes 'latent_mean' and 'latent_components' must be [latent_size] and [latent_size, latent_size]");
+        if (! finite (info.latentMean))
+            return std::string ("attribute 'latent_mean' holds NaN or Inf");
+        if (! finite (info.latentComponents))
+            return std::string ("attribute 'latent_components' holds NaN or Inf");
+        // Orthonormal rows within the contract's 1e-3 (timbrel.format.contract.AXES_TOLERANCE).
+        for (size_t i = 0; i < latent; ++i)
+            for (size_t j = 0; j <= i; ++j)
+            {
+                double dot = 0.0;
+                for (size_t k = 0; k < latent; ++k)
+                    dot += static_cast<double> (info.latentComponents[i * latent + k]) * info.latentComponents[j * latent + k];
+                if (std::abs (dot - (i == j ? 1.0 : 0.0)) > 1e-3)
+                    return std::string ("latent_components' rows must be orthonormal (unit-length principal axes)");
+            }
+    }
     return std::nullopt;
 }
 } // namespace timbrel

@@ -167,3 +167,46 @@ TEST_CASE ("several hops in one call equal the same hops one call each, hop-majo
     CHECK (largest <= 1e-5f);
     CHECK (targetsTogether[static_cast<size_t> (3 * batch * D)] == Approx (measuredTogether[static_cast<size_t> (3 * batch * D)] - 9.0f));
 }
+
+TEST_CASE ("a model's named timbres and latent axes are read, and a model without them has none")
+{
+    auto result = Model::load (test::modelsFolder() + "/timbrel-timbres.ts");
+    INFO (result.error);
+    REQUIRE (result);
+    const auto& info = result.model->info();
+    const auto latent = static_cast<size_t> (info.latentSize);
+    CHECK (info.timbreNames == std::vector<std::string> { "bowed", "blown" });
+    REQUIRE (info.timbreLatents.size() == 2 * latent);
+    CHECK (info.timbreLatents[3] == Approx (0.003f));          // latents[0, 3] = 0 + 3 / 1000
+    CHECK (info.timbreLatents[latent + 7] == Approx (1.007f)); // latents[1, 7] = 1 + 7 / 1000
+    REQUIRE (info.latentComponents.size() == latent * latent);
+    CHECK (info.latentComponents[0] == 1.0f);
+    CHECK (info.latentComponents[1] == 0.0f);
+    CHECK (info.latentComponents[latent + 1] == 1.0f);
+    CHECK (info.latentMean == std::vector<float> (latent, 0.0f));
+
+    auto plain = Model::load (test::testModelPath());
+    REQUIRE (plain);
+    CHECK (plain.model->info().timbreNames.empty());
+    CHECK (plain.model->info().latentComponents.empty());
+}
+
+TEST_CASE ("timbres are validated with the metadata")
+{
+    ModelInfo info;
+    info.latentSize = 2;
+    info.timbreNames = { "a", "b" };
+    info.timbreLatents = { 0.0f, 1.0f, 2.0f, 3.0f };
+    CHECK_FALSE (validateTimbres (info).has_value());
+    info.timbreLatents[2] = std::nanf ("");
+    CHECK (validateTimbres (info).value_or ("").find ("'timbre_latents' holds NaN") != std::string::npos);
+    info.timbreLatents[2] = 2.0f;
+    info.timbreNames = { "a", "a" };
+    CHECK (validateTimbres (info).value_or ("").find ("lists a name twice") != std::string::npos);
+    info.timbreNames = { "a", "b" };
+    info.latentMean = { 0.0f, 0.0f };
+    info.latentComponents = { 0.6f, 0.8f, -0.8f, 0.6f }; // a rotation: orthonormal
+    CHECK_FALSE (validateTimbres (info).has_value());
+    info.latentComponents = { 0.6f, 0.8f, 0.8f, 0.6f };  // unit rows, not orthogonal
+    CHECK (validateTimbres (info).value_or ("").find ("orthonormal") != std::string::npos);
+}

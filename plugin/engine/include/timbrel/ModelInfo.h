@@ -35,6 +35,13 @@ struct ModelInfo
     std::string modelCard; // JSON text
     std::string path;
 
+    // Optional, each pair both or neither (docs/model-format.md, "Timbres"): the model's named
+    // timbres (a mean z each) and the principal axes of its latent over the training data.
+    std::vector<std::string> timbreNames;
+    std::vector<float> timbreLatents;    // row-major [timbreNames.size(), latentSize]
+    std::vector<float> latentMean;       // [latentSize]; empty when the model has no axes
+    std::vector<float> latentComponents; // row-major [latentSize, latentSize]: row i is axis i, strongest first
+
     // nn~ modules only. They declare no descriptors and no latency: latencySamples is what
     // the load-time probe measured (latencyMeasured), and the hop is the module's own ratio.
     int modelChannels = 1;        // audio channels the module takes and gives
@@ -88,4 +95,8 @@ float applyShift (ShiftKind kind, float value, float shift);
 
 /** Checks the metadata half of the contract; returns the first violation, naming the field. */
 std::optional<std::string> validateMetadata (const ModelInfo& info);
+
+/** The optional timbres and latent axes (part of validateMetadata): names non-empty and unique,
+    sizes that fit latentSize, finite values, orthonormal axes. */
+std::optional<std::string> validateTimbres (const ModelInfo& info);
 } // namespace timbrel
