@@ -228,10 +228,27 @@ def _nan_weights() -> FilterGainModel:
     return model
 
 
+class NaturalModel(FilterGainModel):
+    """The test model with a natural(): the loudness passes through, the centroid it is given
+    doubled (`broken`: 'loudness' changes it too, 'shape' returns one descriptor)."""
+
+    def __init__(self, broken: str = ""):
+        super().__init__()
+        self.broken = broken
+
+    @torch.jit.export
+    def natural(self, zd: torch.Tensor) -> torch.Tensor:
+        d = zd[:, self.latent_size:]
+        if self.broken == "shape":
+            return d[:, :1]
+        loudness = d[:, :1] + 1.0 if self.broken == "loudness" else d[:, :1]
+        return torch.cat([loudness, 2.0 * d[:, 1:]], 1)
+
+
 def with_timbres(names=("bowed", "blown"), latents=None, components=None, names_only=False) -> FilterGainModel:
-    """The test model with named timbres (latents[i, k] = i + k / 1000) and latent axes (the
-    identity unless `components`), or one of them broken."""
-    model = FilterGainModel()
+    """The test model with named timbres (latents[i, k] = i + k / 1000), latent axes (the
+    identity unless `components`) and a natural(), or one of them broken."""
+    model = NaturalModel()
     size = int(model.latent_size)
     if latents is None:
         latents = torch.arange(len(names)).float().unsqueeze(1) + torch.arange(size).float() / 1000.0
@@ -263,6 +280,8 @@ BROKEN_MODELS = {
     "timbres-wrong-shape.ts": (lambda: with_timbres(latents=torch.zeros(2, 3)), "'timbre_latents' has shape"),
     "timbres-nan.ts": (lambda: with_timbres(latents=torch.full((2, 256), float("nan"))), "'timbre_latents' holds NaN"),
     "axes-not-orthonormal.ts": (lambda: with_timbres(components=2.0 * torch.eye(256)), "rows must be orthonormal"),
+    "natural-changes-loudness.ts": (lambda: NaturalModel("loudness"), "natural changed the loudness"),
+    "natural-wrong-shape.ts": (lambda: NaturalModel("shape"), "natural returned shape"),
 }
 
 # Models that never finish loading: kept apart (broken/hangs/) so that only tests that expect

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -426,9 +427,6 @@ def test_tracking_tells_a_decoder_that_obeys_from_one_that_ignores(tiny_data):
 
 
 def test_export_attaches_named_timbres_and_latent_axes_from_the_data(tiny_data, tmp_path):
-    import json
-    import shutil
-
     from timbrel.training import timbres
 
     run = tmp_path / "run"
@@ -459,3 +457,39 @@ def test_export_attaches_named_timbres_and_latent_axes_from_the_data(tiny_data, 
     assert single.timbre_names == ["tones"] and single.timbre_latents.shape == (1, info.latent_size)
     with pytest.raises(ContractError, match="--timbres"):
         export_run(run, tmp_path / "d.ts", timbres_data=tmp_path / "nowhere")
+
+
+def test_export_fits_natural_descriptors_that_follow_the_data(tiny_data, tmp_path):
+    """The tones' harmonics fall off alike at every note, so their centroid follows their pitch:
+    natural() has to learn that from pitch alone (an untrained z carries nothing useful)."""
+    run = tmp_path / "run"
+    train(tiny_data, "default", run, quick_config(steps=10), threads=1, progress=False)
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    files = sorted(f"{split}/{p.name}" for split in ("train", "valid") for p in (data / split).glob("*.wav"))
+    (data / "dataset.json").write_text(json.dumps({"train": [f for f in files if f.startswith("train/")],
+                                                   "valid": [f for f in files if f.startswith("valid/")]}))
+    info = export_run(run, tmp_path / "a.ts", instrument="tones", source_out=tmp_path / "a.pt", timbres_data=data)
+    natural = info.model_card["natural"]
+    assert set(natural) == {"centroid", "bandwidth", "flatness"}
+    assert natural["centroid"]["r2_valid"] > 0.5, natural
+    module, _ = load_and_check(tmp_path / "a.ts")
+    names = list(module.descriptor_names)
+    x = torch.from_numpy(tone_phrase(2.0, 42)[: 150 * module.hop_length]).reshape(1, 1, -1)
+    module.reset()
+    zd = module.encode_analyze(x)
+    d = zd[:, module.latent_size:]
+    out = module.natural(zd)
+    for name in ("pitch", "loudness"):  # pass through
+        assert torch.equal(out[:, names.index(name)], d[:, names.index(name)])
+    # a note an octave higher: a brighter natural centroid, the measured one's direction
+    up = zd.clone()
+    up[:, module.latent_size + names.index("pitch")] += 12.0
+    centroid = names.index("centroid")
+    assert (module.natural(up)[:, centroid] > out[:, centroid]).float().mean() > 0.9
+    again = export_run(tmp_path / "a.pt", tmp_path / "b.ts")  # the source checkpoint keeps the head
+    b, _ = load_and_check(tmp_path / "b.ts")
+    assert torch.equal(b.natural(zd), out) and again.model_card["natural"] == natural
+    plain = export_run(run, tmp_path / "c.ts")
+    c, _ = load_and_check(tmp_path / "c.ts")
+    assert not hasattr(c, "natural") and "natural" not in plain.model_card

@@ -334,6 +334,7 @@ struct Model::Impl
     torch::jit::Method encode, analyze, decode, resetMethod;
     // Optional in the contract: encode and analyze in one call, sharing work (one FFT).
     std::optional<torch::jit::Method> encodeAnalyze;
+    std::optional<torch::jit::Method> natural; // optional: the descriptors a timbre has at a pitch and loudness
     // The sidechain is analysed by a deep copy: analyze() keeps streaming state (its window
     // history), and the sidechain's must not mix with the input's.
     torch::jit::Module sidechainModule;
@@ -359,6 +360,8 @@ struct Model::Impl
     {
         if (module.find_method ("encode_analyze"))
             encodeAnalyze.emplace (module.get_method ("encode_analyze"));
+        if (module.find_method ("natural"))
+            natural.emplace (module.get_method ("natural"));
     }
 
     // Runs encode/analyze/decode on a deterministic test signal and checks the shapes the
@@ -395,6 +398,19 @@ struct Model::Impl
                 // Relative: descriptors in Hz are thousands.
                 if (! torch::allclose (zd, joined, 1e-5, 1e-5))
                     return std::string ("encode_analyze(x) differs from cat(encode(x), analyze(x))");
+            }
+            if (natural)
+            {
+                stage = "natural";
+                auto n = (*natural) ({ joined }).toTensor();
+                if (n.sizes() != d.sizes())
+                    return "natural returned shape " + sizesToString (n) + ", expected " + sizesToString (d);
+                if (! torch::isfinite (n).all().item<bool>())
+                    return std::string ("natural produced NaN or Inf on a plain test tone");
+                for (const char* name : { "pitch", "loudness" })
+                    if (const auto index = info.descriptorIndex (name))
+                        if (! torch::equal (n.select (1, *index), d.select (1, *index)))
+                            return std::string ("natural changed the ") + name + " it was given (it must pass through)";
             }
             stage = "decode";
             auto y = decode ({ joined }).toTensor();
@@ -485,6 +501,7 @@ LoadResult Model::loadUnchecked (const std::string& path)
                                   + (info.formatVersion == 0 ? " (neither a Timbrel model nor an nn~ module)" : "") };
         if (auto error = checkMethodsAndBuffers (module))
             return { nullptr, "model contract violation: " + *error };
+        info.hasNatural = module.find_method ("natural").has_value();
     }
     catch (const std::exception& e)
     {

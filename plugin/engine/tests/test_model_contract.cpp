@@ -210,3 +210,13 @@ TEST_CASE ("timbres are validated with the metadata")
     info.latentComponents = { 0.6f, 0.8f, 0.8f, 0.6f };  // unit rows, not orthogonal
     CHECK (validateTimbres (info).value_or ("").find ("orthonormal") != std::string::npos);
 }
+
+TEST_CASE ("a model's natural() is found and probed, and models without it say so")
+{
+    auto result = Model::load (test::modelsFolder() + "/timbrel-timbres.ts");
+    REQUIRE (result);
+    CHECK (result.model->info().hasNatural);
+    auto plain = Model::load (test::testModelPath());
+    REQUIRE (plain);
+    CHECK_FALSE (plain.model->info().hasNatural);
+}

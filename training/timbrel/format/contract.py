@@ -24,6 +24,8 @@ STREAMING_TOLERANCE = 1e-5
 TIMBRE_FIELDS = ("timbre_names", "timbre_latents")
 LATENT_AXES_FIELDS = ("latent_mean", "latent_components")
 AXES_TOLERANCE = 1e-3  # how far latent_components' rows may be from orthonormal
+# Optional method natural(zd) -> [B, D, F]: these descriptors pass through it unchanged.
+PASSED_BY_NATURAL = ("pitch", "loudness")
 
 
 class ContractError(ValueError):
@@ -215,6 +217,20 @@ def _check_encode_analyze(module, x: torch.Tensor, expected: torch.Tensor, hop: 
                             f"call by {error(streamed):.3g} (relative tolerance {STREAMING_TOLERANCE})")
 
 
+def _check_natural(module, info: ModelInfo, zd: torch.Tensor) -> None:
+    """natural(zd) (optional): one value per descriptor and frame, finite, and the pitch and
+    loudness it was given passed through unchanged."""
+    natural = _run(module, "natural", zd)
+    _check_shape("natural", natural, (zd.shape[0], info.num_descriptors, zd.shape[-1]))
+    if not torch.isfinite(natural).all():
+        raise ContractError("natural produced NaN or Inf on the test signal")
+    for name in PASSED_BY_NATURAL:
+        if name in info.descriptor_names:
+            index = info.descriptor_names.index(name)
+            if not torch.equal(natural[:, index], zd[:, info.latent_size + index]):
+                raise ContractError(f"natural changed the {name} it was given (it must pass through)")
+
+
 def _run(module, method: str, *args):
     """Calls a method of the model; its own failure becomes a ContractError naming the method,
     as the plugin's loader says it ("the model failed in decode(): ...")."""
@@ -274,6 +290,8 @@ def check_model(module, hops: int = 16) -> ModelInfo:
 
             if hasattr(module, "encode_analyze"):
                 _check_encode_analyze(module, x, torch.cat([z, d], 1), hop)
+            if hasattr(module, "natural"):
+                _check_natural(module, info, torch.cat([z, d], 1))
         module.reset()
     return info
 

@@ -53,6 +53,9 @@ def freeze(scripted: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
     inlined, which removes most attribute lookups from each streaming call (about twice as fast
     per hop on these models); the streaming state stays, as mutable attributes."""
     keep = [name for name in PRESERVED if hasattr(scripted, name)]
+    # natural() is optional: a model class may define it and say whether it is fitted.
+    if hasattr(scripted, "natural") and bool(getattr(scripted, "has_natural", True)):
+        keep.append("natural")
     return torch.jit.freeze(scripted, preserved_attrs=keep)
 
 

@@ -22,7 +22,7 @@ from .waveform import WaveformConfig, WaveformModel
 CONFIGS = ("default", "lowlatency", "timbres", "waveform")
 REBUILD_KEYS = ("model", "config_name", "model_config", "descriptor_min", "descriptor_max")
 # What a shipped model's source checkpoint keeps (plus its card).
-SOURCE_KEYS = REBUILD_KEYS + ("descriptor_stats", "step", "timbres")
+SOURCE_KEYS = REBUILD_KEYS + ("descriptor_stats", "step", "timbres", "natural")
 
 STREAM_STATE = ("cache", "history", "last_params", "phase", "counter", "analysis_cache", "synthesis_cache")
 # Constants that older checkpoints carry and models now rebuild from their config.

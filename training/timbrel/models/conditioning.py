@@ -31,6 +31,28 @@ def sample_latent(mean: torch.Tensor, scale: torch.Tensor) -> Tuple[torch.Tensor
     return z, mean, kl
 
 
+# The descriptors natural() predicts; the others (pitch, loudness, names outside the vocabulary)
+# pass through it unchanged.
+NATURAL_DESCRIPTORS = ("centroid", "bandwidth", "flatness")
+NATURAL_HIDDEN = 64
+
+
+class NaturalHead(nn.Module):
+    """Per frame, normalised (z, pitch, loudness) -> normalised descriptors: one hidden layer,
+    fitted after training (timbrel.training.natural). Its tensors are buffers that checkpoints
+    do not carry (a source checkpoint keeps them apart), so models trained before it load."""
+
+    def __init__(self, inputs: int, outputs: int, hidden: int = NATURAL_HIDDEN):
+        super().__init__()
+        self.register_buffer("w1", torch.zeros(hidden, inputs), persistent=False)
+        self.register_buffer("b1", torch.zeros(hidden), persistent=False)
+        self.register_buffer("w2", torch.zeros(outputs, hidden), persistent=False)
+        self.register_buffer("b2", torch.zeros(outputs), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.leaky_relu(F.linear(x, self.w1, self.b1), 0.2), self.w2, self.b2)
+
+
 class DescriptorConditioned(nn.Module):
     """What every Timbrel model shares: the descriptor metadata of the contract and the
     normalisation decode applies to physical descriptors (about [-1, 1] over descriptor_min..max,
@@ -53,6 +75,16 @@ class DescriptorConditioned(nn.Module):
         self.register_buffer("norm_gain", torch.ones(1, count, 1), persistent=False)
         self.register_buffer("norm_offset", torch.zeros(1, count, 1), persistent=False)
         self.set_descriptor_range(self.descriptor_min, self.descriptor_max)
+        # natural(): what the timbre in z has at a pitch and loudness. The head reads pitch and
+        # loudness (index -1 when absent: zeros) and writes NATURAL_DESCRIPTORS; has_natural
+        # says whether it was fitted (an export keeps the method only then).
+        self.has_natural = False
+        self.natural_inputs: List[int] = [self.descriptor_names.index(name) if name in self.descriptor_names else -1
+                                          for name in ("pitch", "loudness")]
+        self.register_buffer("natural_keep", torch.tensor(
+            [name not in NATURAL_DESCRIPTORS for name in self.descriptor_names], dtype=torch.bool).reshape(1, count, 1),
+            persistent=False)
+        self.natural_head = NaturalHead(int(getattr(self, "latent_size")) + 2, count)
 
     @torch.jit.ignore
     def set_descriptor_range(self, minimum: Sequence[float], maximum: Sequence[float]):
@@ -93,6 +125,29 @@ class DescriptorConditioned(nn.Module):
 
     def _normalise(self, d: torch.Tensor) -> torch.Tensor:
         return torch.clamp(self._unclamped_normalise(d), -2.0, 2.0)
+
+    def _denormalise(self, n: torch.Tensor) -> torch.Tensor:
+        """The inverse of _unclamped_normalise: normalised [B, D, F] -> physical units."""
+        value = (n - self.norm_offset) / self.norm_gain
+        return torch.where(self.norm_log, torch.exp2(value), value)
+
+    def natural_features(self, zd: torch.Tensor) -> torch.Tensor:
+        """[B, latent + D, F] -> [B, F, latent + 2]: z and the normalised pitch and loudness, per frame."""
+        z = zd[:, : self.latent_size]
+        normalised = self._normalise(zd[:, self.latent_size:])
+        columns = [z]
+        for index in self.natural_inputs:
+            columns.append(normalised[:, index: index + 1] if index >= 0 else torch.zeros_like(z[:, :1]))
+        return torch.cat(columns, 1).transpose(1, 2)
+
+    @torch.jit.export
+    def natural(self, zd: torch.Tensor) -> torch.Tensor:
+        """[B, latent + D, F] -> [B, D, F]: the descriptors the timbre in z naturally has at the
+        pitch and loudness in zd, in physical units; pitch, loudness and descriptors outside
+        NATURAL_DESCRIPTORS pass through. Per frame, so streaming needs no state."""
+        d = zd[:, self.latent_size:]
+        predicted = self.natural_head(self.natural_features(zd)).transpose(1, 2)
+        return torch.where(self.natural_keep, d, self._denormalise(torch.clamp(predicted, -2.0, 2.0)))
 
     # The contract's methods that every model kind implements the same way: its own
     # `_encoder_output`, `analyzer` and `decode` supply the differences.

@@ -56,14 +56,27 @@ def export_run(run: Path, out: Path, name: str | None = None, instrument: str | 
             card["config"] = config
             card["analysis"] = "re-exported with the current pitch analysis (timbrel export --current-analysis)"
     if timbres_data is not None:
-        from .timbres import dataset_timbres
+        from .natural import fit_natural
+        from .timbres import dataset_clips, dataset_timbres
 
+        single = card.get("instrument") or name
         try:
-            state = dict(state, timbres=dataset_timbres(model, timbres_data, card.get("instrument") or name))
+            train = dataset_clips(timbres_data, "train", model.sample_rate, single)
+            valid = dataset_clips(timbres_data, "valid", model.sample_rate, single)
+            timbres = dataset_timbres(model, train)
+            natural = fit_natural(model, [audio for _, audio in train], [audio for _, audio in valid])
         except (OSError, ValueError, KeyError) as error:
             raise ContractError(f"--timbres {timbres_data}: {error}") from None
+        state = dict(state, timbres=timbres, natural=natural)
     if "timbres" in state:
         card["timbres"] = list(state["timbres"]["names"])
+    if "natural" in state:
+        from .natural import load_head
+
+        load_head(model, state["natural"]["head"])
+        card["natural"] = {name: {"r2_train": round(train_r2, 4), "r2_valid": round(valid_r2, 4)}
+                           for name, train_r2, valid_r2 in zip(state["natural"]["names"], state["natural"]["r2_train"],
+                                                               state["natural"]["r2_valid"])}
     if source_out is not None:
         write_source(state, card, source_out)
     if "timbres" in state:

@@ -81,18 +81,22 @@ def latent_axes(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, components * signs[:, None]
 
 
-def dataset_timbres(model, data: Path, single_name: str) -> dict:
-    """What an export attaches to a model from its training data's train/ split: named timbres
-    (one per labelled instrument; one called `single_name` for a dataset of one instrument) and
-    the latent's principal axes: {names, latents, latent_mean, latent_components} as lists."""
+def dataset_clips(data: Path, split: str, sample_rate: int, single_name: str) -> list[tuple[str, np.ndarray]]:
+    """(instrument, audio) of every file of a dataset's split: the manifest's label, or
+    `single_name` for a dataset of one instrument."""
     data = Path(data)
     manifest = json.loads((data / "dataset.json").read_text())
     labels = manifest.get("labels") or {}
-    name_of = lambda file: labels[file]["instrument"] if file in labels else single_name
-    rate = int(model.sample_rate)
-    clips = [(name_of(file), read_clip(data / file, rate)) for file in manifest.get("train", [])]
+    return [(labels[file]["instrument"] if file in labels else single_name, read_clip(data / file, sample_rate))
+            for file in manifest.get(split, [])]
+
+
+def dataset_timbres(model, clips: list[tuple[str, np.ndarray]]) -> dict:
+    """What an export attaches to a model from its training clips (dataset_clips of train/):
+    named timbres (each instrument's mean z) and the latent's principal axes: {names, latents,
+    latent_mean, latent_components} as lists."""
     if not clips:
-        raise ValueError(f"{data} lists no training files")
+        raise ValueError("no training files to take the timbres from")
     frames = frames_by_name(model, clips)
     mean, components = latent_axes(np.concatenate(list(frames.values())))
     return {"names": list(frames), "latents": np.stack([block.mean(0) for block in frames.values()]).tolist(),
@@ -118,4 +122,4 @@ def recognition(model, names: list[str], latents: np.ndarray, clips: list[tuple[
 
 
 __all__ = ["clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
-           "dataset_timbres", "recognition"]
+           "dataset_clips", "dataset_timbres", "recognition"]

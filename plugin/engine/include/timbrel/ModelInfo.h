@@ -41,6 +41,7 @@ struct ModelInfo
     std::vector<float> timbreLatents;    // row-major [timbreNames.size(), latentSize]
     std::vector<float> latentMean;       // [latentSize]; empty when the model has no axes
     std::vector<float> latentComponents; // row-major [latentSize, latentSize]: row i is axis i, strongest first
+    bool hasNatural = false;             // the optional natural(zd) method (checked by the load-time probe)
 
     // nn~ modules only. They declare no descriptors and no latency: latencySamples is what
     // the load-time probe measured (latencyMeasured), and the hop is the module's own ratio.
