@@ -54,7 +54,7 @@ one() {
       --clarity-weight 4 --threads 1 --quiet
     final=$third
   fi
-  "$py" -m timbrel export "$final" --out "models/$name.ts" --source "models/source/$name.pt"
+  "$py" -m timbrel export "$final" --out "models/$name.ts" --source "models/source/$name.pt" --timbres "$data"
   "$py" -m timbrel eval "models/$name.ts" "$data" --out "$final/eval" --card
 }
 

@@ -65,3 +65,34 @@ def test_labelled_clips_read_the_manifest_and_refuse_unlabelled_data(tmp_path):
     (tmp_path / "dataset.json").write_text(json.dumps({"train": ["train/a.wav"]}))
     with pytest.raises(ValueError, match="timbrel dataset timbres"):
         timbres.labelled_clips(tmp_path, "train")
+
+
+def test_eval_recognises_labelled_clips_by_the_model_files_own_timbres(tmp_path):
+    from timbrel.format.contract import load_and_check
+    from timbrel.format.save import attach_timbres, save_model
+    from timbrel.training.evaluate import timbre_recognition
+
+    torch.manual_seed(0)
+    model = build_model("timbres").eval()
+    train = [(kind, tone(f, 1.5, odd, i)) for i, f in enumerate([196.0, 262.0, 330.0])
+             for kind, odd in (("full", False), ("odd", True))]
+    names, latents = timbres.named_timbres(model, train)
+    for split in ("valid", "heldout"):
+        (tmp_path / split).mkdir()
+    labels = {}
+    for split, f0 in (("valid", 233.0), ("heldout", 294.0)):
+        for kind, odd in (("full", False), ("odd", True)):
+            name = f"{split}/{kind}.wav"
+            sf.write(tmp_path / name, tone(f0, 1.5, odd, 3), RATE, subtype="FLOAT")
+            labels[name] = {"instrument": kind}
+    manifest = {"train": [], "valid": ["valid/full.wav", "valid/odd.wav"],
+                "heldout": ["heldout/full.wav", "heldout/odd.wav"], "labels": labels}
+    (tmp_path / "dataset.json").write_text(json.dumps(manifest))
+    attach_timbres(model, names, torch.from_numpy(latents).float())
+    save_model(model, tmp_path / "m.ts")
+    module, info = load_and_check(tmp_path / "m.ts")
+    result = timbre_recognition(module, info, tmp_path)
+    assert set(result) == {"valid", "heldout"}
+    assert result["valid"]["accuracy"] == 1.0 and result["heldout"]["clips"] == 2
+    (tmp_path / "dataset.json").write_text(json.dumps(dict(manifest, labels={})))
+    assert timbre_recognition(module, info, tmp_path) == {}  # unlabelled data: nothing to recognise

@@ -75,7 +75,8 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
     targets = report["targets"]
     card = dict(info.model_card)
     card["metrics"] = {k: report[k] for k in ("held_out_seconds", "spectral_distance", "tracking",
-                                              "tracking_foreign", "latent_probe_r2", "realtime_factor_one_thread",
+                                              "tracking_foreign", "latent_probe_r2", "timbre_recognition",
+                                              "realtime_factor_one_thread",
                                               "realtime_factor_host_block", "passed") if k in report}
     card["regression"] = report["regression"]
     card["file"] = {"name": model_path.name, "bytes": model_path.stat().st_size}
@@ -95,6 +96,9 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
              f"- Training: config `{training.get('config')}`, {training.get('steps')} steps, "
              f"{training.get('minutes')} minutes on {training.get('hardware')}, seed {training.get('seed')}, "
              f"torch {training.get('torch')}"]
+    if info.timbre_names:
+        lines.append(f"- Named timbres: {', '.join(info.timbre_names)} (each its training audio's mean latent)"
+                     + ("; the latent's principal axes" if info.latent_components is not None else ""))
     start = training.get("fine_tuned_from")
     if start:
         lines.append(f"- Fine-tuned (descriptor tracking weight {training.get('tracking_weight')}) from a run of "
@@ -120,6 +124,14 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
     for name, r2 in report["latent_probe_r2"].items():
         lines.append(f"| Latent probe R², {name} | {r2} | <= {targets['probe_r2_max']} | "
                      f"{'yes' if r2 <= targets['probe_r2_max'] else 'no'} |")
+    for split, result in (report.get("timbre_recognition") or {}).items():
+        where = "held-out clips" if split == "valid" else "clips of a soundfont the instrument was not learnt from"
+        target = targets.get("timbre_recognition_min", 0.9)
+        lines.append(f"| Nearest named timbre is the clip's instrument, {where} ({result['clips']}) | "
+                     f"{round(result['accuracy'], 3)} | >= {target} | {'yes' if result['accuracy'] >= target else 'no'} |")
+    for name, fit in (card.get("natural") or {}).items():
+        lines.append(f"| natural() R², {name} (training frames; validation frames) | {fit['r2_train']}; "
+                     f"{fit['r2_valid']} | - | - |")
     rtf = report["realtime_factor_one_thread"]
     lines.append(f"| Hop-by-hop streaming, one thread (x real time) | {rtf} | >= {targets['realtime_factor_min']} | "
                  f"{'yes' if rtf >= targets['realtime_factor_min'] else 'no'} |")

@@ -45,6 +45,7 @@ TARGETS = {
     "tracking_r": {"loudness": 0.95, "pitch": 0.95, "centroid": 0.95, "bandwidth": 0.85, "flatness": 0.85},
     "probe_r2_max": 0.1,
     "realtime_factor_min": 20.0,
+    "timbre_recognition_min": 0.9,   # held-out clips whose nearest named timbre is their instrument's
 }
 HOLD_SECONDS = 0.25   # each step of the tracking staircase
 STEPS = 8             # levels up, then the same down
@@ -335,6 +336,25 @@ def plot(out: Path, x: torch.Tensor, y: torch.Tensor, rate: int, curves: dict, m
     plt.close(fig)
 
 
+def timbre_recognition(model, info, data: Path) -> dict:
+    """For a model with named timbres and a dataset that labels its files (`timbrel dataset
+    timbres`): how often a held-out clip's mean z is nearest its own instrument's named timbre,
+    on valid/ and on heldout/ (another soundfont than the one the instrument was learnt from).
+    Empty otherwise."""
+    from .timbres import labelled_clips, read_clip, recognition
+
+    manifest = json.loads((Path(data) / "dataset.json").read_text()) if (Path(data) / "dataset.json").exists() else {}
+    if not info.timbre_names or not manifest.get("labels"):
+        return {}
+    latents = info.timbre_latents.double().numpy()
+    result = {}
+    for split in ("valid", "heldout"):
+        clips = [(name, read_clip(path, info.sample_rate)) for name, path in labelled_clips(data, split)]
+        if clips:
+            result[split] = recognition(model, list(info.timbre_names), latents, clips)
+    return result
+
+
 def evaluate(model_path: Path, data: Path, out: Path) -> dict:
     model, info = load_and_check(model_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -351,6 +371,7 @@ def evaluate(model_path: Path, data: Path, out: Path) -> dict:
     instrument = info.model_card.get("instrument", "flute")
     foreign = foreign_tracking(model, instrument)
     regression = regression_figures(model, instrument)
+    timbres = timbre_recognition(model, info, data)
     plot(out, clips[0], outputs[0], info.sample_rate, curves, model)
     passed = {
         "tracking": {n: tracking[n]["r"] >= TARGETS["tracking_r"].get(n, 0.85) for n in tracking},
@@ -358,11 +379,13 @@ def evaluate(model_path: Path, data: Path, out: Path) -> dict:
         "probe": {n: probe[n] <= TARGETS["probe_r2_max"] for n in probe},
         "realtime": rtf >= TARGETS["realtime_factor_min"],
     }
+    if timbres:
+        passed["timbres"] = {split: r["accuracy"] >= TARGETS["timbre_recognition_min"] for split, r in timbres.items()}
     report = {
         "model": str(model_path), "model_name": info.model_name, "data": str(data),
         "held_out_seconds": round(sum(c.shape[-1] for c in clips) / info.sample_rate, 2),
         "spectral_distance": round(distance, 4), "tracking": tracking, "tracking_foreign": foreign,
-        "latent_probe_r2": probe,
+        "latent_probe_r2": probe, "timbre_recognition": timbres,
         "realtime_factor_one_thread": round(rtf, 2),
         "realtime_factor_host_block": {"block": TYPICAL_HOST_BLOCK, "hops_per_call": block_hops,
                                        "factor": round(rtf_block, 2)},
