@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -84,6 +85,9 @@ def test_timbres_and_latent_axes_survive_export_and_read_back(tmp_path):
     torch.testing.assert_close(info.latent_components, model.latent_components)
     _, again = load_and_check(tmp_path / "m.ts")
     assert again.timbre_names == ["violin", "flute"] and again.latent_mean.shape == (int(model.latent_size),)
+    assert again == info  # compared by value, tensors too
+    moved = dataclasses.replace(info, timbre_latents=info.timbre_latents + 1.0)
+    assert moved != info
     plain = save_model(FilterGainModel(), tmp_path / "plain.ts")  # both pairs are optional
     assert plain.timbre_names == [] and plain.timbre_latents is None and plain.latent_components is None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import torch
 
@@ -53,6 +53,18 @@ class ModelInfo:
     @property
     def num_descriptors(self) -> int:
         return len(self.descriptor_names)
+
+    def __eq__(self, other) -> bool:
+        """Field by field, tensors by value (the generated comparison cannot compare them)."""
+        if not isinstance(other, ModelInfo):
+            return NotImplemented
+
+        def same(a, b) -> bool:
+            if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+                return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and torch.equal(a, b)
+            return a == b
+
+        return all(same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
 
 
 def _attr(module, name: str, kind: type, kind_name: str):

@@ -511,6 +511,9 @@ def add_parser(subparsers) -> None:
                         help="only the decoder learns (fine-tuning that leaves what z holds as it was)")
     parser.add_argument("--fader-weight", type=float, default=TrainConfig.fader_weight,
                         help="weight of the adversarial term that keeps descriptors out of z")
+    parser.add_argument("--kl-weight", type=float, default=TrainConfig.kl_weight,
+                        help="weight of the latent's KL term (lower leaves z more room: a many-instrument model's "
+                             "timbres)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -524,7 +527,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(seed=args.seed, batch=args.batch, learning_rate=args.learning_rate,
                          final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
                          fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
-                         clarity_weight=args.clarity_weight, freeze_encoder=args.freeze_encoder)
+                         clarity_weight=args.clarity_weight, freeze_encoder=args.freeze_encoder,
+                         kl_weight=args.kl_weight)
     if args.current_analysis and args.init is None:
         print("timbrel train: --current-analysis goes with --init (a new run has today's analysis already)",
               file=sys.stderr)
