@@ -14,25 +14,16 @@ import numpy as np
 import torch
 
 from ..models.conditioning import NATURAL_DESCRIPTORS, NATURAL_HIDDEN
-from .losses import frames_with_signal
+from .timbres import analysed_clip
 
-SIGNAL_RANGE_DB = 30.0
 HEAD_TENSORS = ("w1", "b1", "w2", "b2")
 
 
 def clip_features(model, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """(features [frames, latent + 2], normalised descriptors [frames, D]) of one clip's frames
     with signal, from a fresh stream."""
-    hop = int(model.hop_length)
-    usable = len(audio) // hop * hop
-    x = torch.from_numpy(np.ascontiguousarray(audio[:usable], dtype=np.float32)).reshape(1, 1, -1)
-    names = list(model.descriptor_names)
+    z, d, keep = analysed_clip(model, audio)
     with torch.no_grad():
-        model.reset()
-        z = model.encode(x)
-        model.reset()
-        d = model.analyze(x)
-        keep = frames_with_signal(d[:, names.index("loudness")], SIGNAL_RANGE_DB)[0]
         features = model.natural_features(torch.cat([z, d], 1))[0]
         targets = model._normalise(d)[0].T
     return features[keep], targets[keep]

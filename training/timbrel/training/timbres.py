@@ -21,20 +21,25 @@ from .losses import frames_with_signal
 SIGNAL_RANGE_DB = 30.0  # frames within this of a clip's loudest carry its timbre (as the Fader adversary judges)
 
 
-def clip_frames(model, audio: np.ndarray) -> np.ndarray:
-    """The latent means [frames with signal, latent_size] of one clip, analysed in one offline call
-    from a fresh stream (streaming equals offline for every model)."""
+def analysed_clip(model, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(z [1, latent, F], d [1, D, F], frames with signal [F]) of one clip, each from a fresh
+    stream in one offline call (streaming equals offline for every model)."""
     hop = int(model.hop_length)
     usable = len(audio) // hop * hop
     x = torch.from_numpy(np.ascontiguousarray(audio[:usable], dtype=np.float32)).reshape(1, 1, -1)
-    names = list(model.descriptor_names)
     with torch.no_grad():
         model.reset()
-        z = model.encode(x)[0]
+        z = model.encode(x)
         model.reset()
-        loudness = model.analyze(x)[:, names.index("loudness")]
-    keep = frames_with_signal(loudness, SIGNAL_RANGE_DB)[0]
-    return z[:, keep].T.numpy().astype(np.float64)
+        d = model.analyze(x)
+    loudness = d[:, list(model.descriptor_names).index("loudness")]
+    return z, d, frames_with_signal(loudness, SIGNAL_RANGE_DB)[0]
+
+
+def clip_frames(model, audio: np.ndarray) -> np.ndarray:
+    """The latent means [frames with signal, latent_size] of one clip."""
+    z, _, keep = analysed_clip(model, audio)
+    return z[0][:, keep].T.numpy().astype(np.float64)
 
 
 def labelled_clips(data: Path, split: str) -> list[tuple[str, Path]]:
@@ -121,5 +126,5 @@ def recognition(model, names: list[str], latents: np.ndarray, clips: list[tuple[
             "confusions": confusions}
 
 
-__all__ = ["clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
+__all__ = ["analysed_clip", "clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
            "dataset_clips", "dataset_timbres", "recognition"]
