@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak models screenshot package clean
+.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak models timbres screenshot package clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -97,6 +97,11 @@ package: build
 models: setup
 	mkdir -p runs
 	bash scripts/make_models.sh $(abspath $(PY))
+
+# The many-instrument model, an hour at a time (scripts/make_timbres.sh: resumable).
+timbres: setup
+	mkdir -p runs
+	bash scripts/make_timbres.sh $(abspath $(PY))
 
 clean:
 	rm -rf $(BUILD) $(DIST) build-asan build-tsan demo bench packages
