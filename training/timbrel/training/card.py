@@ -24,6 +24,16 @@ def model_card(run: Path, state: dict, name: str, instrument: str | None, descri
                 "generated_by": f"timbrel dataset fluidr3 --instrument {instrument} "
                                 f"--minutes {dataset.get('minutes_requested')} --seed {dataset.get('seed')}",
                 "minutes": recipe.get("train_minutes_of_audio")}
+    elif dataset.get("kind") == "timbres":
+        held_out = dataset.get("held_out") or []
+        data = {"source": "; ".join(dataset.get("sources") or []), "license": "MIT",
+                "preset": f"{len(dataset.get('instruments') or [])} General MIDI instruments: "
+                          + ", ".join(dataset.get("instruments") or []),
+                "generated_by": f"timbrel dataset timbres --minutes {dataset.get('minutes_each')} "
+                                f"--soundfonts {' '.join(dataset.get('soundfonts') or [])} --seed {dataset.get('seed')}"
+                                + (f" --hold-out {' '.join(shlex.quote(i) for i in held_out)} --hold-out-soundfont "
+                                   f"{dataset.get('heldout_soundfont')}" if held_out else ""),
+                "minutes": recipe.get("train_minutes_of_audio")}
     else:
         data = {"source": recipe.get("data", "unknown"), "license": "as the owner of the recordings states",
                 "minutes": recipe.get("train_minutes_of_audio")}

@@ -172,8 +172,13 @@ def _dataset_info(data: Path) -> dict:
     if not (data / "dataset.json").exists():
         return {}
     manifest = json.loads((data / "dataset.json").read_text())
-    return {k: manifest[k] for k in ("kind", "instrument", "source", "program", "midi_range", "seed",
-                                     "minutes_requested") if k in manifest}
+    info = {k: manifest[k] for k in ("kind", "instrument", "source", "program", "midi_range", "seed",
+                                     "minutes_requested", "instruments", "soundfonts", "sources", "minutes_each",
+                                     "heldout_soundfont") if k in manifest}
+    if manifest.get("kind") == "timbres":  # which instruments one soundfont was held out for (the card says)
+        labels = manifest.get("labels") or {}
+        info["held_out"] = sorted({labels[f]["instrument"] for f in manifest.get("heldout", []) if f in labels})
+    return info
 
 
 class RunLog:
