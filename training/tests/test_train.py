@@ -493,3 +493,18 @@ def test_export_fits_natural_descriptors_that_follow_the_data(tiny_data, tmp_pat
     plain = export_run(run, tmp_path / "c.ts")
     c, _ = load_and_check(tmp_path / "c.ts")
     assert not hasattr(c, "natural") and "natural" not in plain.model_card
+
+
+def test_the_card_of_a_many_instrument_model_names_its_data(tmp_path):
+    from timbrel.training.card import model_card
+
+    dataset = {"kind": "timbres", "seed": 2, "instruments": ["violin", "alto sax"], "soundfonts": ["FluidR3", "MuseScore"],
+               "sources": ["FluidR3_GM.sf2 (MIT)", "MuseScore_General_Full.sf2 (MIT)"], "minutes_each": 4.0,
+               "heldout_soundfont": "MuseScore", "held_out": ["alto sax"]}
+    (tmp_path / "run.json").write_text(json.dumps({"dataset": dataset, "train_minutes_of_audio": 10.0}))
+    state = {"model_config": {"sample_rate": 44100, "hop_length": 512}, "config_name": "timbres",
+             "descriptor_min": [], "descriptor_max": []}
+    data = model_card(tmp_path, state, "timbres", "2 instruments", None, 1)["training_data"]
+    assert data["license"] == "MIT" and "MuseScore_General_Full.sf2" in data["source"]
+    assert data["generated_by"] == ("timbrel dataset timbres --minutes 4.0 --soundfonts FluidR3 MuseScore --seed 2 "
+                                    "--hold-out 'alto sax' --hold-out-soundfont MuseScore")
