@@ -339,8 +339,8 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
         sampled = torch.where(trough, middle, two)
         chosen = torch.argmin(torch.where(sampled < threshold, order, sampled), dim=-1, keepdim=True)
 
-    # Within a lag either side (the vertex of a trough is within half a lag; no trough: the
-    # deepest value, whose neighbours need not bracket a vertex).
+    # Within a lag either side (the vertex of a trough is within half a lag; with no trough the
+    # shortest lag is read, whose neighbours need not bracket a vertex).
     period = (search_lags + torch.clamp(vertex, -1.0, 1.0)).gather(-1, chosen).squeeze(-1)
     pitch = torch.sub(unit_period_midi, torch.log2(period), alpha=12.0)
     # Voiced: 1 - the trough's depth; 0 where no trough was found.
