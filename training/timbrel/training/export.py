@@ -8,9 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..format.contract import ContractError, ModelInfo
 import torch
 
+from ..format.contract import ContractError, ModelInfo
 from ..format.save import attach_latent_axes, attach_timbres, save_model
 from ..models.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, write_source
 from .card import model_card
@@ -57,14 +57,14 @@ def export_run(run: Path, out: Path, name: str | None = None, instrument: str | 
             card["analysis"] = "re-exported with the current pitch analysis (timbrel export --current-analysis)"
     if timbres_data is not None:
         from .natural import fit_natural
-        from .timbres import dataset_clips, dataset_timbres
+        from .timbres import analysed_dataset, dataset_timbres
 
         single = card.get("instrument") or name
-        try:
-            train = dataset_clips(timbres_data, "train", model.sample_rate, single)
-            valid = dataset_clips(timbres_data, "valid", model.sample_rate, single)
-            timbres = dataset_timbres(model, train)
-            natural = fit_natural(model, [audio for _, audio in train], [audio for _, audio in valid])
+        try:  # each clip analysed once, for both
+            train = analysed_dataset(model, timbres_data, "train", single)
+            valid = analysed_dataset(model, timbres_data, "valid", single)
+            timbres = dataset_timbres(train)
+            natural = fit_natural(model, [clip for _, clip in train], [clip for _, clip in valid])
         except (OSError, ValueError, KeyError) as error:
             raise ContractError(f"--timbres {timbres_data}: {error}") from None
         state = dict(state, timbres=timbres, natural=natural)

@@ -10,27 +10,25 @@ centroid rises with its pitch and loudness, a flute's less so.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..models.conditioning import NATURAL_DESCRIPTORS, NATURAL_HIDDEN
-from .timbres import analysed_clip
 
 HEAD_TENSORS = ("w1", "b1", "w2", "b2")
 
 
-def clip_features(model, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def clip_features(model, analysed: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     """(features [frames, latent + 2], normalised descriptors [frames, D]) of one clip's frames
-    with signal, from a fresh stream."""
-    z, d, keep = analysed_clip(model, audio)
+    with signal, from its analysed_clip."""
+    z, d, keep = analysed
     with torch.no_grad():
         features = model.natural_features(torch.cat([z, d], 1))[0]
         targets = model._normalise(d)[0].T
     return features[keep], targets[keep]
 
 
-def gather(model, clips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    pairs = [clip_features(model, audio) for audio in clips]
+def gather(model, clips: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
+    pairs = [clip_features(model, analysed) for analysed in clips]
     return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
 
 
@@ -40,8 +38,9 @@ def r_squared(predicted: torch.Tensor, target: torch.Tensor) -> list[float]:
     return (1.0 - residual / total.clamp(min=1e-12)).tolist()
 
 
-def fit_natural(model, train: list[np.ndarray], valid: list[np.ndarray], steps: int = 1500, seed: int = 0) -> dict:
-    """Fits the model's natural head on the train clips (frames with signal), sets has_natural,
+def fit_natural(model, train: list[tuple], valid: list[tuple], steps: int = 1500, seed: int = 0) -> dict:
+    """Fits the model's natural head on the train clips (timbres.analysed_clip of each; frames
+    with signal), sets has_natural,
     and returns {names, r2_train, r2_valid, frames} for the predicted descriptors (R² in the
     normalised units decode reads)."""
     names = list(model.descriptor_names)

@@ -36,19 +36,26 @@ def analysed_clip(model, audio: np.ndarray) -> tuple[torch.Tensor, torch.Tensor,
     return z, d, frames_with_signal(loudness, SIGNAL_RANGE_DB)[0]
 
 
-def clip_frames(model, audio: np.ndarray) -> np.ndarray:
-    """The latent means [frames with signal, latent_size] of one clip."""
-    z, _, keep = analysed_clip(model, audio)
+def latent_frames(analysed: tuple) -> np.ndarray:
+    """The latent means [frames with signal, latent_size] of an analysed_clip."""
+    z, _, keep = analysed
     return z[0][:, keep].T.numpy().astype(np.float64)
 
 
-def labelled_clips(data: Path, split: str) -> list[tuple[str, Path]]:
-    """(instrument, path) of every file of `split` in a dataset whose manifest labels them."""
+def clip_frames(model, audio: np.ndarray) -> np.ndarray:
+    """The latent means [frames with signal, latent_size] of one clip."""
+    return latent_frames(analysed_clip(model, audio))
+
+
+def labelled_clips(data: Path, split: str, single_name: str | None = None) -> list[tuple[str, Path]]:
+    """(instrument, path) of every file of `split`: the manifest's label, or `single_name` for a
+    dataset of one instrument (without it, a dataset that labels no files is refused)."""
     manifest = json.loads((Path(data) / "dataset.json").read_text())
-    labels = manifest.get("labels")
-    if not labels:
+    labels = manifest.get("labels") or {}
+    if not labels and single_name is None:
         raise ValueError(f"{data} labels no files with their instrument: make it with `timbrel dataset timbres`")
-    return [(labels[name]["instrument"], Path(data) / name) for name in manifest.get(split, [])]
+    return [(labels[name]["instrument"] if name in labels else single_name, Path(data) / name)
+            for name in manifest.get(split, [])]
 
 
 def read_clip(path: Path, sample_rate: int) -> np.ndarray:
@@ -61,9 +68,13 @@ def read_clip(path: Path, sample_rate: int) -> np.ndarray:
 def frames_by_name(model, clips: list[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Each instrument's latent frames with signal over all its clips, [frames, latent_size], in
     the order the instruments first appear."""
+    return _frames_by_name([(name, analysed_clip(model, audio)) for name, audio in clips])
+
+
+def _frames_by_name(analysed: list[tuple[str, tuple]]) -> dict[str, np.ndarray]:
     frames: dict[str, list[np.ndarray]] = {}
-    for name, audio in clips:
-        frames.setdefault(name, []).append(clip_frames(model, audio))
+    for name, clip in analysed:
+        frames.setdefault(name, []).append(latent_frames(clip))
     return {name: np.concatenate(parts) for name, parts in frames.items()}
 
 
@@ -86,23 +97,20 @@ def latent_axes(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, components * signs[:, None]
 
 
-def dataset_clips(data: Path, split: str, sample_rate: int, single_name: str) -> list[tuple[str, np.ndarray]]:
-    """(instrument, audio) of every file of a dataset's split: the manifest's label, or
-    `single_name` for a dataset of one instrument."""
-    data = Path(data)
-    manifest = json.loads((data / "dataset.json").read_text())
-    labels = manifest.get("labels") or {}
-    return [(labels[file]["instrument"] if file in labels else single_name, read_clip(data / file, sample_rate))
-            for file in manifest.get(split, [])]
+def analysed_dataset(model, data: Path, split: str, single_name: str) -> list[tuple[str, tuple]]:
+    """(instrument, analysed_clip) of every file of a dataset's split (labelled_clips names
+    them), each file read and analysed once, so its audio is let go before the next is read."""
+    rate = int(model.sample_rate)
+    return [(name, analysed_clip(model, read_clip(path, rate))) for name, path in labelled_clips(data, split, single_name)]
 
 
-def dataset_timbres(model, clips: list[tuple[str, np.ndarray]]) -> dict:
-    """What an export attaches to a model from its training clips (dataset_clips of train/):
-    named timbres (each instrument's mean z) and the latent's principal axes: {names, latents,
-    latent_mean, latent_components} as lists."""
-    if not clips:
+def dataset_timbres(analysed: list[tuple[str, tuple]]) -> dict:
+    """What an export attaches to a model from its analysed training clips (analysed_dataset of
+    train/): named timbres (each instrument's mean z) and the latent's principal axes: {names,
+    latents, latent_mean, latent_components} as lists."""
+    if not analysed:
         raise ValueError("no training files to take the timbres from")
-    frames = frames_by_name(model, clips)
+    frames = _frames_by_name(analysed)
     mean, components = latent_axes(np.concatenate(list(frames.values())))
     return {"names": list(frames), "latents": np.stack([block.mean(0) for block in frames.values()]).tolist(),
             "latent_mean": mean.tolist(), "latent_components": components.tolist()}
@@ -126,5 +134,5 @@ def recognition(model, names: list[str], latents: np.ndarray, clips: list[tuple[
             "confusions": confusions}
 
 
-__all__ = ["analysed_clip", "clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
-           "dataset_clips", "dataset_timbres", "recognition"]
+__all__ = ["analysed_clip", "latent_frames", "clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
+           "analysed_dataset", "dataset_timbres", "recognition"]
