@@ -428,6 +428,9 @@ class DescriptorAnalyzer(torch.nn.Module):
         # which is most of the analysis's cost hop by hop.
         self.pitch_decimation = max(int(pitch_decimation), 1) if self.has_pitch else 1
         self.pitch_lowpass = 2 * self.pitch_decimation if self.pitch_decimation > 1 else 0
+        # The low-pass sums its samples rather than averaging them (an op saved): the pitch
+        # input's gain, which YIN's floor and the high-pass follow.
+        self.pitch_gain = float(max(self.pitch_lowpass, 1))
         if self.pitch_window % self.pitch_decimation != 0:
             raise ValueError("DescriptorAnalyzer: pitch_window must be a multiple of pitch_decimation")
         # The high-pass's history also serves the low-pass; without one, the low-pass needs its own.
@@ -439,12 +442,11 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
         self.register_buffer("flatness_weights", flatness_weights(window // 2 + 1, like), persistent=False)
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
-        # YIN's constants (derived, so not in checkpoints). The low-pass sums its samples rather
-        # than averaging them (an op saved): YIN's floor follows that gain.
+        # YIN's constants (derived, so not in checkpoints).
         self.pitch_rate = float(sample_rate) / float(self.pitch_decimation)
         yin_length = self.pitch_window // self.pitch_decimation
         yin = YinSettings(yin_length, self.pitch_rate, pitch_fmin, pitch_fmax, 0.1, octave_ratio,
-                          octave_margin, level=float(max(self.pitch_lowpass, 1))) if self.has_pitch else None
+                          octave_margin, level=self.pitch_gain) if self.has_pitch else None
         self.min_lag = yin.min_lag if yin else 0
         self.max_lag = yin.max_lag if yin else 0
         self.threshold = yin.threshold if yin else 0.0
@@ -495,8 +497,8 @@ class DescriptorAnalyzer(torch.nn.Module):
             sums = torch.cumsum(frames, dim=-1)
             now = sums[..., first::step]
             # The low-pass is the sum of the last pitch_lowpass samples (their mean times
-            # pitch_lowpass: YinSettings' level), so the high-pass subtracts its mean times that.
-            gain = float(max(self.pitch_lowpass, 1))
+            # pitch_gain), so the high-pass subtracts its mean times that.
+            gain = self.pitch_gain
             if self.pitch_lowpass > 0:
                 pitch_frames = now - sums[..., first - self.pitch_lowpass: self.reach - self.pitch_lowpass: step]
             else:

@@ -478,7 +478,7 @@ def cmd_bench_pitch(args: argparse.Namespace) -> int:
         return 2
     for line in summary(results):
         print(line)
-    costs, references = analysis_costs(args.models, args.cost_against) if args.models or args.cost_against else ({}, {})
+    costs, references = analysis_costs(args.models, args.cost_against)
     for name, cost in costs.items():
         print(f"{name}: analysis {cost['model_us']:.0f} us per hop of {cost['hop']} (one thread, hop by hop); "
               f"the first shipped analysis's settings (YIN from 90 Hz) in today's code {cost['legacy_us']:.0f} us "
