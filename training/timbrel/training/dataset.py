@@ -235,6 +235,19 @@ def melody_notes(instrument: str, seconds: float, tempo_bpm: float,
     return notes
 
 
+def _render_melody(midi: Path, notes: list[tuple[int, float, int]], program: int, tempo: float, sample_rate: int,
+                   font: str, what: str) -> np.ndarray:
+    """One melody rendered dry with a soundfont, silence trimmed; `what` names it in errors."""
+    soundfont.melody_midi(midi, notes, program, tempo_bpm=tempo)
+    try:
+        audio = trim_silence(soundfont.render_midi(midi, sample_rate, soundfont=font))
+    except (FileNotFoundError, subprocess.CalledProcessError) as error:
+        raise DatasetError(f"fluidsynth failed on {what}: {error}") from None
+    if is_silent(audio):
+        raise DatasetError(f"fluidsynth rendered silence for {what}; check the soundfont")
+    return audio
+
+
 def _chunk_plan(minutes: float) -> tuple[int, float, set[int]]:
     """Number of chunks, seconds each, and which chunk indices are validation (at least one)."""
     total = minutes * 60.0
@@ -267,15 +280,8 @@ def generate_fluidr3(instrument: str, minutes: float, out: Path, seed: int = 0,
             rng = np.random.default_rng([seed, index])
             tempo = float(rng.uniform(66, 140))
             tempos.append(round(tempo, 2))
-            midi = Path(scratch) / f"chunk{index}.mid"
-            soundfont.melody_midi(midi, melody_notes(instrument, chunk_seconds, tempo, rng),
-                              soundfont.PROGRAMS[instrument], tempo_bpm=tempo)
-            try:
-                audio = trim_silence(soundfont.render_midi(midi, sample_rate))
-            except (FileNotFoundError, subprocess.CalledProcessError) as error:
-                raise DatasetError(f"fluidsynth failed on chunk {index}: {error}") from None
-            if is_silent(audio):
-                raise DatasetError(f"fluidsynth rendered silence for chunk {index}; check the soundfont")
+            audio = _render_melody(Path(scratch) / f"chunk{index}.mid", melody_notes(instrument, chunk_seconds, tempo, rng),
+                                   soundfont.PROGRAMS[instrument], tempo, sample_rate, "FluidR3", f"chunk {index}")
             split = "valid" if index in valid_indices else "train"
             name = f"{split}/{instrument}_{index:04d}.wav"
             write_wav(out / name, audio, sample_rate)
@@ -511,13 +517,13 @@ def generate_timbres(instruments: list[str], soundfonts: list[str], minutes: flo
             soundfont.find_soundfont(name)
     except FileNotFoundError as error:
         raise DatasetError(str(error)) from None
+    strays = [name for name in held_out if name not in instruments]
+    if strays or (held_out and held_out_soundfont not in soundfonts):
+        raise DatasetError("held-out instruments must be among --instruments and their soundfont among --soundfonts")
     out = Path(out)
     old_files = _prepare_output(out)
     count, chunk_seconds, valid_indices = _chunk_plan(minutes)
     summary = DatasetSummary(out=out, source=", ".join(soundfonts) + f" ({len(instruments)} instruments)")
-    strays = [name for name in held_out if name not in instruments]
-    if strays or (held_out and held_out_soundfont not in soundfonts):
-        raise DatasetError("held-out instruments must be among --instruments and their soundfont among --soundfonts")
     files: dict[str, list[str]] = {"train": [], "valid": [], "heldout": []}
     seconds = {"train": 0.0, "valid": 0.0, "heldout": 0.0}
     labels: dict[str, dict[str, str]] = {}
@@ -528,15 +534,9 @@ def generate_timbres(instruments: list[str], soundfonts: list[str], minutes: flo
             # One generator per chunk: the same chunk whatever else is asked for.
             rng = np.random.default_rng([seed, instrument.program, SOUNDFONT_NAMES.index(font), index])
             tempo = float(rng.uniform(66, 140))
-            midi = Path(scratch) / "chunk.mid"
-            soundfont.melody_midi(midi, melody_notes(name, chunk_seconds, tempo, rng, (instrument.low, instrument.high)),
-                                  instrument.program, tempo_bpm=tempo)
-            try:
-                audio = trim_silence(soundfont.render_midi(midi, sample_rate, soundfont=font))
-            except (FileNotFoundError, subprocess.CalledProcessError) as error:
-                raise DatasetError(f"fluidsynth failed on {name} ({font}) chunk {index}: {error}") from None
-            if is_silent(audio):
-                raise DatasetError(f"fluidsynth rendered silence for {name} ({font}) chunk {index}")
+            notes = melody_notes(name, chunk_seconds, tempo, rng, (instrument.low, instrument.high))
+            audio = _render_melody(Path(scratch) / "chunk.mid", notes, instrument.program, tempo, sample_rate, font,
+                                   f"{name} ({font}) chunk {index}")
             split = "valid" if index in valid_indices else "train"
             if name in held_out and font == held_out_soundfont:
                 split = "heldout"
