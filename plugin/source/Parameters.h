@@ -14,6 +14,7 @@ inline constexpr int kFirstVersion = 1;
 inline constexpr int kVersion = 2; // processing/stereo modes, sources, fixed values, latents
 inline constexpr int kMarginVersion = 3; // the Threaded margin
 inline constexpr int kPriorVersion = 4;  // generation from an nn~ module's prior
+inline constexpr int kTimbreVersion = 5; // the timbre section: snapshots, morph, variation; the Natural source
 inline const juce::String mix { "mix" };
 inline const juce::String outputGain { "output_gain" };
 inline const juce::String bypass { "bypass" };
@@ -22,6 +23,10 @@ inline const juce::String stereoMode { "stereo_mode" };
 inline const juce::String threadedMargin { "threaded_margin" };
 inline const juce::String generate { "generate" };       // nn~ modules with a prior: latents from the prior
 inline const juce::String temperature { "temperature" }; // the prior's temperature
+inline const juce::String timbreSource { "timbre_source" }; // Input: the input's latent; Snapshot: A morphed to B
+inline const juce::String morph { "morph" };                // A (0) to B (1), extrapolating to -0.5 and 1.5
+inline const juce::String variation { "variation" };        // spread of the random walk around the snapshot
+inline const juce::StringArray timbreSourceChoices { "Input", "Snapshot" };
 inline const juce::StringArray processingModeChoices { "Threaded", "Inline" };
 // Hops of time the Threaded worker gets per hop; choice i means kWorkerMarginHopChoices[i].
 inline const juce::StringArray threadedMarginChoices = [] {
@@ -31,7 +36,19 @@ inline const juce::StringArray threadedMarginChoices = [] {
     return names;
 }();
 inline const juce::StringArray stereoModeChoices { "Dual Mono", "Linked" };
-inline const juce::StringArray sourceChoices { "Input", "Sidechain", "Fixed" };
+// Natural came last (version 5) so that saved choices keep their index. A model without
+// natural() plays Natural as Input.
+inline const juce::StringArray sourceChoices { "Input", "Sidechain", "Fixed", "Natural" };
+
+/** The source a fader starts on: Natural for the spectral shape (a model with natural() then
+    plays the snapshot's own brightness, not the input's), the input for the rest. */
+inline DescriptorSource defaultSource (const FaderSlot& slot)
+{
+    for (const char* spectral : { "centroid", "bandwidth", "flatness" })
+        if (slot.id == spectral)
+            return DescriptorSource::natural;
+    return DescriptorSource::input;
+}
 
 inline juce::String sourceId (const FaderSlot& slot) { return juce::String (slot.id) + "_source"; }
 inline juce::String shiftId (const FaderSlot& slot) { return juce::String (slot.id) + "_shift"; }
@@ -72,7 +89,7 @@ inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
     {
         const auto& slot = faderSlots()[static_cast<size_t> (s)];
         const int version = s < kVocabularySize ? kFirstVersion : kVersion;
-        addChoice (sourceId (slot), sourceChoices, static_cast<int> (DescriptorSource::input));
+        addChoice (sourceId (slot), sourceChoices, static_cast<int> (defaultSource (slot)));
         addFloat (shiftId (slot), version, { -slot.shiftRange, slot.shiftRange }, 0.0f, slot.shiftUnit);
         juce::NormalisableRange<float> fixedRange (slot.fixedMin, slot.fixedMax);
         if (slot.unit == "Hz")
@@ -86,6 +103,9 @@ inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
     }
     layout.add (std::make_unique<juce::AudioParameterBool> (juce::ParameterID { generate, kPriorVersion }, displayName (generate), false));
     addFloat (temperature, kPriorVersion, { 0.0f, 2.0f }, 1.0f, "");
+    addChoice (timbreSource, timbreSourceChoices, static_cast<int> (TimbreSource::input), kTimbreVersion);
+    addFloat (morph, kTimbreVersion, { -0.5f, 1.5f }, 0.0f, "");
+    addFloat (variation, kTimbreVersion, { 0.0f, 2.0f }, 0.0f, "");
     return layout;
 }
 } // namespace timbrel::params

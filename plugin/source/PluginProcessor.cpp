@@ -5,6 +5,9 @@
 
 #include <timbrel/EngineBuilder.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace timbrel
 {
 namespace
@@ -14,6 +17,40 @@ const juce::Identifier kModelNode { "Model" };
 const juce::Identifier kStatusNode { "Status" };
 const juce::Identifier kReference { "reference" };
 const juce::Identifier kLatencyOverride { "latencyOverride" }; // model samples; absent: the model's own
+const juce::Identifier kTimbreNode { "Timbre" };     // the snapshots A and B (docs/plugin-state.md)
+const juce::Identifier kSnapshotNode { "Snapshot" };
+const juce::Identifier kSlot { "slot" };             // "A" or "B"
+const juce::Identifier kName { "name" };
+const juce::Identifier kCaptured { "captured" };
+const juce::Identifier kFromModel { "model" };
+const juce::Identifier kLatent { "latent" };         // the values, space-separated
+const char* const kSlotNames[TimbreSlots::kNumSlots] = { "A", "B" };
+
+bool hasTimbreSection (const ModelInfo& info)
+{
+    return info.kind == ModelKind::timbrel && ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
+}
+
+std::vector<float> timbreRow (const ModelInfo& info, size_t index)
+{
+    const auto size = static_cast<size_t> (info.latentSize);
+    const auto* row = info.timbreLatents.data() + index * size;
+    return { row, row + size };
+}
+
+/** A latent's coordinates on the model's first two principal axes. */
+juce::Point<float> onMap (const ModelInfo& info, const std::vector<float>& latent)
+{
+    const auto size = static_cast<size_t> (info.latentSize);
+    float x = 0.0f, y = 0.0f;
+    for (size_t i = 0; i < size && i < latent.size(); ++i)
+    {
+        const float centred = latent[i] - info.latentMean[i];
+        x += centred * info.latentComponents[i];
+        y += centred * (size > 1 ? info.latentComponents[size + i] : 0.0f);
+    }
+    return { x, y };
+}
 
 int choiceIndex (const std::atomic<float>* value) { return static_cast<int> (std::lround (value->load())); }
 } // namespace
@@ -38,6 +75,9 @@ TimbrelProcessor::TimbrelProcessor()
     r.threadedMargin = parameters.getRawParameterValue (params::threadedMargin);
     r.generate = parameters.getRawParameterValue (params::generate);
     r.temperature = parameters.getRawParameterValue (params::temperature);
+    r.timbreSource = parameters.getRawParameterValue (params::timbreSource);
+    r.morph = parameters.getRawParameterValue (params::morph);
+    r.variation = parameters.getRawParameterValue (params::variation);
     for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
     {
         const auto& slot = faderSlots()[s];
@@ -175,7 +215,7 @@ EngineControls TimbrelProcessor::readControls (bool forceBypass) const
     controls.mix = forceBypass ? 0.0f : currentMix();
     for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
     {
-        controls.faders[s].source = static_cast<DescriptorSource> (juce::jlimit (0, 2, choiceIndex (r.source[s])));
+        controls.faders[s].source = static_cast<DescriptorSource> (juce::jlimit (0, 3, choiceIndex (r.source[s])));
         controls.faders[s].shift = r.shift[s]->load();
         controls.faders[s].fixed = r.fixed[s]->load();
     }
@@ -186,6 +226,10 @@ EngineControls TimbrelProcessor::readControls (bool forceBypass) const
     }
     controls.generate = r.generate->load() >= 0.5f;
     controls.temperature = r.temperature->load();
+    controls.timbreSource = static_cast<TimbreSource> (juce::jlimit (0, 1, choiceIndex (r.timbreSource)));
+    controls.timbres = &timbreSlots;
+    controls.morph = r.morph->load();
+    controls.variation = r.variation->load();
     return controls;
 }
 
@@ -259,6 +303,7 @@ juce::String TimbrelProcessor::buildAndPublish (const juce::String& reference, b
             continue;
         }
         auto& engine = built.engine;
+        resolveSnapshotsLocked (engine->info()); // before it plays: its first block has its own timbres
         engine->setNonRealtime (isNonRealtime());
         engine->jumpToMix (currentMix());
         const int latency = engine->latencySamples();
@@ -317,6 +362,15 @@ TimbrelProcessor::ModelView TimbrelProcessor::describeModel() const
     view.latencyNote = juce::String (info.latencyNote);
     view.latencyOverride = modelLatencyOverride;
     view.hostRate = engine->config().sampleRate;
+    view.hasTimbres = hasTimbreSection (info);
+    view.hasNatural = info.hasNatural;
+    view.hasAxes = ! info.latentComponents.empty();
+    for (size_t t = 0; t < info.timbreNames.size(); ++t)
+    {
+        view.timbreNames.add (juce::String (info.timbreNames[t]));
+        if (view.hasAxes)
+            view.timbreMap.push_back (onMap (info, timbreRow (info, t)));
+    }
     const auto card = juce::JSON::parse (juce::String (info.modelCard));
     view.instrument = card.getProperty ("instrument", {}).toString();
     view.description = card.getProperty ("description", {}).toString();
@@ -531,6 +585,29 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
         model.setProperty (kLatencyOverride, latencyOverride, nullptr);
     state.appendChild (model, nullptr);
 
+    state.removeChild (state.getChildWithName (kTimbreNode), nullptr);
+    juce::ValueTree timbre (kTimbreNode);
+    {
+        const std::lock_guard lock (stateMutex);
+        for (size_t slot = 0; slot < snapshots.size(); ++slot)
+        {
+            const auto& snapshot = snapshots[slot];
+            if (snapshot.latent.empty())
+                continue;
+            juce::StringArray values;
+            for (float v : snapshot.latent)
+                values.add (juce::String (v, 9)); // 9 significant digits: a float back bit for bit
+            juce::ValueTree node (kSnapshotNode);
+            node.setProperty (kSlot, kSlotNames[slot], nullptr);
+            node.setProperty (kName, snapshot.name, nullptr);
+            node.setProperty (kCaptured, snapshot.captured, nullptr);
+            node.setProperty (kFromModel, snapshot.modelName, nullptr);
+            node.setProperty (kLatent, values.joinIntoString (" "), nullptr);
+            timbre.appendChild (node, nullptr);
+        }
+    }
+    state.appendChild (timbre, nullptr);
+
     // Read-only report for hosts and scripts (timbrel render prints it); ignored on restore.
     juce::ValueTree status (kStatusNode);
     status.setProperty ("loading", isLoading(), nullptr);
@@ -557,6 +634,14 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
                             nullptr);
         status.setProperty ("modelDelayNote", hasModel ? juce::String (engine->info().latencyNote) : juce::String(), nullptr);
         status.setProperty ("modelStreams", hasModel && engine->info().streams, nullptr);
+        juce::StringArray names;
+        for (const auto& name : hasModel ? engine->info().timbreNames : std::vector<std::string> {})
+            names.add (juce::String (name));
+        status.setProperty ("timbres", names.joinIntoString ("|"), nullptr);
+        status.setProperty ("hasNatural", hasModel && engine->info().hasNatural, nullptr);
+        status.setProperty ("snapshotA", snapshots[0].name, nullptr);
+        status.setProperty ("snapshotB", snapshots[1].name, nullptr);
+        status.setProperty ("timbreMessage", timbreMessage, nullptr);
     }
     state.appendChild (status, nullptr);
 
@@ -576,7 +661,28 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
     if (reference.isEmpty())
         reference = ModelLocator::defaultReference();
     state.removeChild (state.getChildWithName (kStatusNode), nullptr);
+    std::array<Snapshot, TimbreSlots::kNumSlots> restored;
+    for (const auto& node : state.getChildWithName (kTimbreNode))
+    {
+        const int slot = node.getProperty (kSlot).toString() == "B" ? 1 : 0;
+        auto& snapshot = restored[static_cast<size_t> (slot)];
+        snapshot.name = node.getProperty (kName).toString();
+        snapshot.captured = static_cast<bool> (node.getProperty (kCaptured, false));
+        snapshot.modelName = node.getProperty (kFromModel).toString();
+        for (const auto& value : juce::StringArray::fromTokens (node.getProperty (kLatent).toString(), " ", ""))
+            if (value.isNotEmpty())
+                snapshot.latent.push_back (value.getFloatValue());
+    }
+    state.removeChild (state.getChildWithName (kTimbreNode), nullptr);
     parameters.replaceState (state);
+    {
+        // Matched to the model it names once that plays (resolveSnapshotsLocked), below if it
+        // plays already.
+        const std::lock_guard lock (stateMutex);
+        snapshots = restored;
+        snapshotsFromState = true;
+        timbreMessage.clear();
+    }
 
     // A session restore plays the model it names or nothing: never silently another model.
     // The load runs on the loader thread: a host restoring a session on its UI thread is not
@@ -601,6 +707,160 @@ void TimbrelProcessor::setStateInformation (const void* data, int sizeInBytes)
     }
     if (needsLoad)
         loadModel (reference, false, true);
+    else
+    {
+        const std::lock_guard lock (stateMutex);
+        if (const auto* latest = engines.latest(); latest != nullptr && latest->hasModel())
+            resolveSnapshotsLocked (latest->info());
+    }
+}
+
+void TimbrelProcessor::resolveSnapshotsLocked (const ModelInfo& info)
+{
+    if (! hasTimbreSection (info))
+        return; // the snapshots wait, untouched, for a model that has timbres
+    const auto names = info.timbreNames;
+    auto named = [&] (Snapshot& snapshot, size_t index) {
+        snapshot = { juce::String (names[index]), false, juce::String (info.modelName), timbreRow (info, index) };
+    };
+    juce::StringArray messages;
+    for (size_t slot = 0; slot < snapshots.size(); ++slot)
+    {
+        auto& snapshot = snapshots[slot];
+        const juce::String label = juce::String ("Snapshot ") + kSlotNames[slot];
+        if (snapshot.latent.empty() && snapshot.name.isEmpty()) // never set: A is the first timbre, B the second
+        {
+            named (snapshot, std::min (slot, names.size() - 1));
+            continue;
+        }
+        if (! snapshotsFromState && snapshot.modelName != juce::String (info.modelName))
+        {
+            // The user chose another model: a timbre of the same name carries over; otherwise
+            // the slot starts again as on a first load (a capture says so: it is lost).
+            const auto at = std::find (names.begin(), names.end(), snapshot.name.toStdString());
+            if (! snapshot.captured && at != names.end())
+                named (snapshot, static_cast<size_t> (at - names.begin()));
+            else
+            {
+                if (snapshot.captured)
+                    messages.add (label + " was captured with the model '" + snapshot.modelName + "': it is now '"
+                                  + juce::String (names[std::min (slot, names.size() - 1)]) + "'");
+                named (snapshot, std::min (slot, names.size() - 1));
+            }
+            continue;
+        }
+        // A named timbre may come without its values (a script names it): the model's are taken.
+        juce::String why;
+        if (snapshot.captured && snapshot.latent.empty())
+            why = label + " was captured but holds no values";
+        else if (! snapshot.latent.empty() && static_cast<int> (snapshot.latent.size()) != info.latentSize)
+            why = label + " was saved with a model of latent size " + juce::String (static_cast<int> (snapshot.latent.size()))
+                  + "; this model's is " + juce::String (info.latentSize);
+        else if (std::any_of (snapshot.latent.begin(), snapshot.latent.end(), [] (float v) { return ! std::isfinite (v); }))
+            why = label + " held values that are not numbers";
+        else if (snapshot.captured && snapshot.modelName != juce::String (info.modelName))
+            why = label + " was captured with the model '" + snapshot.modelName + "', whose latent means something else";
+        else if (! snapshot.captured)
+        {
+            const auto at = std::find (names.begin(), names.end(), snapshot.name.toStdString());
+            if (at != names.end())
+            {
+                named (snapshot, static_cast<size_t> (at - names.begin())); // this model's own latent for the name
+                continue;
+            }
+            why = label + "'s timbre '" + snapshot.name + "' is not one of this model's";
+        }
+        if (why.isNotEmpty())
+        {
+            named (snapshot, 0);
+            messages.add (why + ": it is now '" + snapshot.name + "'");
+        }
+    }
+    for (int slot = 0; slot < TimbreSlots::kNumSlots; ++slot)
+        publishSnapshotLocked (slot);
+    timbreMessage = messages.joinIntoString ("; ");
+    snapshotsFromState = false;
+}
+
+void TimbrelProcessor::publishSnapshotLocked (int slot)
+{
+    const auto& latent = snapshots[static_cast<size_t> (slot)].latent;
+    timbreSlots.set (slot, latent.data(), static_cast<int> (latent.size()));
+}
+
+TimbrelProcessor::SnapshotView TimbrelProcessor::getSnapshot (int slot) const
+{
+    const std::lock_guard lock (stateMutex);
+    const auto& snapshot = snapshots[static_cast<size_t> (juce::jlimit (0, 1, slot))];
+    return { snapshot.name, snapshot.captured, snapshot.latent };
+}
+
+juce::String TimbrelProcessor::setSnapshotTimbre (int slot, const juce::String& name)
+{
+    const std::lock_guard lock (stateMutex);
+    const auto* engine = engines.latest();
+    if (engine == nullptr || ! engine->hasModel() || ! hasTimbreSection (engine->info()))
+        return timbreMessage = "this model has no named timbres";
+    const auto& names = engine->info().timbreNames;
+    const auto at = std::find (names.begin(), names.end(), name.toStdString());
+    if (at == names.end())
+        return timbreMessage = "'" + name + "' is not one of this model's timbres";
+    const auto index = static_cast<size_t> (at - names.begin());
+    slot = juce::jlimit (0, 1, slot);
+    snapshots[static_cast<size_t> (slot)] = { name, false, juce::String (engine->info().modelName), timbreRow (engine->info(), index) };
+    publishSnapshotLocked (slot);
+    timbreMessage.clear();
+    return {};
+}
+
+juce::String TimbrelProcessor::captureSnapshot (int slot, double seconds)
+{
+    const std::lock_guard lock (stateMutex);
+    const auto* engine = engines.latest();
+    if (engine == nullptr || ! engine->hasModel() || ! hasTimbreSection (engine->info()))
+        return timbreMessage = "Capture needs a model with named timbres";
+    const auto& info = engine->info();
+    const auto* history = engine->latentHistory();
+    if (history == nullptr || history->latentSize() != info.latentSize)
+        return timbreMessage = "Capture needs the model to have played first";
+    const double hopSeconds = info.hopLength / static_cast<double> (info.sampleRate);
+    const auto taken = captureTimbre (history->recent (static_cast<int> (std::ceil (seconds / hopSeconds))), hopSeconds);
+    if (! taken.error.empty())
+        return timbreMessage = juce::String (taken.error);
+    slot = juce::jlimit (0, 1, slot);
+    snapshots[static_cast<size_t> (slot)] = { "Captured", true, juce::String (info.modelName), taken.latent };
+    publishSnapshotLocked (slot);
+    timbreMessage.clear();
+    return {};
+}
+
+juce::String TimbrelProcessor::getTimbreMessage() const
+{
+    const std::lock_guard lock (stateMutex);
+    return timbreMessage;
+}
+
+bool TimbrelProcessor::currentMapPoint (juce::Point<float>& point) const
+{
+    const std::lock_guard lock (stateMutex);
+    const auto* engine = engines.latest();
+    if (engine == nullptr || ! engine->hasModel() || ! hasTimbreSection (engine->info()) || engine->info().latentComponents.empty())
+        return false;
+    const auto& info = engine->info();
+    const auto size = static_cast<size_t> (info.latentSize);
+    std::vector<float> latent (size, 0.0f);
+    if (const auto* history = engine->latentHistory(); history != nullptr && history->latentSize() == info.latentSize)
+        if (const auto last = history->recent (1); ! last.empty())
+            latent = last.front().latent;
+    const float weight = choiceIndex (parameterRefs.timbreSource) == static_cast<int> (TimbreSource::snapshot) ? 1.0f : 0.0f;
+    const float morph = parameterRefs.morph->load();
+    const auto& a = snapshots[0].latent;
+    const auto& b = snapshots[1].latent;
+    if (weight > 0.0f && a.size() == size && b.size() == size)
+        for (size_t i = 0; i < size; ++i)
+            latent[i] = a[i] + morph * (b[i] - a[i]);
+    point = onMap (info, latent);
+    return true;
 }
 
 juce::AudioProcessorEditor* TimbrelProcessor::createEditor()

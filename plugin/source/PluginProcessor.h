@@ -99,8 +99,36 @@ public:
         int latencyOverride = -1;   // the user's figure, or -1
         double hostRate = 0.0;
         std::array<SlotView, kNumFaderSlots> slots {};
+        // The timbre section (docs/model-format.md, "Timbres").
+        bool hasTimbres = false;        // named timbres: Snapshot, Morph, Variation and the map act
+        bool hasNatural = false;        // the Natural source acts (otherwise it plays as Input)
+        bool hasAxes = false;           // latent knobs move along the principal axes
+        juce::StringArray timbreNames;
+        std::vector<juce::Point<float>> timbreMap; // each named timbre on the first two principal axes
     };
     ModelView describeModel() const;
+
+    // ---- the timbre section (message thread) ----
+
+    /** What a snapshot slot (0 = A, 1 = B) holds: a named timbre of the model, or a capture. */
+    struct SnapshotView
+    {
+        juce::String name;     // the timbre's name, or "Captured"
+        bool captured = false;
+        std::vector<float> latent;
+    };
+    SnapshotView getSnapshot (int slot) const;
+    /** Sets a slot to one of the model's named timbres; returns the error ("" on success). */
+    juce::String setSnapshotTimbre (int slot, const juce::String& name);
+    /** Sets a slot to the mean latent of the last `seconds` of sounding input (Capture). On
+        silence or noise the slot keeps its snapshot; the error says why ("" on success). */
+    juce::String captureSnapshot (int slot, double seconds = 3.0);
+    /** The last thing the timbre section has to say (a refused capture, a snapshot that could
+        not be restored), "" if nothing. */
+    juce::String getTimbreMessage() const;
+    /** Where the latent being played sits on the map (the first two principal axes): the
+        input's latent, the snapshot, or between them as Timbre Source glides. False without axes. */
+    bool currentMapPoint (juce::Point<float>& point) const;
 
     /** Changes whenever a model load finishes (successfully or not). */
     int modelGeneration() const { return generation.load(); }
@@ -148,6 +176,9 @@ private:
         std::atomic<float>* threadedMargin = nullptr;
         std::atomic<float>* generate = nullptr;
         std::atomic<float>* temperature = nullptr;
+        std::atomic<float>* timbreSource = nullptr;
+        std::atomic<float>* morph = nullptr;
+        std::atomic<float>* variation = nullptr;
         std::array<std::atomic<float>*, kNumFaderSlots> source {}, shift {}, fixed {};
         std::array<std::atomic<float>*, kNumLatentControls> latentOffset {}, latentScale {};
     } parameterRefs;
@@ -165,6 +196,24 @@ private:
     EngineConfig preparedConfig;
     bool prepared = false;
     int modelLatencyOverride = -1; // model samples, -1: the model's own figure
+
+    // The timbre snapshots (guarded by stateMutex) and the engine's lock-free copy of them.
+    struct Snapshot
+    {
+        juce::String name;      // a named timbre, or "Captured"
+        bool captured = false;
+        juce::String modelName; // the model it was taken from (a capture means nothing in another model)
+        std::vector<float> latent;
+    };
+    std::array<Snapshot, TimbreSlots::kNumSlots> snapshots;
+    TimbreSlots timbreSlots;
+    juce::String timbreMessage;
+    bool snapshotsFromState = false; // restored from a session: checked against the model strictly
+    /** Matches the snapshots to the model now playing (stateMutex held): a named timbre takes
+        the model's latent for that name; a snapshot the model cannot play falls back to its
+        first timbre, and timbreMessage says why. Then publishes them to timbreSlots. */
+    void resolveSnapshotsLocked (const ModelInfo& info);
+    void publishSnapshotLocked (int slot);
 
     // The loader: one thread for the processor's lifetime, fed the newest request.
     struct LoadRequest

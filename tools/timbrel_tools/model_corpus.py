@@ -229,8 +229,10 @@ def _nan_weights() -> FilterGainModel:
 
 
 class NaturalModel(FilterGainModel):
-    """The test model with a natural(): the loudness passes through, the centroid it is given
-    doubled (`broken`: 'loudness' changes it too, 'shape' returns one descriptor)."""
+    """The test model with a natural(): the loudness passes through, and the centroid is
+    30 Hz per dB above -100 dB of the loudness it is given (louder is brighter, whatever
+    centroid it was given; `broken`: 'loudness' changes the loudness too, 'shape' returns one
+    descriptor)."""
 
     def __init__(self, broken: str = ""):
         super().__init__()
@@ -242,7 +244,7 @@ class NaturalModel(FilterGainModel):
         if self.broken == "shape":
             return d[:, :1]
         loudness = d[:, :1] + 1.0 if self.broken == "loudness" else d[:, :1]
-        return torch.cat([loudness, 2.0 * d[:, 1:]], 1)
+        return torch.cat([loudness, 30.0 * (d[:, :1] + 100.0)], 1)
 
 
 def with_timbres(names=("bowed", "blown"), latents=None, components=None, names_only=False) -> FilterGainModel:

@@ -10,7 +10,7 @@ import torch
 
 from timbrel.format.contract import ModelInfo, load_and_check
 from timbrel.format.vocabulary import VOCABULARY
-from timbrel.hosts.plugin import latency_samples, ramp_hops
+from timbrel.hosts.plugin import default_source, latency_samples, ramp_hops
 
 
 def apply_shift(kind: str, value: torch.Tensor, shift: float) -> torch.Tensor:
@@ -45,7 +45,10 @@ def smooth_per_hop(values: np.ndarray, steps: int) -> np.ndarray:
 
 class StreamingReference:
     """Streams a model hop by hop. `shifts` maps a vocabulary name to either one value or one
-    value per hop."""
+    value per hop; `sources` maps a vocabulary name to its fader source, "Input" or "Natural"
+    (default: the plugin's, hosts.plugin.default_source; Natural plays as Input on a model
+    without natural()); `snapshot` is a latent the plugin's Snapshot source plays in place of the
+    input's (timbre_source Snapshot, held from the first hop)."""
 
     def __init__(self, model_path):
         self.module, self.info = load_and_check(model_path)
@@ -60,7 +63,8 @@ class StreamingReference:
         a hop and a host block on top of Inline's, plus margin_hops - 1 hops (Threaded Margin)."""
         return latency_samples(self.info.hop_length, self.info.latency_samples, mode, max_block, margin_hops)
 
-    def model_stream(self, audio: np.ndarray, shifts: dict | None = None) -> np.ndarray:
+    def model_stream(self, audio: np.ndarray, shifts: dict | None = None, sources: dict | None = None,
+                     snapshot=None) -> np.ndarray:
         """audio [channels, n] -> the model's streamed output [channels, n] (channels as batch),
         with the model's own latency_samples still in it."""
         info: ModelInfo = self.info
@@ -79,6 +83,19 @@ class StreamingReference:
                 values = np.broadcast_to(np.asarray(value, dtype=np.float32), (hops,))
                 values = smooth_per_hop(values, ramp_hops(hop, info.sample_rate))
                 per_hop[info.descriptor_names.index(name)] = (VOCABULARY[name].shift_kind, values)
+        has_natural = hasattr(self.module, "natural")
+        natural = []  # (index, shift kind, shifts per hop) of the descriptors played from natural()
+        for name in info.descriptor_names:
+            if name not in VOCABULARY:
+                continue
+            source = (sources or {}).get(name, default_source(name))
+            if source not in ("Input", "Natural"):
+                raise ValueError(f"the reference plays the Input and Natural sources, not '{source}'")
+            if source == "Natural" and has_natural:
+                index = info.descriptor_names.index(name)
+                kind, values = per_hop.get(index, (VOCABULARY[name].shift_kind, np.zeros(hops, np.float32)))
+                natural.append((index, kind, values))
+        held = None if snapshot is None else torch.as_tensor(np.asarray(snapshot, np.float32)).reshape(1, -1, 1)
 
         out = np.zeros_like(padded)
         joined = hasattr(self.module, "encode_analyze")  # what the plugin calls when the model has it
@@ -95,13 +112,21 @@ class StreamingReference:
                     d = self.module.analyze(frame).clone()
                 for index, (kind, values) in per_hop.items():
                     d[:, index] = apply_shift(kind, d[:, index], float(values[h]))
+                if held is not None:
+                    z = z + (held - z)  # the engine's z + weight * (snapshot - z) at weight 1
+                if natural:
+                    # As the engine: natural() reads the targets just formed, then replaces its own.
+                    values = self.module.natural(torch.cat([z, d], 1))
+                    for index, kind, shifts_per_hop in natural:
+                        d[:, index] = apply_shift(kind, values[:, index], float(shifts_per_hop[h]))
                 out[:, h * hop:(h + 1) * hop] = self.module.decode(torch.cat([z, d], 1))[:, 0].numpy()
         return out[:, :length]
 
-    def plugin_output(self, audio: np.ndarray, shifts: dict | None = None, latency: int | None = None) -> np.ndarray:
+    def plugin_output(self, audio: np.ndarray, shifts: dict | None = None, latency: int | None = None,
+                      sources: dict | None = None, snapshot=None) -> np.ndarray:
         """What the plugin writes (mix 100 %, gain 0 dB) when it reports `latency` (default:
         Inline's): the model stream delayed by the buffering part of that latency."""
-        stream = self.model_stream(audio, shifts)
+        stream = self.model_stream(audio, shifts, sources, snapshot)
         delay = (self.plugin_latency if latency is None else latency) - self.info.latency_samples
         delayed = np.zeros_like(stream)
         if stream.shape[1] > delay:

@@ -335,6 +335,7 @@ struct Model::Impl
     // Optional in the contract: encode and analyze in one call, sharing work (one FFT).
     std::optional<torch::jit::Method> encodeAnalyze;
     std::optional<torch::jit::Method> natural; // optional: the descriptors a timbre has at a pitch and loudness
+    at::Tensor axesMean, axesComponents;       // the latent's principal axes, when the model has them
     // The sidechain is analysed by a deep copy: analyze() keeps streaming state (its window
     // history), and the sidechain's must not mix with the input's.
     torch::jit::Module sidechainModule;
@@ -511,6 +512,12 @@ LoadResult Model::loadUnchecked (const std::string& path)
     auto impl = std::make_unique<Impl> (std::move (module));
     if (auto error = impl->probe (info))
         return { nullptr, "model contract violation: " + *error };
+    if (! info.latentComponents.empty())
+    {
+        const int64_t latents = info.latentSize;
+        impl->axesMean = torch::from_blob (info.latentMean.data(), { latents }, torch::kFloat32).clone();
+        impl->axesComponents = torch::from_blob (info.latentComponents.data(), { latents, latents }, torch::kFloat32).clone();
+    }
 
     result.model.reset (new Model (std::move (impl), std::move (info)));
     return result;
@@ -686,6 +693,12 @@ bool Model::processHops (const HopRequest& r) noexcept
             sidechain = impl->sidechainAnalyze ({ xs }).toTensor().permute ({ 2, 0, 1 }).contiguous();
         }
 
+        if (r.latents != nullptr) // hop-major [frames, batch, latent], as the meters read descriptors
+            std::memcpy (r.latents, z.permute ({ 2, 0, 1 }).contiguous().data_ptr<float>(),
+                         sizeof (float) * static_cast<size_t> (frames * batch * latents));
+        z = withTimbre (z, frames, latents, r.timbreWeight, r.timbreLatent);
+        z = withLatentControls (z, frames, latents, r.latentOffset, r.latentScale, impl->axesMean, impl->axesComponents);
+
         auto targets = torch::empty ({ frames, batch, numDescriptors }, torch::kFloat32);
         const DescriptorMix* mixes = r.mixes;
         std::vector<DescriptorMix> ownMixes;
@@ -695,20 +708,31 @@ bool Model::processHops (const HopRequest& r) noexcept
             mixes = ownMixes.data();
         }
         const int64_t perHop = batch * numDescriptors;
-        for (int64_t f = 0; f < frames; ++f)
-            combineDescriptors (measured.data_ptr<float>() + f * perHop,
-                                sidechain.defined() ? sidechain.data_ptr<float>() + f * perHop : nullptr,
-                                mixes + f * numDescriptors, static_cast<int> (numDescriptors), static_cast<int> (batch),
-                                targets.data_ptr<float>() + f * perHop);
+        auto combine = [&] (const at::Tensor& natural) {
+            for (int64_t f = 0; f < frames; ++f)
+                combineDescriptors (measured.data_ptr<float>() + f * perHop,
+                                    sidechain.defined() ? sidechain.data_ptr<float>() + f * perHop : nullptr,
+                                    natural.defined() ? natural.data_ptr<float>() + f * perHop : nullptr,
+                                    mixes + f * numDescriptors, static_cast<int> (numDescriptors), static_cast<int> (batch),
+                                    targets.data_ptr<float>() + f * perHop);
+        };
+        combine ({});
+        at::Tensor zd = torch::cat ({ z, targets.permute ({ 1, 2, 0 }) }, 1);
+        if (impl->natural && anyNatural (mixes, static_cast<int> (frames * numDescriptors)))
+        {
+            // natural() reads the timbre in z at the pitch and loudness just formed (their
+            // faders included) and gives the rest; a second pass blends it in and shifts it.
+            const auto natural = (*impl->natural) ({ zd }).toTensor().permute ({ 2, 0, 1 }).contiguous();
+            combine (natural);
+            zd = torch::cat ({ z, targets.permute ({ 1, 2, 0 }) }, 1);
+        }
         const size_t descriptorBytes = sizeof (float) * static_cast<size_t> (frames * perHop);
         if (r.measured != nullptr)
             std::memcpy (r.measured, measured.data_ptr<float>(), descriptorBytes);
         if (r.targets != nullptr)
             std::memcpy (r.targets, targets.data_ptr<float>(), descriptorBytes);
 
-        z = withLatentControls (z, frames, latents, r.latentOffset, r.latentScale);
-
-        auto y = impl->decode ({ torch::cat ({ z, targets.permute ({ 1, 2, 0 }) }, 1) }).toTensor().contiguous();
+        auto y = impl->decode ({ zd }).toTensor().contiguous();
         if (y.numel() != batch * frames * hop)
         {
             reportFailure ("decode returned the wrong number of samples");

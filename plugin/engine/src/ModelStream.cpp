@@ -45,6 +45,16 @@ std::string ModelStream::prepare (const Config& c)
     latentScales.assign (latentOffsets.size(), 1.0f);
     generateWeights.assign (static_cast<size_t> (maxFrames), 0.0f);
     temperatures.assign (static_cast<size_t> (maxFrames), 1.0f);
+    const bool timbres = ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
+    timbreWeights.assign (timbres ? static_cast<size_t> (maxFrames) : 0, 0.0f);
+    timbreLatents.assign (timbres ? static_cast<size_t> (maxFrames * info.latentSize) : 0, 0.0f);
+    // Capture works on any Timbrel model's latent (a model without named timbres has nothing to
+    // morph to, but its latent can still be captured); nn~ modules report no latent here.
+    const bool captures = info.kind == ModelKind::timbrel && info.latentSize <= kMaxTimbreLatent;
+    inputLatents.assign (captures ? batch * static_cast<size_t> (maxFrames * info.latentSize) : 0, 0.0f);
+    history.prepare (captures ? info.latentSize : 0);
+    loudnessIndex = info.descriptorIndex ("loudness").value_or (-1);
+    flatnessIndex = info.descriptorIndex ("flatness").value_or (-1);
     resampledOut.assign (batch * static_cast<size_t> (maxOutPerHop), 0.0f);
     mainPtrs.resize (batch);
     sidePtrs.resize (batch);
@@ -190,6 +200,11 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
         std::copy_n (smoother.latentScale(), latents, latentScales.data() + f * latents);
         generateWeights[f] = smoother.generateWeight();
         temperatures[f] = smoother.temperature();
+        if (! timbreWeights.empty())
+        {
+            timbreWeights[f] = smoother.timbreWeight();
+            std::copy_n (smoother.timbreLatent(), latents, timbreLatents.data() + f * latents);
+        }
     }
     Model::HopRequest request;
     request.batch = config.batch;
@@ -205,8 +220,14 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
         request.generateWeight = generateWeights.data();
         request.temperature = temperatures.data();
     }
+    if (! timbreWeights.empty())
+    {
+        request.timbreWeight = timbreWeights.data();
+        request.timbreLatent = timbreLatents.data();
+    }
     request.measured = measured.data();
     request.targets = targets.data();
+    request.latents = inputLatents.empty() ? nullptr : inputLatents.data();
 
     const size_t samples = static_cast<size_t> (config.batch * frames * hop);
     const auto started = std::chrono::steady_clock::now();
@@ -229,8 +250,16 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
     const double hopSeconds = hop / static_cast<double> (info.sampleRate);
     const size_t perHop = static_cast<size_t> (config.batch) * numDescriptors;
+    const size_t latentsPerHop = static_cast<size_t> (config.batch) * latents;
     for (size_t f = 0; f < static_cast<size_t> (frames); ++f)
-        hopMeters.publish (measured.data() + f * perHop, targets.data() + f * perHop,
-                           callOut.data() + f * static_cast<size_t> (hop), took.count() / frames, hopSeconds);
+    {
+        const float* hopDescriptors = measured.data() + f * perHop;
+        hopMeters.publish (hopDescriptors, targets.data() + f * perHop, callOut.data() + f * static_cast<size_t> (hop),
+                           took.count() / frames, hopSeconds);
+        if (! inputLatents.empty())
+            history.publish (inputLatents.data() + f * latentsPerHop,
+                             loudnessIndex >= 0 ? hopDescriptors[loudnessIndex] : NAN,
+                             flatnessIndex >= 0 ? hopDescriptors[flatnessIndex] : NAN);
+    }
 }
 } // namespace timbrel

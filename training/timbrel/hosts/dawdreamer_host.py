@@ -58,6 +58,15 @@ class DawDreamerHost:
         self._set_raw_state(plugin_state.with_model(self._raw_state(), model_reference(reference), model_delay))
         return self.status()
 
+    def set_snapshot(self, slot: str, timbre: str | None = None, latent=None) -> plugin_state.Status:
+        """Snapshot `slot` ("A" or "B") becomes a named timbre of the model, or a captured latent
+        (timbrel.training.timbres.capture_latent). Returns the status: its timbre_message says
+        why the plugin refused it."""
+        model_name = self.status().model_name
+        blob = plugin_state.with_snapshot(self._raw_state(), slot, timbre, latent, model_name)
+        self._set_raw_state(blob)
+        return self.status()
+
     def status(self) -> plugin_state.Status:
         """After any model load the plugin was running (it loads in the background)."""
         return plugin_state.settled_status(self._raw_state)

@@ -21,7 +21,13 @@ BUNDLE_NAME = "Timbrel.vst3"
 # -- Parameters (docs/plugin-state.md) ------------------------------------------------------------
 PROCESSING_MODES = ("Threaded", "Inline")
 STEREO_MODES = ("Dual Mono", "Linked")
-DESCRIPTOR_SOURCES = ("Input", "Sidechain", "Fixed")
+DESCRIPTOR_SOURCES = ("Input", "Sidechain", "Fixed", "Natural")
+# The fader source each slot starts on: Natural for the spectral shape (a model with natural()
+# plays the timbre's own brightness; one without plays Natural as Input), Input for the rest.
+NATURAL_BY_DEFAULT = ("centroid", "bandwidth", "flatness")
+TIMBRE_SOURCES = ("Input", "Snapshot")
+MORPH_RANGE = (-0.5, 1.5)       # 0 = snapshot A, 1 = B; beyond both ends extrapolates
+VARIATION_RANGE = (0.0, 2.0)    # spread of the smoothed random walk around the snapshot, in z units
 # Threaded Margin: hops of time the worker gets per hop, each a hop of latency.
 THREADED_MARGIN_HOPS = (1, 2, 4)
 SPARE_FADER_SLOTS = 2    # faders for a model's descriptors outside the vocabulary: extra_1, extra_2
@@ -45,7 +51,12 @@ def parameter_ids() -> list[str]:
         ids += [f"{slot}_source", f"{slot}_shift", f"{slot}_fixed"]
     for i in range(LATENT_CONTROLS):
         ids += [f"latent_{i + 1}_offset", f"latent_{i + 1}_scale"]
-    return ids + ["generate", "temperature"]
+    return ids + ["generate", "temperature", "timbre_source", "morph", "variation"]
+
+
+def default_source(slot: str) -> str:
+    """The source a fader slot starts on (NATURAL_BY_DEFAULT)."""
+    return "Natural" if slot in NATURAL_BY_DEFAULT else "Input"
 
 
 # -- Timing -------------------------------------------------------------------------------------------

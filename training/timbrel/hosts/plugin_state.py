@@ -95,11 +95,54 @@ def with_model(host_blob: bytes, reference: str, model_delay: int | None = None)
     model = state.find("Model")
     if model is None:
         model = ET.SubElement(state, "Model")
+    timbres = state.find("Timbre")
+    if timbres is not None and model.get("reference") != reference:
+        # Another model: the snapshots were the old model's (the plugin starts the new one's
+        # afresh, as when a user picks a model).
+        state.remove(timbres)
     model.set("reference", reference)
     if model_delay is None:
         model.attrib.pop("latencyOverride", None)
     else:
         model.set("latencyOverride", str(int(model_delay)))
+    return write(host_blob, state)
+
+
+SNAPSHOT_SLOTS = ("A", "B")
+
+
+def with_snapshot(host_blob: bytes, slot: str, timbre: str | None = None, latent=None,
+                  model_name: str = "") -> bytes:
+    """The same state with snapshot `slot` ("A" or "B") set to a named timbre of the model
+    (`timbre`), or to a captured latent (`latent`: one value per latent dimension, e.g. the mean z
+    of a clip; `model_name`: the model it was taken from, which the plugin checks). The plugin
+    reads it at once if its model plays, or when the model loads (docs/plugin-state.md)."""
+    if slot not in SNAPSHOT_SLOTS:
+        raise ValueError(f"snapshot slot must be one of {SNAPSHOT_SLOTS}, got '{slot}'")
+    if (timbre is None) == (latent is None):
+        raise ValueError("give a snapshot either a timbre name or a latent")
+    state = read(host_blob)
+    timbres = state.find("Timbre")
+    if timbres is None:
+        timbres = ET.SubElement(state, "Timbre")
+    for node in [n for n in timbres.findall("Snapshot") if n.get("slot") == slot]:
+        timbres.remove(node)
+    node = ET.SubElement(timbres, "Snapshot")
+    node.set("slot", slot)
+    if timbre is not None:
+        # A named timbre: the plugin takes the model's own latent for the name.
+        node.set("name", timbre)
+        node.set("captured", "0")
+        node.set("model", model_name)
+        node.set("latent", "")
+    else:
+        values = [float(v) for v in latent]
+        if not values or not all(v == v and abs(v) != float("inf") for v in values):
+            raise ValueError("a captured snapshot needs finite latent values")
+        node.set("name", "Captured")
+        node.set("captured", "1")
+        node.set("model", model_name)
+        node.set("latent", " ".join(repr(v) for v in values))
     return write(host_blob, state)
 
 
@@ -117,6 +160,11 @@ class Status:
     model_delay: int = 0   # the model's own delay in model samples: declared, measured, or the user's
     model_delay_note: str = ""  # nn~ modules: how the plugin measured the delay
     model_streams: bool = True  # False: an nn~ module that keeps no state between calls (hops computed apart)
+    timbres: tuple = ()         # the model's named timbres (a model without them: none)
+    has_natural: bool = False   # the model's natural() drives the Natural source
+    snapshot_a: str = ""        # what the snapshots hold: a timbre's name, or "Captured"
+    snapshot_b: str = ""
+    timbre_message: str = ""    # why a snapshot could not be restored or captured, "" if nothing
 
     @property
     def ok(self) -> bool:
@@ -142,6 +190,11 @@ def status(host_blob: bytes) -> Status:
         model_delay=int(node.get("modelDelay", "0")),
         model_delay_note=node.get("modelDelayNote", ""),
         model_streams=node.get("modelStreams", "1") in ("1", "true"),
+        timbres=tuple(t for t in node.get("timbres", "").split("|") if t),
+        has_natural=node.get("hasNatural", "0") in ("1", "true"),
+        snapshot_a=node.get("snapshotA", ""),
+        snapshot_b=node.get("snapshotB", ""),
+        timbre_message=node.get("timbreMessage", ""),
     )
 
 

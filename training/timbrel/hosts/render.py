@@ -190,8 +190,11 @@ class Renderer:
     per sample rate (DawDreamer's engine has a fixed rate, so another rate opens another host).
     Each file is rendered from a reset plugin, aligned with its input."""
 
-    def __init__(self, model=None, host: str = "dawdreamer", settings=None, automation=None, plugin_path=None):
+    def __init__(self, model=None, host: str = "dawdreamer", settings=None, automation=None, plugin_path=None,
+                 snapshots: dict | None = None):
         self.model = model
+        # "A"/"B" -> a named timbre (str) or a captured latent (a sequence of floats)
+        self.snapshots = dict(snapshots or {})
         self.host_name = host
         self.settings = dict(settings or {})
         self.plugin_path = find_plugin(plugin_path)  # before any work: a missing plugin fails at once
@@ -226,6 +229,11 @@ class Renderer:
                 plugin.load_model(self.model)
             for name, value in self.settings.items():
                 plugin.set(name, value)
+            for slot, snapshot in self.snapshots.items():
+                named = isinstance(snapshot, str)
+                status = plugin.set_snapshot(slot, timbre=snapshot if named else None, latent=None if named else snapshot)
+                if status.timbre_message:
+                    raise SettingsError(f"snapshot {slot}: {status.timbre_message}")
             self._hosts[key] = plugin
         return self._hosts[key]
 
@@ -255,11 +263,12 @@ def _write(output_path: Path, output: np.ndarray, rate: int) -> None:
 
 
 def render_file(input_path, output_path, model=None, host="dawdreamer", settings=None, plugin_path=None,
-                automation: dict | None = None) -> str:
+                automation: dict | None = None, snapshots: dict | None = None) -> str:
     """Renders one file; `settings` maps parameter IDs to values (choice parameters: text or
     index), `automation` maps IDs to curves (a CSV path or inline breakpoints as parse_curve
-    reads them, or (times, values)). Returns the report line."""
-    renderer = Renderer(model, host, settings, automation, plugin_path)
+    reads them, or (times, values)), `snapshots` maps "A"/"B" to a named timbre or a captured
+    latent. Returns the report line."""
+    renderer = Renderer(model, host, settings, automation, plugin_path, snapshots)
     audio, rate = read_audio(input_path)
     output, status = renderer.render(audio, rate)
     _write(output_path, output, rate)
@@ -273,7 +282,7 @@ def _failures(status) -> str:
 
 
 def render_folder(input_dir, output_dir, model=None, host="dawdreamer", settings=None, plugin_path=None,
-                  automation: dict | None = None, log=print) -> tuple[int, int, int]:
+                  automation: dict | None = None, log=print, snapshots: dict | None = None) -> tuple[int, int, int]:
     """Renders every audio file under input_dir (recursively, sorted) to the same relative path
     under output_dir as a float WAV, with one loaded plugin. Unreadable files are skipped with
     the reason. Returns (rendered, skipped, failed); failed counts files the plugin could not
@@ -281,7 +290,7 @@ def render_folder(input_dir, output_dir, model=None, host="dawdreamer", settings
     input_dir, output_dir = Path(input_dir), Path(output_dir)
     if not input_dir.is_dir():
         raise FileNotFoundError(f"input folder not found: {input_dir}")
-    renderer = Renderer(model, host, settings, automation, plugin_path)
+    renderer = Renderer(model, host, settings, automation, plugin_path, snapshots)
     inside = output_dir.resolve()
     files = sorted((p for p in input_dir.rglob("*") if p.is_file()), key=lambda p: p.relative_to(input_dir).as_posix())
     rendered = skipped = failed = 0
@@ -358,8 +367,35 @@ def _parse_automation(pairs: list[str]) -> dict[str, tuple]:
     return automation
 
 
+def _parse_snapshots(pairs: list[str], model) -> dict:
+    """--snapshot SLOT=NAME (a named timbre of the model) or SLOT=@FILE (captured from an audio
+    file through the model file, as the plugin's Capture takes it)."""
+    snapshots = {}
+    for pair in pairs:
+        slot, sep, value = pair.partition("=")
+        slot, value = slot.strip().upper(), value.strip()
+        if not sep or not value or slot not in ("A", "B"):
+            raise SystemExit(f"--snapshot expects A=NAME, B=NAME or A=@AUDIO_FILE, got '{pair}'")
+        if not value.startswith("@"):
+            snapshots[slot] = value
+            continue
+        if model is None or not Path(model).is_file():
+            raise SystemExit("--snapshot SLOT=@FILE captures through the model file: pass --model PATH.ts")
+        import torch
+
+        from ..training.timbres import capture_latent
+
+        audio, rate = read_audio(Path(value[1:]))
+        try:
+            snapshots[slot] = capture_latent(torch.jit.load(str(model)).eval(), audio, rate).tolist()
+        except ValueError as error:
+            raise SystemExit(f"--snapshot {slot}: {error}") from None
+    return snapshots
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     settings = _parse_settings(args.set)
+    snapshots = _parse_snapshots(args.snapshot, args.model)
     automation = _parse_automation(args.automate)
     if automation and args.host != "dawdreamer":
         print(f"timbrel render: --automate needs --host dawdreamer ({args.host} cannot automate parameters)",
@@ -370,10 +406,11 @@ def cmd_render(args: argparse.Namespace) -> int:
             if args.output.exists() and not args.output.is_dir():
                 raise ValueError(f"{args.output} is a file; a folder input renders into a folder")
             rendered, _, failed = render_folder(args.input, args.output, model=args.model, host=args.host,
-                                                settings=settings, plugin_path=args.plugin, automation=automation)
+                                                settings=settings, plugin_path=args.plugin, automation=automation,
+                                                snapshots=snapshots)
             return 0 if rendered and not failed else 2
         report = render_file(args.input, args.output, model=args.model, host=args.host, settings=settings,
-                             plugin_path=args.plugin, automation=automation)
+                             plugin_path=args.plugin, automation=automation, snapshots=snapshots)
     except (RenderError, PluginError, FileNotFoundError, ValueError, UnknownParameter) as error:
         print(f"timbrel render: {error}", file=sys.stderr)
         return 2
@@ -401,6 +438,10 @@ def add_parser(subparsers) -> None:
                         help="automate a parameter (DawDreamer only): CURVE is a CSV file of time_seconds,value "
                              "rows or inline breakpoints like 0:0,2:12,4:-12; linear between breakpoints "
                              "(choices step), held before the first and after the last")
+    render.add_argument("--snapshot", action="append", default=[], metavar="SLOT=TIMBRE",
+                        help="timbre snapshot A or B: a named timbre of the model (A=violin) or @AUDIO_FILE "
+                             "captured through --model (B=@voice.wav); play it with --set timbre_source=Snapshot "
+                             "and --set morph=0..1 (or automate morph)")
     render.add_argument("--plugin", type=Path,
                         help="plugin bundle (default: $TIMBREL_PLUGIN, a source checkout's dist/Timbrel.vst3, "
                              "then ~/.vst3, /usr/local/lib/vst3 and /usr/lib/vst3)")

@@ -4,6 +4,7 @@ them, random augmented excerpts for training steps and fixed excerpts for valida
 from __future__ import annotations
 
 import copy
+import json
 import math
 from pathlib import Path
 
@@ -15,12 +16,30 @@ from ..format.vocabulary import in_octaves
 from .errors import TrainError
 
 
-def load_split(data: Path, split: str, sample_rate: int) -> list[np.ndarray]:
+def split_files(data: Path, split: str) -> list[Path]:
     folder = data / split
     if not folder.is_dir():
         raise TrainError(f"{data} has no {split}/ folder: make it with `timbrel dataset`")
+    return sorted(folder.glob("*.wav"))
+
+
+def split_instruments(data: Path, split: str) -> list[str]:
+    """The instrument of each file of `split`, in load_split's order, from the labels `timbrel
+    dataset timbres` writes into dataset.json."""
+    manifest = data / "dataset.json"
+    labels = json.loads(manifest.read_text()).get("labels", {}) if manifest.exists() else {}
+    files = split_files(data, split)
+    missing = [p.name for p in files if f"{split}/{p.name}" not in labels]
+    if missing:
+        raise TrainError(f"{data}: {len(missing)} {split}/ files have no instrument label (e.g. {missing[0]}); "
+                         "the timbre term needs a dataset made by `timbrel dataset timbres`")
+    return [labels[f"{split}/{p.name}"]["instrument"] for p in files]
+
+
+def load_split(data: Path, split: str, sample_rate: int) -> list[np.ndarray]:
+    folder = data / split
     clips = []
-    for path in sorted(folder.glob("*.wav")):
+    for path in split_files(data, split):
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
         if rate != sample_rate:
             raise TrainError(f"{path} is {rate} Hz; the model runs at {sample_rate} Hz (re-run `timbrel dataset`)")
@@ -80,8 +99,11 @@ class ExcerptSampler:
     augmented with a spectral tilt (first-order filter) and a gain, peak kept below 0.99."""
 
     def __init__(self, clips: list[np.ndarray], length: int, rng: np.random.Generator,
-                 gain_db: tuple[float, float] = (-18.0, 6.0), tilt: float = 0.8):
-        self.clips = [c for c in clips if len(c) > length]
+                 gain_db: tuple[float, float] = (-18.0, 6.0), tilt: float = 0.8, labels: list[int] | None = None):
+        kept = [i for i, c in enumerate(clips) if len(c) > length]
+        self.clips = [clips[i] for i in kept]
+        self.labels = None if labels is None else [labels[i] for i in kept]
+        self.last_labels: list[int] = []  # the labels of the last batch's excerpts
         if not self.clips:
             raise TrainError(f"every training clip is shorter than one excerpt ({length} samples)")
         weights = np.array([len(c) - length for c in self.clips], dtype=np.float64)
@@ -93,7 +115,8 @@ class ExcerptSampler:
 
     def excerpt(self) -> np.ndarray:
         for _ in range(20):
-            clip = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
+            index = self.rng.choice(len(self.clips), p=self.weights)
+            clip = self.clips[index]
             start = self.rng.integers(0, len(clip) - self.length)
             piece = clip[start: start + self.length].astype(np.float32)
             if np.sqrt(np.mean(piece ** 2)) > 10 ** (-45 / 20):
@@ -107,9 +130,12 @@ class ExcerptSampler:
         peak = np.abs(tilted).max() * gain
         if peak > 0.99:
             gain *= 0.99 / peak
+        if self.labels is not None:
+            self.last_labels.append(self.labels[index])
         return tilted * gain
 
     def batch(self, size: int) -> torch.Tensor:
+        self.last_labels = []
         return torch.from_numpy(np.stack([self.excerpt() for _ in range(size)])).unsqueeze(1)
 
 

@@ -41,13 +41,13 @@ import torch
 from ..files import write_atomically
 from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_checkpoint, model_from_checkpoint,
                                  model_payload, save_checkpoint)
-from .data import ExcerptSampler, descriptor_ranges, load_split, validation_batches
+from .data import ExcerptSampler, descriptor_ranges, load_split, split_instruments, validation_batches
 from .errors import TrainError
-from .losses import (LatentDiscriminator, adversary_frames, fader_losses, into_range, multiscale_spectral_loss,
-                     tracked_indices, tracking_loss, validation_shifts)
+from .losses import (LatentDiscriminator, TimbreCentres, adversary_frames, fader_losses, frames_with_signal,
+                     into_range, multiscale_spectral_loss, tracked_indices, tracking_loss, validation_shifts)
 
-LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "discriminator",
-              "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
+LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "timbre",
+              "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
 LOG_EVERY = 25
 
 
@@ -66,6 +66,7 @@ class TrainConfig:
     foreign_weight: float = 0.0           # the tracking term again, with z and descriptors from --foreign-data
     clarity_weight: float = 0.0           # the foreign term's pitch clarity (losses.pitch_clarity_loss)
     adversary_range_db: float = 30.0      # the adversary judges frames within this of the excerpt's loudest (0: all)
+    timbre_weight: float = 0.0            # the timbre term (losses.TimbreCentres) on a labelled dataset (0: off)
     freeze_encoder: bool = False          # only the decoder learns: a fine-tune that leaves what z holds as it was
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
@@ -85,6 +86,7 @@ class StepLosses:
     discriminator: float
     lr: float
     foreign: float = 0.0
+    timbre: float = 0.0
 
 
 @dataclass
@@ -202,7 +204,7 @@ class RunLog:
                 "step": step, "minutes": round(minutes, 3), "loss": round(losses.loss, 5),
                 "spectral": round(losses.spectral, 5), "kl": round(losses.kl, 5),
                 "adversarial": round(losses.adversarial, 5), "tracking": round(losses.tracking, 5),
-                "foreign": round(losses.foreign, 5),
+                "foreign": round(losses.foreign, 5), "timbre": round(losses.timbre, 5),
                 "discriminator": round(losses.discriminator, 5), "lr": f"{losses.lr:.3g}",
                 "valid_spectral": "" if validation is None else round(validation.spectral, 5),
                 "valid_tracking": "" if validation is None else round(validation.tracking, 5),
@@ -262,7 +264,18 @@ class Trainer:
         self.model = model
         self.hop = model.hop_length
         length = max(int(config.excerpt_seconds * model.sample_rate) // self.hop, config.skip_hops + 8) * self.hop
-        self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt)
+        # The timbre term's labels: each training file's instrument, as an index into the sorted names.
+        self.instruments: list[str] = []
+        labels = None
+        if config.timbre_weight > 0:
+            if config.freeze_encoder:
+                raise TrainError("--timbre-weight shapes what z holds; --freeze-encoder keeps it as it was: choose one")
+            per_file = split_instruments(self.data, "train")
+            self.instruments = sorted(set(per_file))
+            if len(self.instruments) < 2:
+                raise TrainError(f"--timbre-weight needs at least two instruments; {self.data} labels one")
+            labels = [self.instruments.index(name) for name in per_file]
+        self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt, labels)
         self.valid = validation_batches(valid_clips, self.hop, model.sample_rate)
         # Other instruments' audio: the decoder must follow its conditioning from their latents
         # too, since timbre transfer plays any input into the model.
@@ -277,17 +290,24 @@ class Trainer:
         self.discriminator = LatentDiscriminator(model.latent_size, len(model.descriptor_names))
         model.to(self.device)
         self.discriminator.to(self.device)
+        self.timbre = TimbreCentres(len(self.instruments), model.latent_size).to(self.device) \
+            if self.instruments else None
         if config.freeze_encoder:
             # The encoder keeps its weights, so z (and the latent probe) stays as it was; measured:
             # fine-tuning the whole model with the foreign term moved the loudness probe R² of the
             # violin and the choir from 0.06 and below to 0.47 and 0.55.
             for parameter in model.encoder.parameters():
                 parameter.requires_grad_(False)
-        self.optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
+        learnt = [p for p in model.parameters() if p.requires_grad]
+        if self.timbre is not None:
+            learnt += list(self.timbre.parameters())
+        self.optimiser = torch.optim.Adam(learnt, lr=config.learning_rate)
         self.disc_optimiser = torch.optim.Adam(self.discriminator.parameters(), lr=config.learning_rate)
         self.step_count, self.minutes, self.best_valid, self.best_spectral = 0, 0.0, math.inf, math.nan
         if resumed is not None:
             self.discriminator.load_state_dict(resumed["discriminator"])
+            if self.timbre is not None:
+                self.timbre.load_state_dict(resumed["timbre_centres"])
             self.optimiser.load_state_dict(resumed["optimiser"])
             self.disc_optimiser.load_state_dict(resumed["disc_optimiser"])
             self.step_count, self.minutes = resumed["step"], resumed["minutes"]
@@ -305,6 +325,8 @@ class Trainer:
             "descriptor_stats": self.stats, "hardware": hardware_description(self.device, threads),
             "torch": torch.__version__,
         }
+        if self.instruments:
+            self.recipe["timbre_term"] = {"instruments": self.instruments}
         if foreign_data is not None and config.foreign_weight > 0:
             manifest = Path(foreign_data) / "dataset.json"
             described = json.loads(manifest.read_text()) if manifest.exists() else {}
@@ -348,6 +370,12 @@ class Trainer:
                                                   adversary_frames(model, d, config.adversary_range_db))
             fader = config.fader_weight * min(1.0, self.step_count / max(1.0, self.warmup_steps))
             loss = loss + config.kl_weight * kl + fader * adversarial
+        timbre = torch.zeros(())
+        if self.timbre is not None:
+            labels = torch.tensor(self.sampler.last_labels, device=self.device)
+            loudness = d[:, list(model.descriptor_names).index("loudness")]
+            timbre = self.timbre(mean, frames_with_signal(loudness), labels)
+            loss = loss + config.timbre_weight * timbre
         tracking = torch.zeros(())
         if config.tracking_weight > 0 and self.tracked:
             shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
@@ -380,7 +408,7 @@ class Trainer:
             self.disc_optimiser.step()
         self.step_count += 1
         return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
-                          disc_loss.item(), lr, foreign.item())
+                          disc_loss.item(), lr, foreign.item(), timbre.item())
 
     # -- Validation and checkpoints ---------------------------------------------------------------
 
@@ -414,7 +442,8 @@ class Trainer:
     def save_checkpoint(self) -> None:
         save_checkpoint(self._weights() | {
             "discriminator": self.discriminator.state_dict(), "optimiser": self.optimiser.state_dict(),
-            "disc_optimiser": self.disc_optimiser.state_dict(), "step": self.step_count, "minutes": self.minutes,
+            "disc_optimiser": self.disc_optimiser.state_dict(),
+            "timbre_centres": None if self.timbre is None else self.timbre.state_dict(), "step": self.step_count, "minutes": self.minutes,
             "best_valid": self.best_valid, "best_valid_spectral": self.best_spectral,
             "train_config": asdict(self.config),
             "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, self.checkpoint_path)
@@ -519,6 +548,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--kl-weight", type=float, default=TrainConfig.kl_weight,
                         help="weight of the latent's KL term (lower leaves z more room: a many-instrument model's "
                              "timbres)")
+    parser.add_argument("--timbre-weight", type=float, default=TrainConfig.timbre_weight,
+                        help="weight of the timbre term: each excerpt's mean z nearest its instrument's centre "
+                             "(a dataset from `timbrel dataset timbres`; 0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -533,7 +565,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
                          fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
                          clarity_weight=args.clarity_weight, freeze_encoder=args.freeze_encoder,
-                         kl_weight=args.kl_weight)
+                         kl_weight=args.kl_weight, timbre_weight=args.timbre_weight)
     if args.current_analysis and args.init is None:
         print("timbrel train: --current-analysis goes with --init (a new run has today's analysis already)",
               file=sys.stderr)

@@ -3,6 +3,7 @@ and its losses, and the descriptor tracking term (what the faders promise).
 
 Per step the loop combines them as
   spectral(x, y) + kl_weight * KL(z) + fader_weight * adversarial(z) + tracking_weight * tracking
+  + timbre_weight * timbre(z)
 while the adversary learns, in alternation, to predict the descriptors from z.
 """
 
@@ -68,6 +69,27 @@ def fader_losses(discriminator: LatentDiscriminator, z: torch.Tensor, normalised
     weight = frames.to(z.dtype).unsqueeze(1).expand_as(disc_each)
     count = weight.sum().clamp(min=1.0)
     return (disc_each * weight).sum() / count, (adv_each * weight).sum() / count
+
+
+class TimbreCentres(nn.Module):
+    """The timbre term of a labelled (many-instrument) dataset: one learnt centre per instrument
+    in latent space. An excerpt's mean z over its frames with signal is classified by its
+    distance to the centres (softmax of minus the squared distance), and the loss is the
+    cross-entropy with its instrument: it asks exactly what `timbrel eval` measures (the clip's
+    mean z nearest to its own instrument's mean), while the adversary keeps the descriptors out.
+    Without it the Fader model has no reason to keep instruments apart in z; measured on 16
+    instruments, a clip was nearest its own named timbre for 58-88% of clips."""
+
+    def __init__(self, instruments: int, latent_size: int):
+        super().__init__()
+        self.centres = nn.Parameter(torch.randn(instruments, latent_size) * 0.1)
+
+    def forward(self, z: torch.Tensor, frames: Optional[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """z [B, latent, F], frames [B, F] bool (None: all), labels [B] -> the mean cross-entropy."""
+        weight = torch.ones_like(z[:, 0]) if frames is None else frames.to(z.dtype)
+        means = (z * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp(min=1.0)  # [B, latent]
+        logits = -(means.unsqueeze(1) - self.centres.unsqueeze(0)).pow(2).sum(-1)               # [B, N]
+        return F.cross_entropy(logits, labels)
 
 
 def multiscale_spectral_loss(x: torch.Tensor, y: torch.Tensor,

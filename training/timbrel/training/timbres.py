@@ -134,5 +134,39 @@ def recognition(model, names: list[str], latents: np.ndarray, clips: list[tuple[
             "confusions": confusions}
 
 
-__all__ = ["analysed_clip", "latent_frames", "clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
+# What the plugin's Capture asks of the input (plugin/engine/src/Timbres.cpp): frames within 30 dB
+# of the loudest and above -60 dB, at least half a second of them, and not noise.
+CAPTURE_FLOOR_DB = -60.0
+CAPTURE_MIN_SECONDS = 0.5
+CAPTURE_NOISE_FLATNESS_DB = -6.0
+
+
+def capture_latent(model, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The snapshot the plugin's Capture would take from this audio (mono or [channels, n]; the
+    first channel, as the plugin captures channel 0): the mean z of its sounding frames.
+    Raises ValueError, as the plugin refuses, for silence and for noise."""
+    import soxr
+
+    audio = np.asarray(audio, dtype=np.float32)
+    audio = audio[0] if audio.ndim == 2 else audio
+    rate = int(model.sample_rate)
+    if sample_rate != rate:
+        audio = soxr.resample(audio, sample_rate, rate, quality="HQ").astype(np.float32)
+    z, d, _ = analysed_clip(model, audio)
+    names = list(model.descriptor_names)
+    frames = np.ones(z.shape[-1], dtype=bool)
+    if "loudness" in names:
+        loudness = d[0, names.index("loudness")].numpy()
+        frames = loudness > max(float(loudness.max()) - SIGNAL_RANGE_DB, CAPTURE_FLOOR_DB)
+    seconds = frames.sum() * int(model.hop_length) / rate
+    if seconds < CAPTURE_MIN_SECONDS:
+        raise ValueError(f"Capture needs {CAPTURE_MIN_SECONDS:.1f} s of sounding input; this audio holds {seconds:.1f} s")
+    if "flatness" in names:
+        flatness = float(np.median(d[0, names.index("flatness")].numpy()[frames]))
+        if flatness > CAPTURE_NOISE_FLATNESS_DB:
+            raise ValueError(f"Capture heard noise, not an instrument (flatness {flatness:.1f} dB)")
+    return z[0][:, torch.from_numpy(frames)].mean(-1).numpy()
+
+
+__all__ = ["capture_latent", "analysed_clip", "latent_frames", "clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
            "analysed_dataset", "dataset_timbres", "recognition"]

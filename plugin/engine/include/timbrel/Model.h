@@ -76,12 +76,18 @@ public:
         // latent taken from prior(temperature) instead of encode(input).
         const float* generateWeight = nullptr;
         const float* temperature = nullptr;
+        // The timbre (models with named timbres), per hop, or null: the share of the latent taken
+        // from the snapshot (frames) and the snapshot (frames x latent_size).
+        const float* timbreWeight = nullptr;
+        const float* timbreLatent = nullptr;
         float* measured = nullptr;        // frames x batch x D: the input's descriptors (optional)
         float* targets = nullptr;         // frames x batch x D: what decode() was given (optional)
+        float* latents = nullptr;         // frames x batch x latent_size: the input's own latent (optional)
     };
 
     /** encode + analyze the input (and analyze the sidechain with its own streaming state),
-        form the descriptor targets, scale/offset the latent, decode. Returns false, leaving
+        blend in the timbre snapshot, scale/offset the latent, form the descriptor targets
+        (asking natural() when a fader's source is Natural), decode. Returns false, leaving
         `output` untouched, if the model threw. */
     bool processHops (const HopRequest& request) noexcept;
 

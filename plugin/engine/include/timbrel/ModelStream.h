@@ -12,6 +12,7 @@
 #include "timbrel/Model.h"
 #include "timbrel/Resampler.h"
 #include "timbrel/Rings.h"
+#include "timbrel/Timbres.h"
 
 #include <atomic>
 #include <string>
@@ -55,6 +56,8 @@ public:
 
     /** Per-hop descriptor meters and output tap for the editor (written by whoever pumps). */
     DescriptorMeters& meters() { return hopMeters; }
+    /** Channel 0's input latent, hop by hop, with its loudness and flatness: what Capture reads. */
+    const LatentHistory& latentHistory() const { return history; }
 
 private:
     int measureLag() const;
@@ -72,11 +75,15 @@ private:
     // fader mixes, latent controls and descriptors hop-major.
     std::vector<float> callMain, callSide, callOut, measured, targets, latentOffsets, latentScales;
     std::vector<float> generateWeights, temperatures; // per hop of a call (nn~ modules with a prior)
+    std::vector<float> timbreWeights, timbreLatents;  // per hop of a call (models with named timbres)
+    std::vector<float> inputLatents;                  // frames x batch x latent: the input's own z
+    int loudnessIndex = -1, flatnessIndex = -1;
     std::vector<DescriptorMix> mixes;
     std::vector<float> resampledOut;
     std::vector<const float*> hopOutPtrs;
     std::vector<float*> mainPtrs, sidePtrs, outPtrs;
     std::atomic<int> failures { 0 };
     DescriptorMeters hopMeters;
+    LatentHistory history;
 };
 } // namespace timbrel

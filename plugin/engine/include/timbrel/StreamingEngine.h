@@ -119,6 +119,8 @@ public:
     /** The editor's view (message thread): per-hop meters, null before prepare(), and the
         output measured by a separate copy of the model's analysis (see Model::analyzeOutput). */
     DescriptorMeters* meters() { return stream != nullptr ? &stream->meters() : nullptr; }
+    /** The input's recent latent for Capture (message thread), null before prepare(). */
+    const LatentHistory* latentHistory() const { return stream != nullptr ? &stream->latentHistory() : nullptr; }
     bool analyzeOutput (const float* audio, int numHops, float* lastDescriptors) noexcept
     {
         return model != nullptr && model->analyzeOutput (audio, numHops, lastDescriptors);
