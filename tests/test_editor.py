@@ -56,10 +56,10 @@ def violin() -> Path:
 
 def test_editor_with_a_model_is_drawn_and_its_plots_are_alive(tmp_path, violin):
     picture, labels = snapshot(tmp_path, "--model", str(violin), "--set", "pitch_shift=5")
-    assert picture.pixels.shape == (720, 1000, 3)
+    assert picture.pixels.shape == (720, 1240, 3)
     assert picture.pixels.std() > 0.05           # not blank
     assert picture.plots.sum() > 5 * 100 * 50         # five active plots
-    assert pixels_near(picture, TARGET) > 500         # target curves
+    assert pixels_near(picture, TARGET) > 400         # target curves (the output drawn over them where it follows)
     assert pixels_near(picture, OUTPUT) > 200         # and the output measured on the model's output
     # The card summary, every descriptor labelled with its unit and range, the shifted fader.
     assert any(label.startswith("violin") and "hop 512" in label and "latency" in label for label in labels)
@@ -129,3 +129,16 @@ def test_picking_an_unplayable_rave_file_keeps_the_previous_model(tmp_path, viol
     _, labels = snapshot(tmp_path, "--model", str(violin), "--switch-to", str(models_dir / "broken" / "nn-prior-only.ts"))
     assert any("has only a prior" in label and "kept the previous model" in label for label in labels)
     assert any(label.startswith("violin") and "hop 512" in label for label in labels)
+
+
+def test_the_timbre_section_shows_the_model_timbres_or_says_it_is_off(tmp_path, violin):
+    models = REPO / "build" / "models"
+    _, labels = snapshot(tmp_path, "--model", str(models / "timbrel-timbres.ts"), "--set", "timbre_source=1",
+                         "--set", "morph=0.5")
+    assert "Timbre" in labels and "Snapshot" in labels
+    assert "bowed" in labels and "blown" in labels          # A and B start on the first two timbres
+    assert "PC1 +" in labels                                 # knobs move along the principal axes
+    assert not any("timbre section is off" in label for label in labels)
+    _, plain = snapshot(tmp_path, "--model", str(models / "timbrel-test.ts"))
+    assert "This model has no named timbres: the timbre section is off" in plain
+    assert "Z1 +" in plain

@@ -346,12 +346,14 @@ TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), p
     temperatureKnob = std::make_unique<Knob> (state, params::temperature, "Temperature");
     addAndMakeVisible (generateButton);
     addAndMakeVisible (*temperatureKnob);
+    timbrePanel = std::make_unique<TimbrePanel> (processor, state);
+    addAndMakeVisible (*timbrePanel);
 
     processor.setMetering (true);
     updateModelView();
     setResizable (true, true);
-    setResizeLimits (860, 560, 1800, 1400);
-    setSize (1000, 720);
+    setResizeLimits (1100, 560, 2000, 1400);
+    setSize (1240, 720);
     startTimerHz (30);
 }
 
@@ -403,6 +405,16 @@ void TimbrelEditor::updateModelView()
     generateButton.setEnabled (view.hasPrior);
     temperatureKnob->setEnabled (view.hasPrior);
     temperatureKnob->setAlpha (view.hasPrior ? 1.0f : 0.5f);
+    timbrePanel->setModel (view);
+    // With principal axes, knob i moves z along axis i (strongest first), not dimension i.
+    const juce::String axis = view.hasAxes ? "PC" : "Z";
+    for (int i = 0; i < kNumLatentControls; ++i)
+    {
+        latentKnobs[static_cast<size_t> (i)]->setCaption (axis + juce::String (i + 1) + " +");
+        latentKnobs[static_cast<size_t> (i + kNumLatentControls)]->setCaption (axis + juce::String (i + 1) + " x");
+    }
+    latentLabel.setText (view.hasAxes ? "Latent offset / scale along the principal axes" : "Latent offset / scale",
+                         juce::dontSendNotification);
     fillModelList();
     if (view.hasModel)
     {
@@ -439,6 +451,7 @@ void TimbrelEditor::refresh()
 {
     if (processor.modelGeneration() != shownGeneration)
         updateModelView();
+    timbrePanel->refresh();
     marginBox.setEnabled (modeBox.getSelectedItemIndex() == static_cast<int> (ProcessingMode::threaded)); // Inline has no worker
 
     // The plots move only while the engine computes hops (they stop with the transport).
@@ -536,6 +549,8 @@ void TimbrelEditor::resized()
         latentKnobs[static_cast<size_t> (i)]->setBounds (offsets.removeFromLeft (knobWidth));
         latentKnobs[static_cast<size_t> (i + kNumLatentControls)]->setBounds (controls.removeFromLeft (knobWidth));
     }
+
+    timbrePanel->setBounds (area.removeFromRight (260).reduced (0, 4));
 
     int visible = 0;
     for (auto& row : rows)

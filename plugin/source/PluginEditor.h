@@ -1,10 +1,11 @@
 #pragma once
 // The editor: a model picker with the model card's summary, one row per descriptor fader
-// (source, shift, fixed value and a live plot of input, target and output), the global
-// controls, the latent knobs and a status line. It reads the processor only through its
+// (source, shift, fixed value and a live plot of input, target and output), the timbre
+// section (TimbrePanel.h), the global controls, the latent knobs and a status line. It reads the processor only through its
 // message-thread view (describeModel, pollMeters); the audio thread never waits on it.
 
 #include "PluginProcessor.h"
+#include "TimbrePanel.h"
 
 #include <juce_audio_processors/juce_audio_processors.h>
 
@@ -80,6 +81,7 @@ class Knob final : public juce::Component
 {
 public:
     Knob (juce::AudioProcessorValueTreeState& state, const juce::String& parameterId, const juce::String& label);
+    void setCaption (const juce::String& text) { caption.setText (text, juce::dontSendNotification); }
     void resized() override;
 
 private:
@@ -129,6 +131,7 @@ private:
     juce::ToggleButton bypassButton { "Bypass" };
     juce::ToggleButton generateButton { "Generate" }; // nn~ modules with a prior
     std::unique_ptr<Knob> temperatureKnob;
+    std::unique_ptr<TimbrePanel> timbrePanel;
     std::unique_ptr<juce::AudioProcessorValueTreeState::ComboBoxAttachment> modeAttachment, stereoAttachment, marginAttachment;
     std::unique_ptr<juce::AudioProcessorValueTreeState::ButtonAttachment> bypassAttachment, generateAttachment;
 

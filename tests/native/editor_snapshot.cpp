@@ -51,7 +51,7 @@ int main (int argc, char** argv)
 {
     juce::ScopedJuceInitialiser_GUI gui;
     juce::String modelPath, outPath, inputPath, switchPath;
-    int width = 1000, height = 720;
+    int width = 1240, height = 720;
     double seconds = 4.0;
     juce::StringArray settings;
     for (int i = 1; i < argc; ++i)

@@ -75,7 +75,7 @@ struct CaptureResult
     float soundingSeconds = 0.0f;
 };
 
-inline constexpr float kNoiseFlatnessDb = -6.0f; // white noise reads about -2.5 dB, an instrument's note -15 and below
+inline constexpr float kNoiseFlatnessDb = -15.0f; // white noise reads -2.5 dB; 16 instruments read -39 to -64 (median)
 
 CaptureResult captureTimbre (const std::vector<LatentHistory::Hop>& hops, double hopSeconds,
                              float minSoundingSeconds = 0.5f);
