@@ -3,6 +3,7 @@ that differ only in their spectral shape."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -96,3 +97,94 @@ def test_eval_recognises_labelled_clips_by_the_model_files_own_timbres(tmp_path)
     assert result["valid"]["accuracy"] == 1.0 and result["heldout"]["clips"] == 2
     (tmp_path / "dataset.json").write_text(json.dumps(dict(manifest, labels={})))
     assert timbre_recognition(module, info, tmp_path) == {}  # unlabelled data: nothing to recognise
+
+
+def labelled_tones(root, seconds: float = 3.0):
+    """train/ and valid/ of two 'instruments' that differ only in their spectra, labelled."""
+    labels, manifest = {}, {"train": [], "valid": []}
+    for split, seeds in (("train", (0, 3, 6, 9)), ("valid", (5,))):
+        (root / split).mkdir(parents=True)
+        for seed in seeds:
+            for kind, odd in (("full", False), ("odd", True)):
+                name = f"{split}/{kind}_{seed}.wav"
+                f0 = 196.0 * 2 ** (seed / 12)
+                sf.write(root / name, tone(f0, seconds, odd, seed), RATE, subtype="FLOAT")
+                labels[name] = {"instrument": kind}
+                manifest[split].append(name)
+    (root / "dataset.json").write_text(json.dumps(dict(manifest, labels=labels, kind="timbres")))
+    return root
+
+
+def test_the_timbre_term_is_low_when_each_mean_is_nearest_its_centre_and_teaches_both():
+    from timbrel.training.losses import TimbreCentres
+
+    term = TimbreCentres(2, 3)
+    with torch.no_grad():
+        term.centres.copy_(torch.tensor([[2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]]))
+    z = torch.zeros(2, 3, 5)
+    z[0, 0], z[1, 0] = 2.0, -2.0
+    labels = torch.tensor([0, 1])
+    with torch.no_grad():
+        right, wrong = term(z, None, labels), term(z, None, labels.flip(0))
+        assert float(right) < 1e-3 and float(wrong) > 10.0
+    # Frames without signal do not count: a silent frame far away changes nothing.
+    frames = torch.ones(2, 5, dtype=torch.bool)
+    frames[:, -1] = False
+    far = z.clone()
+    far[:, 0, -1] = 100.0
+    with torch.no_grad():
+        assert torch.isclose(term(far, frames, labels), right, atol=1e-6)
+    z.requires_grad_(True)
+    term(z, None, labels.flip(0)).backward()
+    assert z.grad.abs().sum() > 0 and term.centres.grad.abs().sum() > 0
+
+
+def test_training_with_the_timbre_term_logs_it_resumes_and_needs_labels(tmp_path):
+    from timbrel.training.loop import TrainConfig, TrainError, train
+
+    data = labelled_tones(tmp_path / "data")
+    config = dict(steps=20, batch=4, excerpt_seconds=0.3, learning_rate=3e-3, final_learning_rate=1e-3,
+                  valid_every=10, checkpoint_seconds=0.0, seed=0, timbre_weight=1.0)
+    run = tmp_path / "run"
+    first = train(data, "timbres", run, TrainConfig(**config), threads=1, progress=False, steps=10)
+    assert first["timbre_term"] == {"instruments": ["full", "odd"]}
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert all(float(r["timbre"]) > 0 for r in rows)
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["timbre_centres"]["centres"].shape == (2, 16)
+    second = train(data, "timbres", run, TrainConfig(**config), resume=True, threads=1, progress=False, steps=20)
+    assert second["steps"] == 20
+
+    unlabelled = tmp_path / "plain"
+    (unlabelled / "train").mkdir(parents=True)
+    (unlabelled / "valid").mkdir()
+    for split in ("train", "valid"):
+        sf.write(unlabelled / split / "a.wav", tone(220.0, 2.0, False, 0), RATE, subtype="FLOAT")
+    with pytest.raises(TrainError, match="timbrel dataset timbres"):
+        train(unlabelled, "timbres", tmp_path / "run2", TrainConfig(**config), threads=1, progress=False)
+
+
+def test_timbre_space_measures_transfer_and_morph_with_a_classifier_of_the_renders(tmp_path, model):
+    from timbrel.format.contract import load_and_check
+    from timbrel.format.save import attach_latent_axes, attach_timbres, save_model
+    from timbrel.training import timbre_eval
+
+    data = labelled_tones(tmp_path / "data", seconds=4.0)
+    classifier = timbre_eval.InstrumentClassifier(data, RATE)
+    valid = [(name, timbres.read_clip(path, RATE)) for name, path in timbres.labelled_clips(data, "valid")]
+    assert classifier.accuracy(valid) == 1.0  # odd against all harmonics: MFCCs tell them apart
+    assert classifier.probabilities(np.zeros(RATE, np.float32)) is None
+
+    clips = [(n, timbres.read_clip(p, RATE)) for n, p in timbres.labelled_clips(data, "train")]
+    names, latents = timbres.named_timbres(model, clips)
+    attach_timbres(model, names, torch.from_numpy(latents).float())
+    attach_latent_axes(model, torch.zeros(latents.shape[1]), torch.eye(latents.shape[1]))
+    save_model(model, tmp_path / "m.ts")
+    module, info = load_and_check(tmp_path / "m.ts")
+    y = timbre_eval.decode_with_timbre(module, valid[0][1], latents[1], pitch_target=60.0)
+    assert y.shape[0] == len(valid[0][1]) // info.hop_length * info.hop_length and np.isfinite(y).all()
+    space = timbre_eval.timbre_space(module, info, data)
+    assert set(space["transfer"]["per_timbre"]) == {"full", "odd"}
+    assert 0.0 <= space["transfer"]["accuracy"] <= 1.0
+    pair = space["morph"]["pairs"][0]
+    assert len(pair["share_b"]) == len(timbre_eval.MORPH_STEPS) and pair["finite"]
+    assert set(space["reconstruction_by_instrument"]) == {"full", "odd"}

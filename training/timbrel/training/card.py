@@ -85,7 +85,7 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
     targets = report["targets"]
     card = dict(info.model_card)
     card["metrics"] = {k: report[k] for k in ("held_out_seconds", "spectral_distance", "tracking",
-                                              "tracking_foreign", "latent_probe_r2", "timbre_recognition",
+                                              "tracking_foreign", "latent_probe_r2", "timbre_recognition", "timbre_space",
                                               "realtime_factor_one_thread",
                                               "realtime_factor_host_block", "passed") if k in report}
     card["regression"] = report["regression"]
@@ -139,6 +139,27 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
         target = targets.get("timbre_recognition_min", 0.9)
         lines.append(f"| Nearest named timbre is the clip's instrument, {where} ({result['clips']}) | "
                      f"{round(result['accuracy'], 3)} | >= {target} | {'yes' if result['accuracy'] >= target else 'no'} |")
+    space = report.get("timbre_space") or {}
+    for name, r2 in (space.get("latent_probe_r2_heldout") or {}).items():
+        lines.append(f"| Latent probe R², {name}, a soundfont not learnt from | {r2} | <= {targets['probe_r2_max']} | "
+                     f"{'yes' if r2 <= targets['probe_r2_max'] else 'no'} |")
+    if space:
+        transfer, morphs = space["transfer"], space["morph"]
+        target = targets.get("transfer_min", 0.9)
+        lines.append(f"| Transfer: other instruments decoded with a named timbre and Natural spectral descriptors, "
+                     f"recognised as it (mean; worst timbre) | {round(transfer['accuracy'], 3)}; "
+                     f"{round(transfer['worst'], 3)} | >= {target} each | {'yes' if transfer['worst'] >= target else 'no'} |")
+        lines.append(f"| Instrument classifier (MFCC, trained on train/ renders) on held-out renders | "
+                     f"{space['classifier_accuracy_valid']} | - | - |")
+        limit = targets.get("morph_extrapolation_db_max", 6.0)
+        ok = morphs["monotone"] == 1.0 and morphs["finite"] and morphs["extrapolation_db_max"] <= limit
+        lines.append(f"| Morph A to B: pairs whose recognition rises monotonically; loudness change at -0.5 and 1.5 | "
+                     f"{round(morphs['monotone'], 3)}; {morphs['extrapolation_db_max']} dB | 1.0; <= {limit} dB | "
+                     f"{'yes' if ok else 'no'} |")
+        for name, r in (space.get("against_single") or {}).items():
+            limit = targets.get("reconstruction_ratio_max", 1.1)
+            lines.append(f"| Reconstruction of {name} against the single-instrument model ({r['multi']} vs {r['single']}) | "
+                         f"{r['ratio']}x | <= {limit}x | {'yes' if r['ratio'] <= limit else 'no'} |")
     for name, fit in (card.get("natural") or {}).items():
         lines.append(f"| natural() R², {name} (training frames; validation frames) | {fit['r2_train']}; "
                      f"{fit['r2_valid']} | - | - |")

@@ -46,6 +46,9 @@ TARGETS = {
     "probe_r2_max": 0.1,
     "realtime_factor_min": 20.0,
     "timbre_recognition_min": 0.9,   # held-out clips whose nearest named timbre is their instrument's
+    "transfer_min": 0.9,             # every named timbre: other instruments decoded with it, recognised as it
+    "morph_extrapolation_db_max": 6.0,  # loudness at morph -0.5 / 1.5 against morph 0 / 1
+    "reconstruction_ratio_max": 1.1,    # per instrument, against a single-instrument model (--single)
 }
 HOLD_SECONDS = 0.25   # each step of the tracking staircase
 STEPS = 8             # levels up, then the same down
@@ -67,6 +70,20 @@ def load_valid(data: Path, sample_rate: int, hop: int, max_seconds: float = 30.0
             break
         out.append(torch.from_numpy(clip[:length].copy()).reshape(1, 1, -1))
         total += length
+    return out
+
+
+def heldout_clips(data: Path, sample_rate: int, hop: int, seconds_each: float = 4.0) -> list[torch.Tensor]:
+    """The first seconds of every file of a labelled dataset's heldout/ split (another soundfont
+    than the one its instruments were learnt from): every instrument held out takes part."""
+    from .timbres import labelled_clips, read_clip
+
+    out = []
+    for _, path in labelled_clips(data, "heldout"):
+        clip = read_clip(path, sample_rate)
+        length = min(len(clip), int(seconds_each * sample_rate)) // hop * hop
+        if length > 0:
+            out.append(torch.from_numpy(clip[:length].copy()).reshape(1, 1, -1))
     return out
 
 
@@ -355,7 +372,23 @@ def timbre_recognition(model, info, data: Path) -> dict:
     return result
 
 
-def evaluate(model_path: Path, data: Path, out: Path) -> dict:
+def compare_single(model, info, data: Path, singles: dict[str, Path], mine: dict[str, float]) -> dict:
+    """{instrument: {multi, single, ratio}}: held-out reconstruction of the many-instrument model
+    against a single-instrument model of that instrument, on the same labelled clips."""
+    from .timbre_eval import reconstruction_by_instrument
+
+    result = {}
+    for name, path in singles.items():
+        if name not in mine:
+            raise ContractError(f"--single {name}: {data}/valid has no '{name}' clips")
+        single, single_info = load_and_check(path)
+        theirs = reconstruction_by_instrument(single, data, single_info.sample_rate).get(name)
+        result[name] = {"multi": mine[name], "single": theirs, "single_model": str(path),
+                        "ratio": round(mine[name] / theirs, 3)}
+    return result
+
+
+def evaluate(model_path: Path, data: Path, out: Path, singles: dict[str, Path] | None = None) -> dict:
     model, info = load_and_check(model_path)
     out.mkdir(parents=True, exist_ok=True)
     clips = load_valid(data, info.sample_rate, info.hop_length)
@@ -372,6 +405,16 @@ def evaluate(model_path: Path, data: Path, out: Path) -> dict:
     foreign = foreign_tracking(model, instrument)
     regression = regression_figures(model, instrument)
     timbres = timbre_recognition(model, info, data)
+    space = {}
+    if timbres:
+        from .timbre_eval import timbre_space
+
+        space = timbre_space(model, info, data)
+        heldout = heldout_clips(data, info.sample_rate, info.hop_length)
+        if heldout:  # out of distribution: the soundfont these instruments were not learnt from
+            space["latent_probe_r2_heldout"] = latent_probe(model, *_loud_frames(model, heldout))
+        if singles:
+            space["against_single"] = compare_single(model, info, data, singles, space["reconstruction_by_instrument"])
     plot(out, clips[0], outputs[0], info.sample_rate, curves, model)
     passed = {
         "tracking": {n: tracking[n]["r"] >= TARGETS["tracking_r"].get(n, 0.85) for n in tracking},
@@ -381,11 +424,21 @@ def evaluate(model_path: Path, data: Path, out: Path) -> dict:
     }
     if timbres:
         passed["timbres"] = {split: r["accuracy"] >= TARGETS["timbre_recognition_min"] for split, r in timbres.items()}
+    if space:
+        passed["transfer"] = space["transfer"]["worst"] >= TARGETS["transfer_min"]
+        if "latent_probe_r2_heldout" in space:
+            passed["probe_heldout"] = {n: v <= TARGETS["probe_r2_max"] for n, v in space["latent_probe_r2_heldout"].items()}
+        morphs = space["morph"]
+        passed["morph"] = (morphs["monotone"] == 1.0 and morphs["finite"]
+                           and morphs["extrapolation_db_max"] <= TARGETS["morph_extrapolation_db_max"])
+        if "against_single" in space:
+            passed["reconstruction"] = {n: r["ratio"] <= TARGETS["reconstruction_ratio_max"]
+                                        for n, r in space["against_single"].items()}
     report = {
         "model": str(model_path), "model_name": info.model_name, "data": str(data),
         "held_out_seconds": round(sum(c.shape[-1] for c in clips) / info.sample_rate, 2),
         "spectral_distance": round(distance, 4), "tracking": tracking, "tracking_foreign": foreign,
-        "latent_probe_r2": probe, "timbre_recognition": timbres,
+        "latent_probe_r2": probe, "timbre_recognition": timbres, "timbre_space": space,
         "realtime_factor_one_thread": round(rtf, 2),
         "realtime_factor_host_block": {"block": TYPICAL_HOST_BLOCK, "hops_per_call": block_hops,
                                        "factor": round(rtf_block, 2)},
@@ -403,13 +456,22 @@ def add_parser(subparsers) -> None:
     parser.add_argument("data", type=Path, help="a folder written by `timbrel dataset` (its valid/ split is used)")
     parser.add_argument("--out", type=Path, help="report folder (default: MODEL without .ts + '-eval')")
     parser.add_argument("--card", action="store_true", help="also write MODEL.json and MODEL.md beside the model")
+    parser.add_argument("--single", action="append", default=[], metavar="INSTRUMENT=MODEL",
+                        help="a many-instrument model: compare its held-out reconstruction of INSTRUMENT with this "
+                             "single-instrument model's, on the same clips (repeatable)")
     parser.set_defaults(func=cmd_eval)
 
 
 def cmd_eval(args) -> int:
     out = args.out or args.model.with_name(args.model.stem + "-eval")
     try:
-        report = evaluate(args.model, args.data, out)
+        singles = {}
+        for pair in args.single:
+            name, sep, path = pair.partition("=")
+            if not sep:
+                raise ContractError(f"--single expects INSTRUMENT=MODEL, got '{pair}'")
+            singles[name.strip()] = Path(path)
+        report = evaluate(args.model, args.data, out, singles)
     except (ContractError, TrainError) as error:
         print(f"timbrel eval: {error}", file=sys.stderr)
         return 2
@@ -424,6 +486,16 @@ def cmd_eval(args) -> int:
         print(f"tracking r on foreign audio (worst of {', '.join(report['tracking_foreign']['instruments'])}): {worst}")
         shifted = ", ".join(f"{n} {r:.3f}" for n, r in report["tracking_foreign"]["shifted"]["worst_r"].items())
         print(f"  the same shifted into the model's range (pitch and spectral medians mid-range): {shifted}")
+    space = report["timbre_space"]
+    if space:
+        transfer, morphs = space["transfer"], space["morph"]
+        print(f"timbre transfer: {transfer['accuracy']:.2f} of other instruments recognised as the timbre "
+              f"(worst timbre {transfer['worst']:.2f}; classifier {space['classifier_accuracy_valid']:.2f} on held-out "
+              f"renders); morph monotone for {morphs['monotone']:.2f} of pairs, extrapolation within "
+              f"{morphs['extrapolation_db_max']} dB")
+        for name, r in space.get("against_single", {}).items():
+            print(f"  {name}: reconstruction {r['multi']:.3f} against the single-instrument model's {r['single']:.3f} "
+                  f"({r['ratio']:.2f}x)")
     print(f"wrote {out}/eval.json, spectrogram.png, tracking.png")
     if args.card:
         json_path, md_path = write_card(args.model, report)
