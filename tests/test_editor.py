@@ -142,3 +142,17 @@ def test_the_timbre_section_shows_the_model_timbres_or_says_it_is_off(tmp_path, 
     _, plain = snapshot(tmp_path, "--model", str(models / "timbrel-test.ts"))
     assert "This model has no named timbres: the timbre section is off" in plain
     assert "Z1 +" in plain
+
+
+def test_capture_takes_the_playing_timbre_and_refuses_silence(tmp_path):
+    models = REPO / "build" / "models"
+    picture, labels = snapshot(tmp_path, "--model", str(models / "timbrel-timbres.ts"), "--capture", "B")
+    assert "Captured" in labels  # the B picker shows the capture
+    import soundfile as sf
+
+    quiet = tmp_path / "silence.wav"
+    sf.write(quiet, np.zeros((2 * 44100, 2), np.float32), 44100)
+    _, silent = snapshot(tmp_path, "--model", str(models / "timbrel-timbres.ts"), "--input", str(quiet),
+                         "--seconds", "2", "--capture", "A")
+    assert "Captured" not in silent
+    assert any("sounding input" in label and "unchanged" in label for label in silent)

@@ -1,7 +1,7 @@
 // timbrel_editor_snapshot: renders the plugin's editor, with a model loaded and its meters
 // fed by a few seconds of audio, to a PNG (tests/test_editor.py, docs/screenshot.png).
 //   timbrel_editor_snapshot --model PATH|NAME --out PNG [--input WAV] [--width W --height H]
-//                           [--set ID=VALUE ...] [--seconds S] [--switch-to MODEL]
+//                           [--set ID=VALUE ...] [--seconds S] [--switch-to MODEL] [--capture A|B ...]
 // --switch-to loads another model halfway through as the editor's model picker does (on the
 // loader thread, keeping the previous model when the new one fails) while audio keeps coming.
 // It prints every visible label's text ("label: ..."), combo box, text field ("text: ...", the
@@ -53,7 +53,7 @@ int main (int argc, char** argv)
     juce::String modelPath, outPath, inputPath, switchPath;
     int width = 1240, height = 720;
     double seconds = 4.0;
-    juce::StringArray settings;
+    juce::StringArray settings, captures;
     for (int i = 1; i < argc; ++i)
     {
         const juce::String arg (argv[i]);
@@ -66,6 +66,7 @@ int main (int argc, char** argv)
         else if (arg == "--height") height = value().getIntValue();
         else if (arg == "--seconds") seconds = value().getDoubleValue();
         else if (arg == "--set") settings.add (value());
+        else if (arg == "--capture") captures.add (value()); // A or B: press that slot's Capture after the audio
         else return fail ("unknown argument " + arg);
     }
     if (outPath.isEmpty())
@@ -135,6 +136,28 @@ int main (int argc, char** argv)
         if (timbrelEditor != nullptr && index % blocksPerFrame == 0)
             timbrelEditor->refresh();
     }
+
+    // Capture as a user presses it: the timbre panel's buttons, in slot order (A, then B).
+    std::vector<juce::TextButton*> captureButtons;
+    std::function<void (juce::Component&)> findCaptures = [&] (juce::Component& c) {
+        if (auto* button = dynamic_cast<juce::TextButton*> (&c); button != nullptr && button->getButtonText() == "Capture")
+            captureButtons.push_back (button);
+        for (auto* child : c.getChildren())
+            findCaptures (*child);
+    };
+    findCaptures (*editor);
+    for (const auto& slot : captures)
+    {
+        const size_t index = slot == "B" ? 1 : 0;
+        if (index >= captureButtons.size() || ! captureButtons[index]->onClick)
+            return fail ("no Capture button for slot " + slot);
+        captureButtons[index]->onClick();
+        const auto snapshot = processor->getSnapshot (static_cast<int> (index));
+        std::cout << "capture " << slot << ": " << (snapshot.captured ? "captured" : snapshot.name) << " ("
+                  << processor->getTimbreMessage() << ")" << std::endl;
+    }
+    if (timbrelEditor != nullptr)
+        timbrelEditor->refresh();
 
     std::function<void (juce::Component&)> printLabels = [&] (juce::Component& c) {
         if (! c.isVisible() && &c != editor.get()) // the editor itself is on no desktop
