@@ -73,13 +73,15 @@ def load_valid(data: Path, sample_rate: int, hop: int, max_seconds: float = 30.0
     return out
 
 
-def heldout_clips(data: Path, sample_rate: int, hop: int, seconds_each: float = 4.0) -> list[torch.Tensor]:
-    """The first seconds of every file of a labelled dataset's heldout/ split (another soundfont
-    than the one its instruments were learnt from): every instrument held out takes part."""
+def labelled_split_clips(data: Path, split: str, sample_rate: int, hop: int,
+                         seconds_each: float = 4.0) -> list[torch.Tensor]:
+    """The first seconds of every file of a labelled dataset's split, so that every instrument
+    takes part (valid/; heldout/: another soundfont than the one its instruments were learnt
+    from)."""
     from .timbres import labelled_clips, read_clip
 
     out = []
-    for _, path in labelled_clips(data, "heldout"):
+    for _, path in labelled_clips(data, split):
         clip = read_clip(path, sample_rate)
         length = min(len(clip), int(seconds_each * sample_rate)) // hop * hop
         if length > 0:
@@ -99,18 +101,23 @@ def spectral_distance(model, clips: list[torch.Tensor]) -> tuple[float, list[tor
     return total / len(clips), outputs
 
 
-def _loud_frames(model, clips) -> tuple[np.ndarray, np.ndarray]:
-    """z [F, latent] and d [F, D] of the held-out frames within 30 dB of the loudest."""
+def _loud_frames(model, clips, per_clip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """z [F, latent] and d [F, D] of the held-out frames within 30 dB of the loudest (of each
+    clip's loudest with `per_clip`: clips of several instruments, each played at its own level)."""
     zs, ds = [], []
+    names = list(model.descriptor_names)
     with torch.no_grad():
         for x in clips:
             model.reset()
-            zs.append(model.encode(x)[0].T.numpy())
-            ds.append(model.analyze(x)[0].T.numpy())
+            z, d = model.encode(x)[0].T.numpy(), model.analyze(x)[0].T.numpy()
+            if per_clip:
+                loud = d[:, names.index("loudness")]
+                z, d = z[loud > loud.max() - 30.0], d[loud > loud.max() - 30.0]
+            zs.append(z)
+            ds.append(d)
     z, d = np.concatenate(zs), np.concatenate(ds)
-    names = list(model.descriptor_names)
     loud = d[:, names.index("loudness")]
-    keep = loud > loud.max() - 30.0
+    keep = loud > loud.max() - 30.0 if not per_clip else np.ones(len(loud), dtype=bool)
     return z[keep], d[keep]
 
 
@@ -410,9 +417,13 @@ def evaluate(model_path: Path, data: Path, out: Path, singles: dict[str, Path] |
         from .timbre_eval import timbre_space
 
         space = timbre_space(model, info, data)
-        heldout = heldout_clips(data, info.sample_rate, info.hop_length)
-        if heldout:  # out of distribution: the soundfont these instruments were not learnt from
-            space["latent_probe_r2_heldout"] = latent_probe(model, *_loud_frames(model, heldout))
+        # The probe over every instrument (the first 30 s of valid/ hold only two or three of them),
+        # and out of distribution: the soundfont these instruments were not learnt from.
+        every = labelled_split_clips(data, "valid", info.sample_rate, info.hop_length)
+        probe = latent_probe(model, *_loud_frames(model, every, per_clip=True))
+        heldout = labelled_split_clips(data, "heldout", info.sample_rate, info.hop_length)
+        if heldout:
+            space["latent_probe_r2_heldout"] = latent_probe(model, *_loud_frames(model, heldout, per_clip=True))
         if singles:
             space["against_single"] = compare_single(model, info, data, singles, space["reconstruction_by_instrument"])
     plot(out, clips[0], outputs[0], info.sample_rate, curves, model)
