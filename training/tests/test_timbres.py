@@ -188,3 +188,42 @@ def test_timbre_space_measures_transfer_and_morph_with_a_classifier_of_the_rende
     pair = space["morph"]["pairs"][0]
     assert len(pair["share_b"]) == len(timbre_eval.MORPH_STEPS) and pair["finite"]
     assert set(space["reconstruction_by_instrument"]) == {"full", "odd"}
+
+
+def test_the_morph_term_asks_moved_latents_for_the_loudness_asked_and_starts_from_instrument_means(tmp_path):
+    from timbrel.training.losses import latent_move_loss
+    from timbrel.training.loop import TrainConfig, TrainError, train
+
+    data = labelled_tones(tmp_path / "data")
+    config = dict(steps=6, batch=4, excerpt_seconds=0.3, learning_rate=3e-3, final_learning_rate=1e-3,
+                  valid_every=3, checkpoint_seconds=0.0, seed=0, timbre_weight=1.0)
+    first = tmp_path / "first"
+    train(data, "timbres", first, TrainConfig(**config), threads=1, progress=False)
+    with pytest.raises(TrainError, match="needs --timbre-weight"):
+        train(data, "timbres", tmp_path / "x", TrainConfig(**dict(config, timbre_weight=0.0, move_weight=1.0)),
+              threads=1, progress=False)
+    second = tmp_path / "second"
+    train(data, "timbres", second, TrainConfig(**dict(config, move_weight=1.0)), threads=1, progress=False,
+          init=first / "best.pt")
+    rows = list(csv.DictReader(open(second / "log.csv")))
+    assert all(float(r["move"]) > 0 for r in rows)
+    # Started from trained weights, each centre begins at its instrument's mean z.
+    from timbrel.training.loop import Trainer
+
+    trainer = Trainer(data, tmp_path / "third", TrainConfig(**dict(config, move_weight=1.0)), init=first / "best.pt",
+                      threads=1)
+    clips = [(name, timbres.read_clip(path, RATE)) for name, path in timbres.labelled_clips(data, "train")]
+    names, means = timbres.named_timbres(trainer.model.eval(), clips)
+    assert names == trainer.instruments == ["full", "odd"]
+    assert torch.allclose(trainer.timbre.centres, torch.from_numpy(means).float(), atol=1e-4)
+
+    from timbrel.models.checkpoint import load_checkpoint, model_from_checkpoint
+
+    model = model_from_checkpoint(load_checkpoint(second / "best.pt")).eval()
+    x = torch.from_numpy(tone(220.0, 1.0, False, 0)[: 80 * 512]).reshape(1, 1, -1)
+    with torch.no_grad():
+        model.reset()
+        z, d = model.encode(x), model.analyze(x)
+        centres = torch.stack([z[0].mean(-1), z[0].mean(-1) + 1.0])
+        value = latent_move_loss(model, z, d, torch.tensor([0]), centres, 2, torch.Generator().manual_seed(0))
+    assert torch.isfinite(value) and float(value) > 0

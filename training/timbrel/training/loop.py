@@ -44,10 +44,11 @@ from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_che
 from .data import ExcerptSampler, descriptor_ranges, load_split, split_instruments, validation_batches
 from .errors import TrainError
 from .losses import (LatentDiscriminator, TimbreCentres, adversary_frames, fader_losses, frames_with_signal,
-                     into_range, multiscale_spectral_loss, tracked_indices, tracking_loss, validation_shifts)
+                     into_range, latent_move_loss, multiscale_spectral_loss, tracked_indices, tracking_loss,
+                     validation_shifts)
 
 LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "timbre",
-              "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
+              "move", "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
 LOG_EVERY = 25
 
 
@@ -67,6 +68,7 @@ class TrainConfig:
     clarity_weight: float = 0.0           # the foreign term's pitch clarity (losses.pitch_clarity_loss)
     adversary_range_db: float = 30.0      # the adversary judges frames within this of the excerpt's loudest (0: all)
     timbre_weight: float = 0.0            # the timbre term (losses.TimbreCentres) on a labelled dataset (0: off)
+    move_weight: float = 0.0              # the morph term (losses.latent_move_loss; needs the timbre term)
     freeze_encoder: bool = False          # only the decoder learns: a fine-tune that leaves what z holds as it was
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
@@ -87,6 +89,7 @@ class StepLosses:
     lr: float
     foreign: float = 0.0
     timbre: float = 0.0
+    move: float = 0.0
 
 
 @dataclass
@@ -205,6 +208,7 @@ class RunLog:
                 "spectral": round(losses.spectral, 5), "kl": round(losses.kl, 5),
                 "adversarial": round(losses.adversarial, 5), "tracking": round(losses.tracking, 5),
                 "foreign": round(losses.foreign, 5), "timbre": round(losses.timbre, 5),
+                "move": round(losses.move, 5),
                 "discriminator": round(losses.discriminator, 5), "lr": f"{losses.lr:.3g}",
                 "valid_spectral": "" if validation is None else round(validation.spectral, 5),
                 "valid_tracking": "" if validation is None else round(validation.tracking, 5),
@@ -275,6 +279,8 @@ class Trainer:
             if len(self.instruments) < 2:
                 raise TrainError(f"--timbre-weight needs at least two instruments; {self.data} labels one")
             labels = [self.instruments.index(name) for name in per_file]
+        elif config.move_weight > 0:
+            raise TrainError("--move-weight moves z between the timbre term's centres: it needs --timbre-weight")
         self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt, labels)
         self.valid = validation_batches(valid_clips, self.hop, model.sample_rate)
         # Other instruments' audio: the decoder must follow its conditioning from their latents
@@ -315,6 +321,9 @@ class Trainer:
             self.best_spectral = resumed.get("best_valid_spectral", math.nan)
             torch.set_rng_state(resumed["torch_rng"])
             self.rng.bit_generator.state = resumed["numpy_rng"]
+        elif self.timbre is not None and start is not None:
+            # Trained weights: each centre starts at its instrument's mean z, not at random.
+            self.timbre.centres.data.copy_(self._instrument_means(train_clips, labels))
         self.decay = (config.final_learning_rate / config.learning_rate) ** (1.0 / max(config.steps, 1))
 
         self.recipe = {
@@ -346,6 +355,17 @@ class Trainer:
         self.tracked = len(tracked_indices(model))
         self.log = RunLog(self.out / "log.csv", resume, self.step_count)
 
+    def _instrument_means(self, clips: list[np.ndarray], labels: list[int], seconds: float = 10.0) -> torch.Tensor:
+        """[instruments, latent]: each instrument's mean z over the first seconds of its clips,
+        frames with signal only (timbres.named_timbres' rule)."""
+        from .timbres import frames_by_name
+
+        self.model.eval()
+        named = [(labels[i], clip[: int(seconds * self.model.sample_rate)]) for i, clip in enumerate(clips)]
+        frames = frames_by_name(self.model, named)
+        self.model.train()
+        return torch.stack([torch.from_numpy(frames[k].mean(0)).float() for k in range(len(self.instruments))])
+
     # -- One step -------------------------------------------------------------------------------
 
     def step(self) -> StepLosses:
@@ -370,12 +390,15 @@ class Trainer:
                                                   adversary_frames(model, d, config.adversary_range_db))
             fader = config.fader_weight * min(1.0, self.step_count / max(1.0, self.warmup_steps))
             loss = loss + config.kl_weight * kl + fader * adversarial
-        timbre = torch.zeros(())
+        timbre = move = torch.zeros(())
         if self.timbre is not None:
             labels = torch.tensor(self.sampler.last_labels, device=self.device)
             loudness = d[:, list(model.descriptor_names).index("loudness")]
             timbre = self.timbre(mean, frames_with_signal(loudness), labels)
             loss = loss + config.timbre_weight * timbre
+            if config.move_weight > 0:
+                move = latent_move_loss(model, z, d, labels, self.timbre.centres, config.skip_hops)
+                loss = loss + config.move_weight * move
         tracking = torch.zeros(())
         if config.tracking_weight > 0 and self.tracked:
             shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
@@ -408,7 +431,7 @@ class Trainer:
             self.disc_optimiser.step()
         self.step_count += 1
         return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
-                          disc_loss.item(), lr, foreign.item(), timbre.item())
+                          disc_loss.item(), lr, foreign.item(), timbre.item(), move.item())
 
     # -- Validation and checkpoints ---------------------------------------------------------------
 
@@ -551,6 +574,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--timbre-weight", type=float, default=TrainConfig.timbre_weight,
                         help="weight of the timbre term: each excerpt's mean z nearest its instrument's centre "
                              "(a dataset from `timbrel dataset timbres`; 0: off)")
+    parser.add_argument("--move-weight", type=float, default=TrainConfig.move_weight,
+                        help="weight of the morph term: z moved between instrument centres (-0.5..1.5) still "
+                             "decodes at the loudness and spectral shape asked (needs --timbre-weight; 0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -565,7 +591,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
                          fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
                          clarity_weight=args.clarity_weight, freeze_encoder=args.freeze_encoder,
-                         kl_weight=args.kl_weight, timbre_weight=args.timbre_weight)
+                         kl_weight=args.kl_weight, timbre_weight=args.timbre_weight, move_weight=args.move_weight)
     if args.current_analysis and args.init is None:
         print("timbrel train: --current-analysis goes with --init (a new run has today's analysis already)",
               file=sys.stderr)
