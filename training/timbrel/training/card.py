@@ -75,7 +75,9 @@ def _fine_tuning(recipe: dict) -> dict:
     total = None
     if init.get("minutes") is not None and recipe.get("minutes") is not None:
         total = round(float(init["minutes"]) + float(recipe["minutes"]), 2)
-    return {"fine_tuned_from": init, "tracking_weight": recipe.get("train_config", {}).get("tracking_weight"),
+    config = recipe.get("train_config", {})
+    return {"fine_tuned_from": init, "tracking_weight": config.get("tracking_weight"),
+            "timbre_weight": config.get("timbre_weight", 0.0), "move_weight": config.get("move_weight", 0.0),
             "total_minutes": total}
 
 
@@ -111,7 +113,11 @@ def write_card(model_path: Path, report: dict) -> tuple[Path, Path]:
                      + ("; the latent's principal axes" if info.latent_components is not None else ""))
     start = training.get("fine_tuned_from")
     if start:
-        lines.append(f"- Fine-tuned (descriptor tracking weight {training.get('tracking_weight')}) from a run of "
+        terms = [f"descriptor tracking weight {training.get('tracking_weight')}"]
+        terms += [f"{label} weight {training[key]}" for key, label in (("timbre_weight", "timbre term"),
+                                                                       ("move_weight", "morph term"))
+                  if training.get(key)]
+        lines.append(f"- Fine-tuned ({', '.join(terms)}) from a run of "
                      f"{start.get('steps')} steps and {start.get('minutes')} minutes on {start.get('hardware')}: "
                      f"{training.get('total_minutes')} training minutes in all")
     lines += ["", "| Metric | Value | Target | Met |", "|---|---|---|---|",
