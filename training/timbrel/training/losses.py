@@ -110,6 +110,10 @@ def latent_move_loss(model, z: torch.Tensor, d: torch.Tensor, labels: torch.Tens
     moved = z + m * (centres[others] - centres[labels]).unsqueeze(-1)
     model.reset()
     y = model.decode(torch.cat([moved, d], 1))
+    if y.requires_grad:
+        # A moved latent can decode exact silence, where the bandwidth's square root has an
+        # infinite slope: those frames are masked out, but 0 * inf would still reach the weights.
+        y.register_hook(lambda grad: torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0))
     model.reset()
     measured = model.analyze(y)
     model.reset()
