@@ -190,12 +190,29 @@ def test_render_plays_named_and_captured_snapshots(tmp_path, timbres_model, timb
     expected = aligned(timbres_reference, audio, snapshot=latents_of(timbres_reference)["blown"])
     assert np.abs(usable(rendered.T, expected) - expected).max() <= TOLERANCE
 
+    # A capture from a recording (timbrel capture), played as snapshot B.
+    voice = tmp_path / "voice.wav"
+    sf.write(voice, make_signal(1, 2.0, seed=3)[0], SAMPLE_RATE, subtype="FLOAT")
+    latent_file = tmp_path / "voice.txt"
+    taken = subprocess.run([sys.executable, "-m", "timbrel", "capture", str(timbres_model), str(voice), "--out",
+                            str(latent_file)], capture_output=True, text=True, timeout=300)
+    assert taken.returncode == 0, taken.stderr
+    captured = np.loadtxt(latent_file, dtype=np.float32)
+    assert captured.shape == (timbres_reference.info.latent_size,)
+    run = subprocess.run([sys.executable, "-m", "timbrel", "render", str(source), str(out), "--model", str(timbres_model),
+                          "--host", "pedalboard", "--snapshot", f"B=@{latent_file}", "--set", "timbre_source=Snapshot",
+                          "--set", "morph=1"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    rendered, _ = sf.read(out, dtype="float32", always_2d=True)
+    expected = aligned(timbres_reference, audio, snapshot=captured)
+    assert np.abs(usable(rendered.T, expected) - expected).max() <= 1e-4
+
     silence = tmp_path / "silence.wav"
     sf.write(silence, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
-    refused = subprocess.run([sys.executable, "-m", "timbrel", "render", str(source), str(out), "--model",
-                              str(timbres_model), "--snapshot", f"B=@{silence}"], capture_output=True, text=True,
-                             timeout=300)
-    assert refused.returncode != 0 and "sounding input" in refused.stderr
+    refused = subprocess.run([sys.executable, "-m", "timbrel", "capture", str(timbres_model), str(silence), "--out",
+                              str(tmp_path / "nothing.txt")], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "sounding input" in refused.stderr
+    assert not (tmp_path / "nothing.txt").exists()
 
     unknown = subprocess.run([sys.executable, "-m", "timbrel", "render", str(source), str(out), "--model",
                               str(timbres_model), "--host", "pedalboard", "--snapshot", "A=trumpet"],

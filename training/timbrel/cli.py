@@ -8,7 +8,8 @@
   timbrel export RUN --out models/NAME.ts                        timbrel.training.export
   timbrel eval MODEL DATA [--out DIR] [--card]                   timbrel.training.evaluate
   timbrel render IN OUT [--model PATH] [--host dawdreamer|pedalboard] [--set NAME=VALUE ...]
-                 [--automate ID=CURVE ...]     (IN a file or a folder)   timbrel.hosts.render
+                 [--automate ID=CURVE ...] [--snapshot A=NAME|@FILE]  (IN a file or a folder)   timbrel.hosts.render
+  timbrel capture MODEL AUDIO --out FILE                         timbrel.training.timbres
 
 Subcommands import their modules only when parsed, so `timbrel render` does not load torch.
 """
@@ -64,6 +65,7 @@ COMMANDS = {
     "export": _lazy(".training.export"),
     "eval": _lazy(".training.evaluate"),
     "bench": _lazy(".training.pitch_bench"),
+    "capture": _lazy(".training.timbres"),
 }
 
 

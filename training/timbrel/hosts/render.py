@@ -367,35 +367,31 @@ def _parse_automation(pairs: list[str]) -> dict[str, tuple]:
     return automation
 
 
-def _parse_snapshots(pairs: list[str], model) -> dict:
-    """--snapshot SLOT=NAME (a named timbre of the model) or SLOT=@FILE (captured from an audio
-    file through the model file, as the plugin's Capture takes it)."""
+def _parse_snapshots(pairs: list[str]) -> dict:
+    """--snapshot SLOT=NAME (a named timbre of the model) or SLOT=@FILE (a latent, the numbers
+    `timbrel capture MODEL AUDIO --out FILE` writes: what the plugin's Capture takes)."""
     snapshots = {}
     for pair in pairs:
         slot, sep, value = pair.partition("=")
         slot, value = slot.strip().upper(), value.strip()
         if not sep or not value or slot not in ("A", "B"):
-            raise SystemExit(f"--snapshot expects A=NAME, B=NAME or A=@AUDIO_FILE, got '{pair}'")
+            raise SystemExit(f"--snapshot expects A=NAME, B=NAME or A=@LATENT_FILE, got '{pair}'")
         if not value.startswith("@"):
             snapshots[slot] = value
             continue
-        if model is None or not Path(model).is_file():
-            raise SystemExit("--snapshot SLOT=@FILE captures through the model file: pass --model PATH.ts")
-        import torch
-
-        from ..training.timbres import capture_latent
-
-        audio, rate = read_audio(Path(value[1:]))
         try:
-            snapshots[slot] = capture_latent(torch.jit.load(str(model)).eval(), audio, rate).tolist()
-        except ValueError as error:
-            raise SystemExit(f"--snapshot {slot}: {error}") from None
+            latent = np.loadtxt(value[1:], dtype=np.float64, ndmin=1)
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"--snapshot {slot}: cannot read a latent from {value[1:]}: {error}") from None
+        if latent.ndim != 1 or not latent.size or not np.all(np.isfinite(latent)):
+            raise SystemExit(f"--snapshot {slot}: {value[1:]} must hold one finite number per latent dimension")
+        snapshots[slot] = latent.tolist()
     return snapshots
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     settings = _parse_settings(args.set)
-    snapshots = _parse_snapshots(args.snapshot, args.model)
+    snapshots = _parse_snapshots(args.snapshot)
     automation = _parse_automation(args.automate)
     if automation and args.host != "dawdreamer":
         print(f"timbrel render: --automate needs --host dawdreamer ({args.host} cannot automate parameters)",
@@ -439,9 +435,10 @@ def add_parser(subparsers) -> None:
                              "rows or inline breakpoints like 0:0,2:12,4:-12; linear between breakpoints "
                              "(choices step), held before the first and after the last")
     render.add_argument("--snapshot", action="append", default=[], metavar="SLOT=TIMBRE",
-                        help="timbre snapshot A or B: a named timbre of the model (A=violin) or @AUDIO_FILE "
-                             "captured through --model (B=@voice.wav); play it with --set timbre_source=Snapshot "
-                             "and --set morph=0..1 (or automate morph)")
+                        help="timbre snapshot A or B: a named timbre of the model (A=violin) or @LATENT_FILE, "
+                             "the latent `timbrel capture MODEL AUDIO --out FILE` takes from a recording "
+                             "(B=@voice.txt); play it with --set timbre_source=Snapshot and --set morph=0..1 "
+                             "(or automate morph)")
     render.add_argument("--plugin", type=Path,
                         help="plugin bundle (default: $TIMBREL_PLUGIN, a source checkout's dist/Timbrel.vst3, "
                              "then ~/.vst3, /usr/local/lib/vst3 and /usr/lib/vst3)")

@@ -168,5 +168,31 @@ def capture_latent(model, audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return z[0][:, torch.from_numpy(frames)].mean(-1).numpy()
 
 
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("capture", help="the timbre snapshot the plugin's Capture would take from a "
+                                                   "recording (for `timbrel render --snapshot A=@FILE`)")
+    parser.add_argument("model", type=Path)
+    parser.add_argument("audio", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="text file: one latent value per line")
+    parser.set_defaults(func=cmd_capture)
+
+
+def cmd_capture(args) -> int:
+    import sys
+
+    from ..format.contract import ContractError, load_and_check
+
+    try:
+        module, _ = load_and_check(args.model)
+        audio, rate = sf.read(args.audio, dtype="float32", always_2d=True)
+        latent = capture_latent(module, audio.T, rate)
+    except (ContractError, ValueError, RuntimeError) as error:
+        print(f"timbrel capture: {error}", file=sys.stderr)
+        return 2
+    np.savetxt(args.out, latent, fmt="%.9g")
+    print(f"{args.out}: {latent.size} latent values from {args.audio}")
+    return 0
+
+
 __all__ = ["capture_latent", "analysed_clip", "latent_frames", "clip_frames", "labelled_clips", "read_clip", "frames_by_name", "named_timbres", "latent_axes",
            "analysed_dataset", "dataset_timbres", "recognition"]
