@@ -26,11 +26,6 @@ const juce::Identifier kFromModel { "model" };
 const juce::Identifier kLatent { "latent" };         // the values, space-separated
 const char* const kSlotNames[TimbreSlots::kNumSlots] = { "A", "B" };
 
-bool hasTimbreSection (const ModelInfo& info)
-{
-    return info.kind == ModelKind::timbrel && ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
-}
-
 std::vector<float> timbreRow (const ModelInfo& info, size_t index)
 {
     const auto size = static_cast<size_t> (info.latentSize);

@@ -132,7 +132,7 @@ void HopControlSmoother::prepare (const ModelInfo& info, int rampHops)
     offsets.assign (static_cast<size_t> (info.latentSize), 0.0f);
     scales.assign (static_cast<size_t> (info.latentSize), 1.0f);
     hasNatural = info.hasNatural;
-    hasTimbres = ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
+    hasTimbres = hasTimbreSection (info);
     const auto latents = static_cast<size_t> (hasTimbres ? info.latentSize : 0);
     for (auto& ramps : slotRamps)
         ramps.assign (latents, LinearRamp {});

@@ -45,7 +45,7 @@ std::string ModelStream::prepare (const Config& c)
     latentScales.assign (latentOffsets.size(), 1.0f);
     generateWeights.assign (static_cast<size_t> (maxFrames), 0.0f);
     temperatures.assign (static_cast<size_t> (maxFrames), 1.0f);
-    const bool timbres = ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
+    const bool timbres = hasTimbreSection (info);
     timbreWeights.assign (timbres ? static_cast<size_t> (maxFrames) : 0, 0.0f);
     timbreLatents.assign (timbres ? static_cast<size_t> (maxFrames * info.latentSize) : 0, 0.0f);
     // Capture works on any Timbrel model's latent (a model without named timbres has nothing to

@@ -5,6 +5,8 @@
 // thread writes the slots and reads the history, the thread that plays reads the slots and
 // writes the history, each value an atomic.
 
+#include "timbrel/ModelInfo.h"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -16,6 +18,13 @@ namespace timbrel
 /** Latent sizes the timbre section handles; a model with a larger latent plays with the
     section disabled (its status says why). */
 inline constexpr int kMaxTimbreLatent = 256;
+
+/** Whether the timbre section plays for this model: a Timbrel model with named timbres and a
+    latent the slots can hold. The one rule the smoother, the stream and the processor share. */
+inline bool hasTimbreSection (const ModelInfo& info)
+{
+    return info.kind == ModelKind::timbrel && ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
+}
 
 /** Snapshots A (slot 0) and B (slot 1). A reader in the middle of a write sees old and new
     values mixed for at most one block, which the per-hop ramps smooth like any fader move. */
