@@ -6,12 +6,16 @@ no crash, the callback distribution of all 16 in one audio callback, memory per 
 
 Soak: the default model in Threaded mode at margin 2, paced for an hour (--minutes): underruns,
 callback p99.9 and resident memory over time, printed and plotted (bench/soak.png, soak.json).
-Targets (a quiet machine): 0 underruns, RSS growth under 1 MB per hour.
+Targets (a quiet machine): 0 underruns, RSS growth under 1 MB per hour. On a virtual machine
+the soak also reads the time the hypervisor took the CPUs away (steal, /proc/stat) each second:
+a stall the host process cannot see or prevent, printed per minute beside the underruns.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 from timbrel.hosts.plugin import PROCESSING_MODES, STEREO_MODES, THREADED_MARGIN_HOPS, margin_choice
@@ -72,6 +76,48 @@ def run_stress(out: Path, plugin_path=None, instances: int = 16, seconds: float 
     return result
 
 
+class StealSampler:
+    """The machine's steal time (/proc/stat, all CPUs) each `interval` seconds in a thread:
+    per second of wall time since start, the milliseconds stolen. Empty where /proc/stat has
+    no steal column (not Linux, or not virtualised)."""
+
+    def __init__(self, interval: float = 1.0):
+        self.interval, self.samples = interval, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _steal_ms() -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()
+            return int(fields[8]) * 1000.0 / 100.0 if len(fields) > 8 else None  # USER_HZ is 100 on Linux
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _run(self) -> None:
+        start, last = time.monotonic(), self._steal_ms()
+        while last is not None and not self._stop.wait(self.interval):
+            now = self._steal_ms()
+            self.samples.append((time.monotonic() - start, now - last))
+            last = now
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def per_minute(self, minutes: int) -> list[dict]:
+        """[{total_ms, worst_second_ms}] for each wall-clock minute since start."""
+        rows = []
+        for m in range(minutes):
+            inside = [ms for t, ms in self.samples if m * 60 <= t < (m + 1) * 60]
+            rows.append({"total_ms": round(sum(inside), 1), "worst_second_ms": round(max(inside, default=0.0), 1)})
+        return rows
+
+
 def run_soak(out: Path, plugin_path=None, minutes: float = 60.0, margin: int = 2, block: int = 256,
              interval: float = 60.0) -> dict:
     plugin = Path(plugin_path or built_plugin())
@@ -79,10 +125,14 @@ def run_soak(out: Path, plugin_path=None, minutes: float = 60.0, margin: int = 2
     model = next(m for m in _shipped_models(plugin) if m.stem == default)
     state = _state(model, {"processing_mode": "Threaded", "threaded_margin": margin_choice(margin)})
     seconds = minutes * 60.0
-    _, report = render_native(_signal(30.0), SAMPLE_RATE, plugin_path=plugin, block=block, realtime=True, pace=1.0,
-                              state=state, duration=seconds, timeline_seconds=min(interval, seconds),
-                              warmup_blocks=16, timeout=seconds * 1.5 + 300)
+    with StealSampler() as steal:
+        _, report = render_native(_signal(30.0), SAMPLE_RATE, plugin_path=plugin, block=block, realtime=True,
+                                  pace=1.0, state=state, duration=seconds, timeline_seconds=min(interval, seconds),
+                                  warmup_blocks=16, timeout=seconds * 1.5 + 300)
     timeline = report["timeline"]
+    # Wall-clock minutes from the host's start (its model load shifts them by a few seconds).
+    for row, stolen in zip(timeline, steal.per_minute(len(timeline))):
+        row["steal_ms"], row["steal_worst_second_ms"] = stolen["total_ms"], stolen["worst_second_ms"]
     first, last = timeline[0], timeline[-1]
     hours = max(1e-9, (last["seconds"] - first["seconds"]) / 3600.0)
     result = {
@@ -96,10 +146,11 @@ def run_soak(out: Path, plugin_path=None, minutes: float = 60.0, margin: int = 2
     (out / "soak.json").write_text(json.dumps(result, indent=2))
     _plot(result, out / "soak.png")
     print(f"soak: {minutes:g} min of {default}, Threaded margin {margin}, block {block}, paced")
-    print("     minute   RSS MB  underruns  p99.9 us    max us  late")
+    print("     minute   RSS MB  underruns  p99.9 us    max us  late  steal ms (worst second)")
     for row in timeline:
         print(f"  {row['seconds'] / 60:9.1f} {row['rss_mb']:8.1f} {int(row['underruns']):10d} "
-              f"{row['callback_p999_us'] or 0:9.0f} {row['callback_max_us'] or 0:9.0f} {row['late_blocks']:5d}")
+              f"{row['callback_p999_us'] or 0:9.0f} {row['callback_max_us'] or 0:9.0f} {row['late_blocks']:5d}"
+              f"  {row.get('steal_ms', 0):8.0f} ({row.get('steal_worst_second_ms', 0):.0f})")
     print(f"  underruns {result['underruns']} (target 0); RSS {first['rss_mb']:.1f} -> {last['rss_mb']:.1f} MB, "
           f"{result['rss_growth_mb_per_hour']:+.2f} MB per hour (target < 1); written to {out / 'soak.json'}, soak.png")
     return result

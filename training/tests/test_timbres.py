@@ -227,3 +227,53 @@ def test_the_morph_term_asks_moved_latents_for_the_loudness_asked_and_starts_fro
         centres = torch.stack([z[0].mean(-1), z[0].mean(-1) + 1.0])
         value = latent_move_loss(model, z, d, torch.tensor([0]), centres, 2, torch.Generator().manual_seed(0))
     assert torch.isfinite(value) and float(value) > 0
+
+
+def test_running_timbres_follow_each_instruments_mean_and_survive_a_resume():
+    from timbrel.training.losses import RunningTimbres
+
+    running = RunningTimbres(2, 3, momentum=0.5)
+    running.update(torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([1]))
+    assert torch.equal(running.means[1], torch.tensor([2.0, 0.0, 0.0]))  # first excerpt: taken as it is
+    assert not running.seen[0]
+    running.update(torch.tensor([[0.0, 0.0, 0.0], [4.0, 2.0, 0.0]]), torch.tensor([0, 1]))
+    assert torch.equal(running.means[1], torch.tensor([3.0, 1.0, 0.0]))
+    assert torch.equal(running.of(torch.tensor([1, 0])), torch.tensor([[3.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
+    restored = RunningTimbres(2, 3)
+    restored.load_state_dict(running.state_dict())
+    assert torch.equal(restored.means, running.means) and torch.equal(restored.seen, running.seen)
+
+
+def test_the_snapshot_term_decodes_a_still_latent_against_the_excerpt_and_teaches_the_decoder_only(tmp_path):
+    from timbrel.models.checkpoint import load_checkpoint, model_from_checkpoint
+    from timbrel.training.losses import multiscale_spectral_loss, snapshot_loss
+    from timbrel.training.loop import TrainConfig, TrainError, train
+
+    data = labelled_tones(tmp_path / "data")
+    config = dict(steps=6, batch=4, excerpt_seconds=0.3, learning_rate=3e-3, final_learning_rate=1e-3,
+                  valid_every=3, checkpoint_seconds=0.0, seed=0, timbre_weight=1.0)
+    with pytest.raises(TrainError, match="needs --timbre-weight"):
+        train(data, "timbres", tmp_path / "x", TrainConfig(**dict(config, timbre_weight=0.0, snapshot_weight=1.0)),
+              threads=1, progress=False)
+    run = tmp_path / "run"
+    train(data, "timbres", run, TrainConfig(**dict(config, snapshot_weight=1.0)), threads=1, progress=False)
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert rows and all(float(r["snapshot"]) > 0 for r in rows)
+    saved = torch.load(run / "checkpoint.pt", weights_only=False)["named_timbres"]
+    assert saved["seen"].all() and torch.isfinite(saved["means"]).all()
+
+    model = model_from_checkpoint(load_checkpoint(run / "best.pt")).train()
+    x = torch.from_numpy(tone(220.0, 1.0, False, 0)[: 40 * 512]).reshape(1, 1, -1)
+    with torch.no_grad():
+        model.reset()
+        d = model.analyze(x)
+    still = torch.randn(1, model.latent_size)
+    value = snapshot_loss(model, x, d, still, 2)
+    # The same as decoding the constant latent by hand and comparing after the skipped hops.
+    with torch.no_grad():
+        model.reset()
+        y = model.decode(torch.cat([still.unsqueeze(-1).expand(-1, -1, d.shape[-1]), d], 1))
+    assert value.item() == pytest.approx(multiscale_spectral_loss(x[..., 1024:], y[..., 1024:]).item(), rel=1e-4)
+    value.backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())

@@ -43,12 +43,12 @@ from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_che
                                  model_payload, save_checkpoint)
 from .data import ExcerptSampler, descriptor_ranges, load_split, split_instruments, validation_batches
 from .errors import TrainError
-from .losses import (LatentDiscriminator, TimbreCentres, adversary_frames, fader_losses, frames_with_signal,
-                     into_range, latent_move_loss, multiscale_spectral_loss, tracked_indices, tracking_loss,
-                     validation_shifts)
+from .losses import (LatentDiscriminator, RunningTimbres, TimbreCentres, adversary_frames, excerpt_means,
+                     fader_losses, frames_with_signal, into_range, latent_move_loss, multiscale_spectral_loss,
+                     snapshot_loss, tracked_indices, tracking_loss, validation_shifts)
 
 LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "timbre",
-              "move", "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
+              "move", "snapshot", "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
 LOG_EVERY = 25
 
 
@@ -69,6 +69,7 @@ class TrainConfig:
     adversary_range_db: float = 30.0      # the adversary judges frames within this of the excerpt's loudest (0: all)
     timbre_weight: float = 0.0            # the timbre term (losses.TimbreCentres) on a labelled dataset (0: off)
     move_weight: float = 0.0              # the morph term (losses.latent_move_loss; needs the timbre term)
+    snapshot_weight: float = 0.0          # the snapshot term (losses.snapshot_loss; needs the timbre term)
     freeze_encoder: bool = False          # only the decoder learns: a fine-tune that leaves what z holds as it was
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
@@ -90,6 +91,7 @@ class StepLosses:
     foreign: float = 0.0
     timbre: float = 0.0
     move: float = 0.0
+    snapshot: float = 0.0
 
 
 @dataclass
@@ -208,7 +210,7 @@ class RunLog:
                 "spectral": round(losses.spectral, 5), "kl": round(losses.kl, 5),
                 "adversarial": round(losses.adversarial, 5), "tracking": round(losses.tracking, 5),
                 "foreign": round(losses.foreign, 5), "timbre": round(losses.timbre, 5),
-                "move": round(losses.move, 5),
+                "move": round(losses.move, 5), "snapshot": round(losses.snapshot, 5),
                 "discriminator": round(losses.discriminator, 5), "lr": f"{losses.lr:.3g}",
                 "valid_spectral": "" if validation is None else round(validation.spectral, 5),
                 "valid_tracking": "" if validation is None else round(validation.tracking, 5),
@@ -279,8 +281,9 @@ class Trainer:
             if len(self.instruments) < 2:
                 raise TrainError(f"--timbre-weight needs at least two instruments; {self.data} labels one")
             labels = [self.instruments.index(name) for name in per_file]
-        elif config.move_weight > 0:
-            raise TrainError("--move-weight moves z between the timbre term's centres: it needs --timbre-weight")
+        elif config.move_weight > 0 or config.snapshot_weight > 0:
+            raise TrainError("--move-weight or --snapshot-weight needs --timbre-weight: both use the timbre "
+                             "term's instruments")
         self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt, labels)
         self.valid = validation_batches(valid_clips, self.hop, model.sample_rate)
         # Other instruments' audio: the decoder must follow its conditioning from their latents
@@ -298,6 +301,7 @@ class Trainer:
         self.discriminator.to(self.device)
         self.timbre = TimbreCentres(len(self.instruments), model.latent_size).to(self.device) \
             if self.instruments else None
+        self.named = RunningTimbres(len(self.instruments), model.latent_size) if self.instruments else None
         if config.freeze_encoder:
             # The encoder keeps its weights, so z (and the latent probe) stays as it was; measured:
             # fine-tuning the whole model with the foreign term moved the loudness probe R² of the
@@ -314,6 +318,8 @@ class Trainer:
             self.discriminator.load_state_dict(resumed["discriminator"])
             if self.timbre is not None:
                 self.timbre.load_state_dict(resumed["timbre_centres"])
+                if resumed.get("named_timbres") is not None:  # checkpoints before the snapshot term lack it
+                    self.named.load_state_dict(resumed["named_timbres"])
             self.optimiser.load_state_dict(resumed["optimiser"])
             self.disc_optimiser.load_state_dict(resumed["disc_optimiser"])
             self.step_count, self.minutes = resumed["step"], resumed["minutes"]
@@ -323,7 +329,9 @@ class Trainer:
             self.rng.bit_generator.state = resumed["numpy_rng"]
         elif self.timbre is not None and start is not None:
             # Trained weights: each centre starts at its instrument's mean z, not at random.
-            self.timbre.centres.data.copy_(self._instrument_means(train_clips, labels))
+            means = self._instrument_means(train_clips, labels)
+            self.timbre.centres.data.copy_(means)
+            self.named.start_at(means)
         self.decay = (config.final_learning_rate / config.learning_rate) ** (1.0 / max(config.steps, 1))
 
         self.recipe = {
@@ -390,7 +398,7 @@ class Trainer:
                                                   adversary_frames(model, d, config.adversary_range_db))
             fader = config.fader_weight * min(1.0, self.step_count / max(1.0, self.warmup_steps))
             loss = loss + config.kl_weight * kl + fader * adversarial
-        timbre = move = torch.zeros(())
+        timbre = move = snapshot = torch.zeros(())
         if self.timbre is not None:
             labels = torch.tensor(self.sampler.last_labels, device=self.device)
             loudness = d[:, list(model.descriptor_names).index("loudness")]
@@ -399,6 +407,10 @@ class Trainer:
             if config.move_weight > 0:
                 move = latent_move_loss(model, z, d, labels, self.timbre.centres, config.skip_hops)
                 loss = loss + config.move_weight * move
+            self.named.update(excerpt_means(mean, frames_with_signal(loudness)), labels)
+            if config.snapshot_weight > 0:
+                snapshot = snapshot_loss(model, x, d, self.named.of(labels), config.skip_hops)
+                loss = loss + config.snapshot_weight * snapshot
         tracking = torch.zeros(())
         if config.tracking_weight > 0 and self.tracked:
             shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
@@ -431,7 +443,7 @@ class Trainer:
             self.disc_optimiser.step()
         self.step_count += 1
         return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
-                          disc_loss.item(), lr, foreign.item(), timbre.item(), move.item())
+                          disc_loss.item(), lr, foreign.item(), timbre.item(), move.item(), snapshot.item())
 
     # -- Validation and checkpoints ---------------------------------------------------------------
 
@@ -466,7 +478,9 @@ class Trainer:
         save_checkpoint(self._weights() | {
             "discriminator": self.discriminator.state_dict(), "optimiser": self.optimiser.state_dict(),
             "disc_optimiser": self.disc_optimiser.state_dict(),
-            "timbre_centres": None if self.timbre is None else self.timbre.state_dict(), "step": self.step_count, "minutes": self.minutes,
+            "timbre_centres": None if self.timbre is None else self.timbre.state_dict(),
+            "named_timbres": None if self.named is None else self.named.state_dict(),
+            "step": self.step_count, "minutes": self.minutes,
             "best_valid": self.best_valid, "best_valid_spectral": self.best_spectral,
             "train_config": asdict(self.config),
             "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, self.checkpoint_path)
@@ -577,6 +591,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--move-weight", type=float, default=TrainConfig.move_weight,
                         help="weight of the morph term: z moved between instrument centres (-0.5..1.5) still "
                              "decodes at the loudness and spectral shape asked (needs --timbre-weight; 0: off)")
+    parser.add_argument("--snapshot-weight", type=float, default=TrainConfig.snapshot_weight,
+                        help="weight of the snapshot term: each excerpt decoded with z held at its instrument's "
+                             "running mean z (a named timbre) and its own descriptors is still the excerpt "
+                             "(needs --timbre-weight; 0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -591,7 +609,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          final_learning_rate=args.learning_rate / 10, tracking_weight=args.tracking_weight,
                          fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
                          clarity_weight=args.clarity_weight, freeze_encoder=args.freeze_encoder,
-                         kl_weight=args.kl_weight, timbre_weight=args.timbre_weight, move_weight=args.move_weight)
+                         kl_weight=args.kl_weight, timbre_weight=args.timbre_weight, move_weight=args.move_weight,
+                         snapshot_weight=args.snapshot_weight)
     if args.current_analysis and args.init is None:
         print("timbrel train: --current-analysis goes with --init (a new run has today's analysis already)",
               file=sys.stderr)

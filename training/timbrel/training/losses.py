@@ -3,7 +3,7 @@ and its losses, and the descriptor tracking term (what the faders promise).
 
 Per step the loop combines them as
   spectral(x, y) + kl_weight * KL(z) + fader_weight * adversarial(z) + tracking_weight * tracking
-  + timbre_weight * timbre(z) + move_weight * latent_move(z)
+  + timbre_weight * timbre(z) + move_weight * latent_move(z) + snapshot_weight * snapshot(z held still)
 while the adversary learns, in alternation, to predict the descriptors from z.
 """
 
@@ -86,10 +86,48 @@ class TimbreCentres(nn.Module):
 
     def forward(self, z: torch.Tensor, frames: Optional[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
         """z [B, latent, F], frames [B, F] bool (None: all), labels [B] -> the mean cross-entropy."""
-        weight = torch.ones_like(z[:, 0]) if frames is None else frames.to(z.dtype)
-        means = (z * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp(min=1.0)  # [B, latent]
+        means = excerpt_means(z, frames)                                                        # [B, latent]
         logits = -(means.unsqueeze(1) - self.centres.unsqueeze(0)).pow(2).sum(-1)               # [B, N]
         return F.cross_entropy(logits, labels)
+
+
+def excerpt_means(z: torch.Tensor, frames: Optional[torch.Tensor]) -> torch.Tensor:
+    """[B, latent]: each excerpt's mean z [B, latent, F] over its frames with signal [B, F] (None: all)."""
+    weight = torch.ones_like(z[:, 0]) if frames is None else frames.to(z.dtype)
+    return (z * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp(min=1.0)
+
+
+class RunningTimbres:
+    """Each instrument's running mean z over its excerpts' frames with signal, followed during
+    training: what the export will name as the instrument's timbre (timbres.named_timbres takes
+    the same mean over the training audio), for the snapshot term to decode with. An instrument
+    starts at its first excerpt's mean unless `initial` gives it a value."""
+
+    def __init__(self, instruments: int, latent_size: int, momentum: float = 0.98):
+        self.momentum = momentum
+        self.means = torch.zeros(instruments, latent_size)
+        self.seen = torch.zeros(instruments, dtype=torch.bool)
+
+    def start_at(self, means: torch.Tensor) -> None:
+        self.means = means.detach().float().cpu().clone()
+        self.seen[:] = True
+
+    def update(self, means: torch.Tensor, labels: torch.Tensor) -> None:
+        """means [B, latent] of excerpts labelled [B]; one moving-average step per excerpt."""
+        for mean, label in zip(means.detach().float().cpu(), labels.tolist()):
+            if self.seen[label]:
+                self.means[label].mul_(self.momentum).add_(mean, alpha=1.0 - self.momentum)
+            else:
+                self.means[label], self.seen[label] = mean, True
+
+    def of(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.means[labels.cpu()].to(labels.device)
+
+    def state_dict(self) -> dict:
+        return {"means": self.means, "seen": self.seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.means, self.seen = state["means"].clone(), state["seen"].clone()
 
 
 def latent_move_loss(model, z: torch.Tensor, d: torch.Tensor, labels: torch.Tensor, centres: torch.Tensor,
@@ -121,6 +159,21 @@ def latent_move_loss(model, z: torch.Tensor, d: torch.Tensor, labels: torch.Tens
     error = (model.normalise_descriptors(measured, clamp=False)
              - model.normalise_descriptors(d, clamp=False))[:, indices, skip_hops:].abs()
     return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(indices) + 1e-9)
+
+
+def snapshot_loss(model, x: torch.Tensor, d: torch.Tensor, latents: torch.Tensor, skip_hops: int) -> torch.Tensor:
+    """What the plugin's Snapshot source asks of the decoder: each excerpt x [B, 1, T] decoded
+    with z held still at its own instrument's named timbre (latents [B, latent], the running
+    mean z of that instrument, no gradient) and its own descriptors d must still be the excerpt
+    (the multi-scale spectral loss after `skip_hops`). The decoder otherwise only ever sees the
+    frame-by-frame z of real audio, never the constant mean it is given by a snapshot, a morph
+    or a transfer. Resets the model's streams."""
+    z = latents.detach().unsqueeze(-1).expand(-1, -1, d.shape[-1])
+    model.reset()
+    y = model.decode(torch.cat([z, d], 1))
+    model.reset()
+    skip = skip_hops * int(model.hop_length)
+    return multiscale_spectral_loss(x[..., skip:], y[..., skip:])
 
 
 def multiscale_spectral_loss(x: torch.Tensor, y: torch.Tensor,
