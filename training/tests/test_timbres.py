@@ -268,7 +268,7 @@ def test_the_snapshot_term_decodes_a_still_latent_against_the_excerpt_and_teache
         model.reset()
         d = model.analyze(x)
     still = torch.randn(1, model.latent_size)
-    value = snapshot_loss(model, x, d, still, 2)
+    value, decoded = snapshot_loss(model, x, d, still, 2)
     # The same as decoding the constant latent by hand and comparing after the skipped hops.
     with torch.no_grad():
         model.reset()
@@ -277,3 +277,35 @@ def test_the_snapshot_term_decodes_a_still_latent_against_the_excerpt_and_teache
     value.backward()
     assert all(p.grad is None for p in model.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())
+    assert decoded.shape == x.shape
+
+
+def test_the_identity_term_names_decoded_outputs_by_a_judge_of_the_real_excerpts_and_resumes(tmp_path):
+    from timbrel.training.losses import InstrumentJudge
+    from timbrel.training.loop import TrainConfig, train
+
+    data = labelled_tones(tmp_path / "data")
+    config = dict(steps=6, batch=4, excerpt_seconds=0.3, learning_rate=3e-3, final_learning_rate=1e-3,
+                  valid_every=3, checkpoint_seconds=0.0, seed=0, timbre_weight=1.0, snapshot_weight=1.0,
+                  identity_weight=1.0, identity_warmup=2)
+    run = tmp_path / "run"
+    train(data, "timbres", run, TrainConfig(**config), threads=1, progress=False)
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert rows and all(float(r["identity"]) > 0 and float(r["judge"]) > 0 for r in rows)
+    saved = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert saved["judge"] is not None and saved["judge_optimiser"] is not None
+    assert train(data, "timbres", run, TrainConfig(**config), resume=True, threads=1, progress=False,
+                 steps=9)["steps"] == 9
+
+    # The judge tells two instruments apart once it has learnt them: all harmonics against odd ones.
+    torch.manual_seed(0)
+    judge = InstrumentJudge(2, RATE)
+    optimiser = torch.optim.Adam(judge.parameters(), lr=3e-3)
+    full, odd = (torch.from_numpy(tone(f, 0.5, o, 0)).reshape(1, 1, -1) for f, o in ((220.0, False), (330.0, True)))
+    batch, labels = torch.cat([full, odd]), torch.tensor([0, 1])
+    for _ in range(30):
+        optimiser.zero_grad()
+        judge.fit_loss(batch, labels).backward()
+        optimiser.step()
+    assert judge(batch).argmax(1).tolist() == [0, 1]
+    assert judge.identity_loss(batch, labels).item() < 0.1

@@ -43,12 +43,12 @@ from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_che
                                  model_payload, save_checkpoint)
 from .data import ExcerptSampler, descriptor_ranges, load_split, split_instruments, validation_batches
 from .errors import TrainError
-from .losses import (LatentDiscriminator, RunningTimbres, TimbreCentres, adversary_frames, excerpt_means,
+from .losses import (InstrumentJudge, LatentDiscriminator, RunningTimbres, TimbreCentres, adversary_frames, excerpt_means,
                      fader_losses, frames_with_signal, into_range, latent_move_loss, multiscale_spectral_loss,
                      snapshot_loss, tracked_indices, tracking_loss, validation_shifts)
 
 LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "timbre",
-              "move", "snapshot", "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
+              "move", "snapshot", "identity", "judge", "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
 LOG_EVERY = 25
 
 
@@ -70,6 +70,8 @@ class TrainConfig:
     timbre_weight: float = 0.0            # the timbre term (losses.TimbreCentres) on a labelled dataset (0: off)
     move_weight: float = 0.0              # the morph term (losses.latent_move_loss; needs the timbre term)
     snapshot_weight: float = 0.0          # the snapshot term (losses.snapshot_loss; needs the timbre term)
+    identity_weight: float = 0.0          # the identity term (losses.InstrumentJudge; needs the timbre term)
+    identity_warmup: int = 500            # steps over which it ramps up while the judge learns the instruments
     freeze_encoder: bool = False          # only the decoder learns: a fine-tune that leaves what z holds as it was
     skip_hops: int = 2                    # the loss ignores the first hops after each reset
     gain_db: tuple = (-18.0, 6.0)         # augmentation ranges
@@ -92,6 +94,8 @@ class StepLosses:
     timbre: float = 0.0
     move: float = 0.0
     snapshot: float = 0.0
+    identity: float = 0.0
+    judge: float = 0.0
 
 
 @dataclass
@@ -211,6 +215,7 @@ class RunLog:
                 "adversarial": round(losses.adversarial, 5), "tracking": round(losses.tracking, 5),
                 "foreign": round(losses.foreign, 5), "timbre": round(losses.timbre, 5),
                 "move": round(losses.move, 5), "snapshot": round(losses.snapshot, 5),
+                "identity": round(losses.identity, 5), "judge": round(losses.judge, 5),
                 "discriminator": round(losses.discriminator, 5), "lr": f"{losses.lr:.3g}",
                 "valid_spectral": "" if validation is None else round(validation.spectral, 5),
                 "valid_tracking": "" if validation is None else round(validation.tracking, 5),
@@ -281,9 +286,9 @@ class Trainer:
             if len(self.instruments) < 2:
                 raise TrainError(f"--timbre-weight needs at least two instruments; {self.data} labels one")
             labels = [self.instruments.index(name) for name in per_file]
-        elif config.move_weight > 0 or config.snapshot_weight > 0:
-            raise TrainError("--move-weight or --snapshot-weight needs --timbre-weight: both use the timbre "
-                             "term's instruments")
+        elif config.move_weight > 0 or config.snapshot_weight > 0 or config.identity_weight > 0:
+            raise TrainError("--move-weight, --snapshot-weight or --identity-weight needs --timbre-weight: they "
+                             "use the timbre term's instruments")
         self.sampler = ExcerptSampler(train_clips, length, self.rng, config.gain_db, config.tilt, labels)
         self.valid = validation_batches(valid_clips, self.hop, model.sample_rate)
         # Other instruments' audio: the decoder must follow its conditioning from their latents
@@ -302,6 +307,9 @@ class Trainer:
         self.timbre = TimbreCentres(len(self.instruments), model.latent_size).to(self.device) \
             if self.instruments else None
         self.named = RunningTimbres(len(self.instruments), model.latent_size) if self.instruments else None
+        self.judge = InstrumentJudge(len(self.instruments), int(model.sample_rate)).to(self.device) \
+            if self.instruments and config.identity_weight > 0 else None
+        self.judge_optimiser = torch.optim.Adam(self.judge.parameters(), lr=1e-3) if self.judge else None
         if config.freeze_encoder:
             # The encoder keeps its weights, so z (and the latent probe) stays as it was; measured:
             # fine-tuning the whole model with the foreign term moved the loudness probe R² of the
@@ -320,6 +328,9 @@ class Trainer:
                 self.timbre.load_state_dict(resumed["timbre_centres"])
                 if resumed.get("named_timbres") is not None:  # checkpoints before the snapshot term lack it
                     self.named.load_state_dict(resumed["named_timbres"])
+            if self.judge is not None and resumed.get("judge") is not None:
+                self.judge.load_state_dict(resumed["judge"])
+                self.judge_optimiser.load_state_dict(resumed["judge_optimiser"])
             self.optimiser.load_state_dict(resumed["optimiser"])
             self.disc_optimiser.load_state_dict(resumed["disc_optimiser"])
             self.step_count, self.minutes = resumed["step"], resumed["minutes"]
@@ -398,7 +409,7 @@ class Trainer:
                                                   adversary_frames(model, d, config.adversary_range_db))
             fader = config.fader_weight * min(1.0, self.step_count / max(1.0, self.warmup_steps))
             loss = loss + config.kl_weight * kl + fader * adversarial
-        timbre = move = snapshot = torch.zeros(())
+        timbre = move = snapshot = identity = judge_loss = torch.zeros(())
         if self.timbre is not None:
             labels = torch.tensor(self.sampler.last_labels, device=self.device)
             loudness = d[:, list(model.descriptor_names).index("loudness")]
@@ -408,9 +419,17 @@ class Trainer:
                 move = latent_move_loss(model, z, d, labels, self.timbre.centres, config.skip_hops)
                 loss = loss + config.move_weight * move
             self.named.update(excerpt_means(mean, frames_with_signal(loudness)), labels)
+            decoded = [y]
             if config.snapshot_weight > 0:
-                snapshot = snapshot_loss(model, x, d, self.named.of(labels), config.skip_hops)
+                snapshot, y_still = snapshot_loss(model, x, d, self.named.of(labels), config.skip_hops)
                 loss = loss + config.snapshot_weight * snapshot
+                decoded.append(y_still)
+            if self.judge is not None:
+                # Every decoded output, its own z's and the still named timbre's, named as its instrument.
+                identity = torch.stack([self.judge.identity_loss(out[..., skip:], labels) for out in decoded]).mean()
+                ramp = min(1.0, self.step_count / max(1, config.identity_warmup))
+                loss = loss + config.identity_weight * ramp * identity
+                judge_loss = self.judge.fit_loss(x[..., skip:], labels)
         tracking = torch.zeros(())
         if config.tracking_weight > 0 and self.tracked:
             shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
@@ -441,9 +460,14 @@ class Trainer:
             self.disc_optimiser.zero_grad(set_to_none=True)
             disc_loss.backward()
             self.disc_optimiser.step()
+        if self.judge is not None:  # after the model's step: its backward also reached the judge
+            self.judge_optimiser.zero_grad(set_to_none=True)
+            judge_loss.backward()
+            self.judge_optimiser.step()
         self.step_count += 1
         return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
-                          disc_loss.item(), lr, foreign.item(), timbre.item(), move.item(), snapshot.item())
+                          disc_loss.item(), lr, foreign.item(), timbre.item(), move.item(), snapshot.item(),
+                          identity.item(), judge_loss.item())
 
     # -- Validation and checkpoints ---------------------------------------------------------------
 
@@ -480,6 +504,8 @@ class Trainer:
             "disc_optimiser": self.disc_optimiser.state_dict(),
             "timbre_centres": None if self.timbre is None else self.timbre.state_dict(),
             "named_timbres": None if self.named is None else self.named.state_dict(),
+            "judge": None if self.judge is None else self.judge.state_dict(),
+            "judge_optimiser": None if self.judge is None else self.judge_optimiser.state_dict(),
             "step": self.step_count, "minutes": self.minutes,
             "best_valid": self.best_valid, "best_valid_spectral": self.best_spectral,
             "train_config": asdict(self.config),
@@ -595,6 +621,9 @@ def add_parser(subparsers) -> None:
                         help="weight of the snapshot term: each excerpt decoded with z held at its instrument's "
                              "running mean z (a named timbre) and its own descriptors is still the excerpt "
                              "(needs --timbre-weight; 0: off)")
+    parser.add_argument("--identity-weight", type=float, default=TrainConfig.identity_weight,
+                        help="weight of the identity term: decoded outputs named as their excerpt's instrument by "
+                             "a small judge of the real excerpts (needs --timbre-weight; 0: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -610,7 +639,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          fader_weight=args.fader_weight, foreign_weight=args.foreign_weight,
                          clarity_weight=args.clarity_weight, freeze_encoder=args.freeze_encoder,
                          kl_weight=args.kl_weight, timbre_weight=args.timbre_weight, move_weight=args.move_weight,
-                         snapshot_weight=args.snapshot_weight)
+                         snapshot_weight=args.snapshot_weight, identity_weight=args.identity_weight)
     if args.current_analysis and args.init is None:
         print("timbrel train: --current-analysis goes with --init (a new run has today's analysis already)",
               file=sys.stderr)
