@@ -3,17 +3,18 @@
 # from FluidR3 and MuseScore General (MuseScore held out for 8 of them: the soundfont each of
 # those instruments is measured on without having been learnt from it) -> train -> fine-tune
 # with the timbre term -> export with its named timbres, latent axes and natural() -> eval.
-#   scripts/make_timbres.sh PYTHON [train|finetune|export]   (default: all three in turn)
+#   scripts/make_timbres.sh PYTHON [train|finetune|identity|export]   (default: all four in turn)
 # Each training stage runs for at most TIMBRES_MINUTES (default 60) per call and stops; call it
 # again to continue from the last checkpoint. Runs are 1 thread; the card records minutes and
 # hardware of both stages.
 set -euo pipefail
-py=${1:?usage: make_timbres.sh PYTHON [train|finetune|export]}
+py=${1:?usage: make_timbres.sh PYTHON [train|finetune|identity|export]}
 what=${2:-all}
 cd "$(dirname "$0")/.."
 data=runs/data/timbres
 base=runs/timbres-a
-run=runs/timbres-ft1
+stage2=runs/timbres-ft1
+run=runs/timbres-id
 minutes=${TIMBRES_MINUTES:-60}
 
 [ -f "$data/dataset.json" ] || "$py" -m timbrel dataset timbres --minutes 4 --out "$data" \
@@ -32,17 +33,35 @@ if [ "$what" = all ] || [ "$what" = finetune ]; then
   # Stage 2, the timbre term (losses.TimbreCentres): each excerpt's mean z nearest its own
   # instrument's centre. Without it, a clip's mean z was nearest its own instrument's named
   # timbre for 58-88% of clips; with it, 100% (valid) and 94% (the held-out soundfont).
-  if [ -f "$run/checkpoint.pt" ]; then
-    "$py" -m timbrel train "$data" --out "$run" --resume --steps "${TIMBRES_FINETUNE_STEPS:-10000}" \
+  if [ -f "$stage2/checkpoint.pt" ]; then
+    "$py" -m timbrel train "$data" --out "$stage2" --resume --steps "${TIMBRES_FINETUNE_STEPS:-10000}" \
       --max-minutes "$minutes" --threads 1 --quiet
   else
     "$py" -m timbrel train "$data" --init "$base/best.pt" --kl-weight 0.005 --timbre-weight 1 \
-      --learning-rate 3e-4 --out "$run" --steps "${TIMBRES_FINETUNE_STEPS:-10000}" --max-minutes "$minutes" \
+      --learning-rate 3e-4 --out "$stage2" --steps "${TIMBRES_FINETUNE_STEPS:-10000}" --max-minutes "$minutes" \
       --threads 1 --quiet
   fi
 fi
+if [ "$what" = all ] || [ "$what" = identity ]; then
+  # Stage 3, the snapshot and identity terms (losses.snapshot_loss, losses.InstrumentJudge): the
+  # decoder plays each instrument from its still named timbre, and its outputs are named as their
+  # instrument by a judge of the real excerpts. Before it, the model's own reconstructions of
+  # held-out violin, viola, bassoon, alto sax and choir clips were heard as trumpet or trombone.
+  # Stage 2's last checkpoint (models/source/timbres.pt) is where it starts.
+  start=${TIMBRES_STAGE3_INIT:-$stage2/checkpoint.pt}
+  if [ -f "$run/checkpoint.pt" ]; then
+    "$py" -m timbrel train "$data" --out "$run" --resume --steps "${TIMBRES_STAGE3_STEPS:-6000}" \
+      --max-minutes "$minutes" --threads 1 --quiet
+  else
+    "$py" -m timbrel train "$data" --init "$start" --kl-weight 0.005 --timbre-weight 1 --snapshot-weight 1 \
+      --identity-weight "${TIMBRES_IDENTITY_WEIGHT:-1}" --learning-rate 3e-4 --out "$run" \
+      --steps "${TIMBRES_STAGE3_STEPS:-6000}" --max-minutes "$minutes" --threads 1 --quiet
+  fi
+fi
 if [ "$what" = all ] || [ "$what" = export ]; then
-  "$py" -m timbrel export "$run" --out runs/timbres.ts --name timbres --instrument "16 instruments" \
+  # The last checkpoint: best.pt is chosen by the validation spectral loss alone, which none of
+  # the timbre, snapshot or identity terms enter (it kept an earlier, worse-transferring step).
+  "$py" -m timbrel export "$run" --last --out runs/timbres.ts --name timbres --instrument "16 instruments" \
     --timbres "$data" --source runs/timbres.pt
   "$py" -m timbrel eval runs/timbres.ts "$data" --out "$run/eval" --card \
     --single violin=models/violin.ts --single flute=models/flute.ts --single choir=models/choir.ts

@@ -230,16 +230,16 @@ def test_the_morph_term_asks_moved_latents_for_the_loudness_asked_and_starts_fro
 
 
 def test_running_timbres_follow_each_instruments_mean_and_survive_a_resume():
-    from timbrel.training.losses import RunningTimbres
+    from timbrel.training.losses import InstrumentMeans
 
-    running = RunningTimbres(2, 3, momentum=0.5)
+    running = InstrumentMeans(2, 3, momentum=0.5)
     running.update(torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([1]))
     assert torch.equal(running.means[1], torch.tensor([2.0, 0.0, 0.0]))  # first excerpt: taken as it is
     assert not running.seen[0]
     running.update(torch.tensor([[0.0, 0.0, 0.0], [4.0, 2.0, 0.0]]), torch.tensor([0, 1]))
     assert torch.equal(running.means[1], torch.tensor([3.0, 1.0, 0.0]))
     assert torch.equal(running.of(torch.tensor([1, 0])), torch.tensor([[3.0, 1.0, 0.0], [0.0, 0.0, 0.0]]))
-    restored = RunningTimbres(2, 3)
+    restored = InstrumentMeans(2, 3)
     restored.load_state_dict(running.state_dict())
     assert torch.equal(restored.means, running.means) and torch.equal(restored.seen, running.seen)
 
@@ -293,7 +293,10 @@ def test_the_identity_term_names_decoded_outputs_by_a_judge_of_the_real_excerpts
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert rows and all(float(r["identity"]) > 0 and float(r["judge"]) > 0 for r in rows)
     saved = torch.load(run / "checkpoint.pt", weights_only=False)
-    assert saved["judge"] is not None and saved["judge_optimiser"] is not None
+    assert saved["judge"] is not None and saved["judge_optimiser"] is not None and saved["natural_estimate"]
+    assert saved["instrument_pitches"]["seen"].all()
+    # Both instruments play MIDI 55 to 64 (labelled_tones): their running mean pitches lie there.
+    assert all(54.5 < p < 64.5 for p in saved["instrument_pitches"]["means"][:, 0].tolist())
     assert train(data, "timbres", run, TrainConfig(**config), resume=True, threads=1, progress=False,
                  steps=9)["steps"] == 9
 
@@ -309,3 +312,34 @@ def test_the_identity_term_names_decoded_outputs_by_a_judge_of_the_real_excerpts
         optimiser.step()
     assert judge(batch).argmax(1).tolist() == [0, 1]
     assert judge.identity_loss(batch, labels).item() < 0.1
+
+
+def test_a_transfer_decode_moves_the_pitch_by_octaves_and_plays_the_natural_spectral_shape(model):
+    from timbrel.training.losses import NaturalEstimate, transfer_decode
+
+    names = list(model.descriptor_names)
+    pitch, centroid = names.index("pitch"), names.index("centroid")
+    x = torch.from_numpy(tone(220.0, 1.0, False, 0)[: 40 * 512]).reshape(1, 1, -1)
+    with torch.no_grad():
+        model.reset()
+        d = model.analyze(x)
+    frames = torch.ones(1, d.shape[-1], dtype=torch.bool)
+    natural = NaturalEstimate(model)
+    seen = []
+    decode = model.decode
+    model.decode = lambda zd: seen.append(zd.clone()) or decode(zd)  # what the decoder is given
+    try:
+        latent = torch.randn(1, model.latent_size)
+        y = transfer_decode(model, d, frames, latent, torch.tensor([57.0 + 24.0 + 5.0]), natural)
+    finally:
+        del model.decode
+    zd = seen[0]
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert torch.allclose(zd[0, : model.latent_size], latent[0].unsqueeze(-1).expand(-1, d.shape[-1]))
+    moved = zd[:, model.latent_size + pitch] - d[:, pitch]
+    assert torch.allclose(moved, torch.full_like(moved, 24.0))  # whole octaves nearest 86: two up
+    asked = d.clone()
+    asked[:, pitch] += 24.0
+    expected = natural.descriptors(model, zd[:, : model.latent_size], asked)
+    assert torch.allclose(zd[:, model.latent_size + centroid], expected[:, centroid])
+    assert not torch.allclose(expected[:, centroid], d[:, centroid])  # natural's value, not the input's

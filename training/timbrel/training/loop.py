@@ -43,9 +43,9 @@ from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_che
                                  model_payload, save_checkpoint)
 from .data import ExcerptSampler, descriptor_ranges, load_split, split_instruments, validation_batches
 from .errors import TrainError
-from .losses import (InstrumentJudge, LatentDiscriminator, RunningTimbres, TimbreCentres, adversary_frames, excerpt_means,
+from .losses import (InstrumentJudge, InstrumentMeans, LatentDiscriminator, NaturalEstimate, TimbreCentres, adversary_frames, excerpt_means,
                      fader_losses, frames_with_signal, into_range, latent_move_loss, multiscale_spectral_loss,
-                     snapshot_loss, tracked_indices, tracking_loss, validation_shifts)
+                     snapshot_loss, tracked_indices, transfer_decode, tracking_loss, validation_shifts)
 
 LOG_FIELDS = ["step", "minutes", "loss", "spectral", "kl", "adversarial", "tracking", "foreign", "timbre",
               "move", "snapshot", "identity", "judge", "discriminator", "lr", "valid_spectral", "valid_tracking", "valid_foreign"]
@@ -306,10 +306,16 @@ class Trainer:
         self.discriminator.to(self.device)
         self.timbre = TimbreCentres(len(self.instruments), model.latent_size).to(self.device) \
             if self.instruments else None
-        self.named = RunningTimbres(len(self.instruments), model.latent_size) if self.instruments else None
-        self.judge = InstrumentJudge(len(self.instruments), int(model.sample_rate)).to(self.device) \
-            if self.instruments and config.identity_weight > 0 else None
-        self.judge_optimiser = torch.optim.Adam(self.judge.parameters(), lr=1e-3) if self.judge else None
+        self.named = InstrumentMeans(len(self.instruments), model.latent_size) if self.instruments else None
+        self.pitches = InstrumentMeans(len(self.instruments), 1) if self.instruments else None
+        # The identity term's helpers, learnt from the real excerpts beside the model: the judge
+        # that names instruments and the natural() estimate its transfer decode plays with.
+        self.judge = self.natural_estimate = self.judge_optimiser = None
+        if self.instruments and config.identity_weight > 0:
+            self.judge = InstrumentJudge(len(self.instruments), int(model.sample_rate)).to(self.device)
+            self.natural_estimate = NaturalEstimate(model).to(self.device)
+            self.judge_optimiser = torch.optim.Adam(
+                list(self.judge.parameters()) + list(self.natural_estimate.parameters()), lr=1e-3)
         if config.freeze_encoder:
             # The encoder keeps its weights, so z (and the latent probe) stays as it was; measured:
             # fine-tuning the whole model with the foreign term moved the loudness probe R² of the
@@ -328,8 +334,10 @@ class Trainer:
                 self.timbre.load_state_dict(resumed["timbre_centres"])
                 if resumed.get("named_timbres") is not None:  # checkpoints before the snapshot term lack it
                     self.named.load_state_dict(resumed["named_timbres"])
+                    self.pitches.load_state_dict(resumed["instrument_pitches"])
             if self.judge is not None and resumed.get("judge") is not None:
                 self.judge.load_state_dict(resumed["judge"])
+                self.natural_estimate.load_state_dict(resumed["natural_estimate"])
                 self.judge_optimiser.load_state_dict(resumed["judge_optimiser"])
             self.optimiser.load_state_dict(resumed["optimiser"])
             self.disc_optimiser.load_state_dict(resumed["disc_optimiser"])
@@ -342,7 +350,7 @@ class Trainer:
             # Trained weights: each centre starts at its instrument's mean z, not at random.
             means = self._instrument_means(train_clips, labels)
             self.timbre.centres.data.copy_(means)
-            self.named.start_at(means)
+            self.named.start_at(means)  # the instruments' pitches start at their first excerpts
         self.decay = (config.final_learning_rate / config.learning_rate) ** (1.0 / max(config.steps, 1))
 
         self.recipe = {
@@ -418,18 +426,30 @@ class Trainer:
             if config.move_weight > 0:
                 move = latent_move_loss(model, z, d, labels, self.timbre.centres, config.skip_hops)
                 loss = loss + config.move_weight * move
-            self.named.update(excerpt_means(mean, frames_with_signal(loudness)), labels)
-            decoded = [y]
+            sounding = frames_with_signal(loudness)
+            self.named.update(excerpt_means(mean, sounding), labels)
+            if "pitch" in model.descriptor_names:
+                pitch = d[:, list(model.descriptor_names).index("pitch")].unsqueeze(1)
+                self.pitches.update(excerpt_means(pitch, sounding), labels)
+            decoded = [(y, labels)]
             if config.snapshot_weight > 0:
                 snapshot, y_still = snapshot_loss(model, x, d, self.named.of(labels), config.skip_hops)
                 loss = loss + config.snapshot_weight * snapshot
-                decoded.append(y_still)
+                decoded.append((y_still, labels))
             if self.judge is not None:
-                # Every decoded output, its own z's and the still named timbre's, named as its instrument.
-                identity = torch.stack([self.judge.identity_loss(out[..., skip:], labels) for out in decoded]).mean()
+                # Each excerpt also played with another instrument's named timbre, as a transfer.
+                count = len(self.instruments)
+                others = (labels + torch.randint(1, count, labels.shape).to(labels.device)) % count
+                y_other = transfer_decode(model, d, sounding, self.named.of(others), self.pitches.of(others)[:, 0],
+                                          self.natural_estimate)
+                decoded.append((y_other, others))
+                # Every decoded output named as the instrument it plays.
+                identity = torch.stack([self.judge.identity_loss(out[..., skip:], named)
+                                        for out, named in decoded]).mean()
                 ramp = min(1.0, self.step_count / max(1, config.identity_warmup))
                 loss = loss + config.identity_weight * ramp * identity
-                judge_loss = self.judge.fit_loss(x[..., skip:], labels)
+                judge_loss = self.judge.fit_loss(x[..., skip:], labels) \
+                    + self.natural_estimate.fit_loss(model, mean, d, sounding)
         tracking = torch.zeros(())
         if config.tracking_weight > 0 and self.tracked:
             shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
@@ -504,7 +524,9 @@ class Trainer:
             "disc_optimiser": self.disc_optimiser.state_dict(),
             "timbre_centres": None if self.timbre is None else self.timbre.state_dict(),
             "named_timbres": None if self.named is None else self.named.state_dict(),
+            "instrument_pitches": None if self.pitches is None else self.pitches.state_dict(),
             "judge": None if self.judge is None else self.judge.state_dict(),
+            "natural_estimate": None if self.judge is None else self.natural_estimate.state_dict(),
             "judge_optimiser": None if self.judge is None else self.judge_optimiser.state_dict(),
             "step": self.step_count, "minutes": self.minutes,
             "best_valid": self.best_valid, "best_valid_spectral": self.best_spectral,

@@ -98,11 +98,11 @@ def excerpt_means(z: torch.Tensor, frames: Optional[torch.Tensor]) -> torch.Tens
     return (z * weight.unsqueeze(1)).sum(-1) / weight.sum(-1, keepdim=True).clamp(min=1.0)
 
 
-class RunningTimbres:
-    """Each instrument's running mean z over its excerpts' frames with signal, followed during
-    training: what the export will name as the instrument's timbre (timbres.named_timbres takes
-    the same mean over the training audio), for the snapshot term to decode with. An instrument
-    starts at its first excerpt's mean unless `initial` gives it a value."""
+class InstrumentMeans:
+    """A running mean per instrument of a per-excerpt value, followed during training: the mean z
+    over each excerpt's frames with signal (what the export will name as the instrument's
+    timbre: timbres.named_timbres takes the same mean over the training audio), or the mean
+    pitch. An instrument starts at its first excerpt's value unless start_at gives them all."""
 
     def __init__(self, instruments: int, latent_size: int, momentum: float = 0.98):
         self.momentum = momentum
@@ -199,6 +199,64 @@ class InstrumentJudge(nn.Module):
 
     def identity_loss(self, decoded: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(self(decoded), labels)
+
+
+class NaturalEstimate(nn.Module):
+    """natural() learnt during training, for the transfer decode: the exported head's shape (one
+    hidden layer from z and the normalised pitch and loudness to the normalised spectral
+    descriptors), fitted online to the real excerpts' frames with signal. The export fits the
+    model's own head afresh after training (training.natural)."""
+
+    def __init__(self, model):
+        super().__init__()
+        from ..models.conditioning import NATURAL_DESCRIPTORS, NATURAL_HIDDEN
+
+        self.latent_size = int(model.latent_size)
+        self.predicted = [i for i, name in enumerate(model.descriptor_names) if name in NATURAL_DESCRIPTORS]
+        self.net = nn.Sequential(nn.Linear(self.latent_size + 2, NATURAL_HIDDEN), nn.LeakyReLU(0.2),
+                                 nn.Linear(NATURAL_HIDDEN, len(self.predicted)))
+
+    def fit_loss(self, model, z: torch.Tensor, d: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Mean squared error on the frames with signal [B, F]; z [B, latent, F] and d [B, D, F]
+        are inputs only."""
+        features = model.natural_features(torch.cat([z.detach(), d], 1))        # [B, F, latent + 2]
+        target = model.normalise_descriptors(d)[:, self.predicted].transpose(1, 2)
+        error = (self.net(features) - target).pow(2).mean(-1)                   # [B, F]
+        weight = frames.to(error.dtype)
+        return (error * weight).sum() / weight.sum().clamp(min=1.0)
+
+    @torch.no_grad()
+    def descriptors(self, model, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """d [B, D, F] with the spectral descriptors the timbre z [B, latent, F] naturally has
+        there, in physical units (model.natural's rule)."""
+        predicted = torch.clamp(self.net(model.natural_features(torch.cat([z, d], 1))).transpose(1, 2), -2.0, 2.0)
+        normalised = model.normalise_descriptors(d, clamp=False).clone()
+        normalised[:, self.predicted] = predicted
+        out = d.clone()
+        out[:, self.predicted] = model._denormalise(normalised)[:, self.predicted]
+        return out
+
+
+def transfer_decode(model, d: torch.Tensor, frames: torch.Tensor, latents: torch.Tensor, pitches: torch.Tensor,
+                    natural: NaturalEstimate) -> torch.Tensor:
+    """What a transfer plays (timbre_eval.decode_with_timbre's rule): each excerpt's loudness and
+    pitch, the pitch moved by whole octaves nearest another instrument's mean pitch (pitches
+    [B]), decoded with z held at that instrument's named timbre (latents [B, latent]) and the
+    spectral descriptors `natural` gives that timbre there. Conditioning without gradient; the
+    decoder's output [B, 1, T] with it. Resets the model's streams."""
+    names = list(model.descriptor_names)
+    d = d.detach().clone()
+    if "pitch" in names:
+        i = names.index("pitch")
+        weight = frames.to(d.dtype)
+        own = (d[:, i] * weight).sum(-1) / weight.sum(-1).clamp(min=1.0)
+        d[:, i] = d[:, i] + 12.0 * torch.round((pitches - own) / 12.0).unsqueeze(-1)
+    z = latents.detach().unsqueeze(-1).expand(-1, -1, d.shape[-1])
+    d = natural.descriptors(model, z, d)
+    model.reset()
+    y = model.decode(torch.cat([z, d], 1))
+    model.reset()
+    return y
 
 
 def snapshot_loss(model, x: torch.Tensor, d: torch.Tensor, latents: torch.Tensor,
