@@ -62,6 +62,7 @@ if [ "$what" = all ] || [ "$what" = export ]; then
   # The last checkpoint: best.pt is chosen by the validation spectral loss alone, which none of
   # the timbre, snapshot or identity terms enter (it kept an earlier, worse-transferring step).
   "$py" -m timbrel export "$run" --last --out runs/timbres.ts --name timbres --instrument "16 instruments" \
+    --description "One model, sixteen instruments: strings, woodwinds, brass and voices from FluidR3 and MuseScore General, each a named timbre to play, morph between or capture from your own input" \
     --timbres "$data" --source runs/timbres.pt
   "$py" -m timbrel eval runs/timbres.ts "$data" --out "$run/eval" --card \
     --single violin=models/violin.ts --single flute=models/flute.ts --single choir=models/choir.ts
