@@ -232,3 +232,21 @@ def test_a_broken_preset_while_playing_is_reported_and_audio_goes_on(rt_host, pl
     assert "could not load" in status["message"] and "audio passes dry" in status["message"]
     assert np.isfinite(output).all()
     assert gaps(output, report["latency_samples_at_prepare"] + 4096, audio.shape[1]) > 0.1
+
+
+def test_the_soak_reads_steal_time_per_second_and_sums_it_per_minute():
+    from timbrel_tools.soak import StealSampler
+
+    sampler = StealSampler()
+    if StealSampler._steal_ms() is not None:  # Linux: /proc/stat's eighth field, in milliseconds
+        assert StealSampler._steal_ms() >= 0.0
+    sampler.samples = [(0.5, 10.0), (30.0, 0.0), (59.9, 20.0), (60.0, 40.0), (150.0, 5.0)]
+    assert sampler.per_minute(3) == [{"total_ms": 30.0, "worst_second_ms": 20.0},
+                                     {"total_ms": 40.0, "worst_second_ms": 40.0},
+                                     {"total_ms": 5.0, "worst_second_ms": 5.0}]
+    with StealSampler(interval=0.05) as live:
+        import time
+
+        time.sleep(0.3)
+    assert all(ms >= 0.0 for _, ms in live.samples)
+    assert len(live.samples) >= (2 if StealSampler._steal_ms() is not None else 0)
