@@ -1,9 +1,9 @@
 #include "TestModels.h"
 #include "timbrel/StreamingEngine.h"
 
+#include <array>
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -53,6 +53,18 @@ struct RenderOptions
     const Signal* sidechain = nullptr;
 };
 
+// Each channel of a sidechain signal from sample `done`, or nulls without one.
+std::array<const float*, 2> sidechainAt (const Signal* sidechain, int done)
+{
+    std::array<const float*, 2> side { nullptr, nullptr };
+    if (sidechain != nullptr)
+        for (size_t ch = 0; ch < sidechain->size(); ++ch)
+            side[ch] = (*sidechain)[ch].data() + done;
+    return side;
+}
+
+int channelsOf (const Signal* sidechain) { return sidechain != nullptr ? static_cast<int> (sidechain->size()) : 0; }
+
 Signal render (StreamingEngine& engine, Signal x, const RenderOptions& o = {})
 {
     const int total = static_cast<int> (x[0].size());
@@ -61,12 +73,9 @@ Signal render (StreamingEngine& engine, Signal x, const RenderOptions& o = {})
     {
         const int n = std::min (o.blocks[which++ % o.blocks.size()], total - done);
         float* ptrs[2] = { x[0].data() + done, x.size() > 1 ? x[1].data() + done : nullptr };
-        const float* side[2] = { nullptr, nullptr };
-        if (o.sidechain != nullptr)
-            for (size_t ch = 0; ch < o.sidechain->size(); ++ch)
-                side[ch] = (*o.sidechain)[ch].data() + done;
-        engine.process (ptrs, ptrs, static_cast<int> (x.size()), o.sidechain != nullptr ? side : nullptr,
-                        o.sidechain != nullptr ? static_cast<int> (o.sidechain->size()) : 0, n, o.controls);
+        const auto side = sidechainAt (o.sidechain, done);
+        engine.process (ptrs, ptrs, static_cast<int> (x.size()), o.sidechain != nullptr ? side.data() : nullptr,
+                        channelsOf (o.sidechain), n, o.controls);
         done += n;
     }
     return x;
@@ -86,12 +95,9 @@ Signal renderHoldingWorker (StreamingEngine& engine, Signal x, int block, int ho
         const bool held = done >= holdFrom && done < holdTo;
         engine.holdWorker (held);
         float* ptrs[2] = { x[0].data() + done, x.size() > 1 ? x[1].data() + done : nullptr };
-        const float* side[2] = { nullptr, nullptr };
-        if (sidechain != nullptr)
-            for (size_t ch = 0; ch < sidechain->size(); ++ch)
-                side[ch] = (*sidechain)[ch].data() + done;
-        engine.process (ptrs, ptrs, static_cast<int> (x.size()), sidechain != nullptr ? side : nullptr,
-                        sidechain != nullptr ? static_cast<int> (sidechain->size()) : 0, std::min (block, total - done), controls);
+        const auto side = sidechainAt (sidechain, done);
+        engine.process (ptrs, ptrs, static_cast<int> (x.size()), sidechain != nullptr ? side.data() : nullptr,
+                        channelsOf (sidechain), std::min (block, total - done), controls);
         while (! held && ! engine.workerIdle())
             std::this_thread::yield();
         if (afterBlock)

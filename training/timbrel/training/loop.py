@@ -427,10 +427,11 @@ class Trainer:
                 move = latent_move_loss(model, z, d, labels, self.timbre.centres, config.skip_hops)
                 loss = loss + config.move_weight * move
             sounding = frames_with_signal(loudness)
-            self.named.update(excerpt_means(mean, sounding), labels)
-            if "pitch" in model.descriptor_names:
-                pitch = d[:, list(model.descriptor_names).index("pitch")].unsqueeze(1)
-                self.pitches.update(excerpt_means(pitch, sounding), labels)
+            if config.snapshot_weight > 0 or self.judge is not None:  # the named timbres they decode with
+                self.named.update(excerpt_means(mean, sounding), labels)
+                if "pitch" in model.descriptor_names:
+                    pitch = d[:, list(model.descriptor_names).index("pitch")].unsqueeze(1)
+                    self.pitches.update(excerpt_means(pitch, sounding), labels)
             decoded = [(y, labels)]
             if config.snapshot_weight > 0:
                 snapshot, y_still = snapshot_loss(model, x, d, self.named.of(labels), config.skip_hops)

@@ -104,9 +104,9 @@ class InstrumentMeans:
     timbre: timbres.named_timbres takes the same mean over the training audio), or the mean
     pitch. An instrument starts at its first excerpt's value unless start_at gives them all."""
 
-    def __init__(self, instruments: int, latent_size: int, momentum: float = 0.98):
+    def __init__(self, instruments: int, size: int, momentum: float = 0.98):
         self.momentum = momentum
-        self.means = torch.zeros(instruments, latent_size)
+        self.means = torch.zeros(instruments, size)
         self.seen = torch.zeros(instruments, dtype=torch.bool)
 
     def start_at(self, means: torch.Tensor) -> None:
@@ -211,9 +211,8 @@ class NaturalEstimate(nn.Module):
         super().__init__()
         from ..models.conditioning import NATURAL_DESCRIPTORS, NATURAL_HIDDEN
 
-        self.latent_size = int(model.latent_size)
         self.predicted = [i for i, name in enumerate(model.descriptor_names) if name in NATURAL_DESCRIPTORS]
-        self.net = nn.Sequential(nn.Linear(self.latent_size + 2, NATURAL_HIDDEN), nn.LeakyReLU(0.2),
+        self.net = nn.Sequential(nn.Linear(int(model.latent_size) + 2, NATURAL_HIDDEN), nn.LeakyReLU(0.2),
                                  nn.Linear(NATURAL_HIDDEN, len(self.predicted)))
 
     def fit_loss(self, model, z: torch.Tensor, d: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
@@ -248,11 +247,19 @@ def transfer_decode(model, d: torch.Tensor, frames: torch.Tensor, latents: torch
     d = d.detach().clone()
     if "pitch" in names:
         i = names.index("pitch")
-        weight = frames.to(d.dtype)
-        own = (d[:, i] * weight).sum(-1) / weight.sum(-1).clamp(min=1.0)
+        own = excerpt_means(d[:, i: i + 1], frames)[:, 0]
         d[:, i] = d[:, i] + 12.0 * torch.round((pitches - own) / 12.0).unsqueeze(-1)
-    z = latents.detach().unsqueeze(-1).expand(-1, -1, d.shape[-1])
-    d = natural.descriptors(model, z, d)
+    z = _held_still(latents, d)
+    return _decode(model, z, natural.descriptors(model, z, d))
+
+
+def _held_still(latents: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """latents [B, latent] as a z [B, latent, F] that stays put over d's frames, without gradient."""
+    return latents.detach().unsqueeze(-1).expand(-1, -1, d.shape[-1])
+
+
+def _decode(model, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """model.decode of z and d from a fresh stream, leaving the streams reset."""
     model.reset()
     y = model.decode(torch.cat([z, d], 1))
     model.reset()
@@ -267,10 +274,7 @@ def snapshot_loss(model, x: torch.Tensor, d: torch.Tensor, latents: torch.Tensor
     (the multi-scale spectral loss after `skip_hops`). The decoder otherwise only ever sees the
     frame-by-frame z of real audio, never the constant mean it is given by a snapshot, a morph
     or a transfer. Returns (loss, the decoded audio). Resets the model's streams."""
-    z = latents.detach().unsqueeze(-1).expand(-1, -1, d.shape[-1])
-    model.reset()
-    y = model.decode(torch.cat([z, d], 1))
-    model.reset()
+    y = _decode(model, _held_still(latents, d), d)
     skip = skip_hops * int(model.hop_length)
     return multiscale_spectral_loss(x[..., skip:], y[..., skip:]), y
 
