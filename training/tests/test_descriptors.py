@@ -451,3 +451,51 @@ def test_half_rate_pitch_reads_the_full_rate_pitch():
     assert cents.median().item() < 1.0 and cents.max().item() < 10.0, cents.max()
     with pytest.raises(ValueError, match="multiple of pitch_decimation"):
         descriptors.DescriptorAnalyzer(["pitch"], RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, 4095, pitch_decimation=2)
+
+
+# The shipped analysis's transforms are split in two stages (SplitFFT: MKL plans a whole
+# 2048-point transform on every call), and YIN's lagged energies come from the same transforms.
+
+
+@pytest.mark.parametrize("length", [256, 2048, 4096])
+def test_split_transforms_equal_torch_fft(length):
+    split = descriptors.SplitFFT(length, keep=length // 3)
+    signals = torch.randn(2, 3, length, dtype=torch.float64).float()
+    spectra = split(split.interleaved(signals))                          # [2, N1/2 + 1, 3, N2]
+    reference = torch.fft.rfft(signals.double(), dim=-1)                 # [2, 3, N/2 + 1]
+    for row in range(3):
+        bins = split.bins(length // 2 + 1, 1, row, 3)
+        held = torch.index_select(spectra.flatten(-3), -1, bins)
+        # the held bins, or their conjugates: the same magnitude, and the same real part
+        torch.testing.assert_close(held.abs().double(), reference[:, row].abs(), rtol=1e-4, atol=1e-3)
+        torch.testing.assert_close(held.real.double(), reference[:, row].real, rtol=1e-4, atol=1e-3)
+    # the inverse: the first `keep` samples of the signal, from one signal's split spectrum
+    back = split.inverse(spectra.select(-2, 1))
+    torch.testing.assert_close(back[..., : length // 3], signals[:, 1, : length // 3], rtol=1e-4, atol=1e-4)
+
+
+def test_split_transforms_refuse_lengths_they_cannot_split():
+    with pytest.raises(ValueError):
+        descriptors.SplitFFT(1000, keep=10)
+    with pytest.raises(ValueError):
+        descriptors.SplitFFT(2048, keep=4096)
+
+
+@pytest.mark.parametrize("decimation", [1, 2])
+def test_the_split_analysis_reads_what_yin_reads(decimation):
+    # The analysis models export takes its spectra and YIN's energies from split transforms.
+    # pitch_midi, the plain reference (one rfft, energies from a cumulative sum), on the same
+    # YIN input read newest first, gives the same pitch and voicing.
+    signal = (harmonic_tone(98.0, [0.0, -6.0, -9.0, -12.0], 0.7) + 0.02 * white_noise(0.7)
+              + torch.cat([torch.zeros(1, 1, RATE * 35 // 100), harmonic_tone(587.3, [0.0, -8.0], 0.35)], -1))
+    signal = signal[..., : signal.shape[-1] // CAUSAL_HOP * CAUSAL_HOP]
+    analyzer = descriptors.DescriptorAnalyzer(["pitch"], RATE, CAUSAL_HOP, SPECTRAL, 28.0, 2000.0, LONG, 2.0, 0.02,
+                                              200, True, decimation)
+    assert analyzer.split_fft
+    windows = analyzer.windows(signal)
+    pitch, voiced = analyzer.describe(windows)
+    newest_first = torch.flip(analyzer.pitch_input(windows), [-1])
+    reference, reference_voiced = descriptors.pitch_midi(newest_first, RATE // decimation, 28.0, 2000.0, 0.1, 2.0, 0.02)
+    settled = LONG // CAUSAL_HOP
+    torch.testing.assert_close(pitch[0, 0, settled:], reference[0, settled:], rtol=0, atol=1e-3)
+    torch.testing.assert_close(voiced[0, settled:], reference_voiced[0, settled:], rtol=0, atol=1e-4)

@@ -218,6 +218,85 @@ def pitch_midi(frame: torch.Tensor, sample_rate: int, fmin: float = 40.0, fmax: 
                      yin.threshold, yin.octave_ratio)
 
 
+# ---------------------------------------------------------------------------------------------
+# One real DFT of length N = N1 * N2 in two stages (Cooley-Tukey's four-step split): a DFT over
+# N1 as a matrix product, twiddles, then torch.fft over N2. Why: the wheel's MKL plans every
+# torch.fft call afresh and computes O(N) twiddles each time, so hop by hop a 2048-point rfft
+# or irfft costs about 30 us, mostly planning; a 16-point DFT costs less as a matrix product
+# than as a transform call, and a 128-point transform plans in a few us. The constants are
+# buffers, which a frozen model folds.
+# Layout of one signal's spectrum: [..., N1 // 2 + 1, N2], entry (k1, k2) is bin k1 + N1 * k2
+# of the length-N DFT; the bins it leaves out are the conjugates of bins it holds (a real
+# signal's spectrum). Measured hop by hop, the shipped analysis's forward and inverse transforms
+# cost 46 us this way against 69 us as one rfft and one irfft.
+
+
+class SplitFFT(torch.nn.Module):
+    """Real DFTs of length N (a power of two >= 256) in the split layout, and their inverse's
+    first `keep` samples. N1 = 16. Several signals transform together in the row-interleaved
+    layout [..., N1, R, N2] (`interleaved`), which makes the first stage one matrix product."""
+
+    def __init__(self, length: int, keep: int):
+        super().__init__()
+        if length < 256 or length & (length - 1) != 0:
+            raise ValueError("SplitFFT: the length must be a power of two of at least 256")
+        first, second = 16, length // 16
+        half = first // 2 + 1
+        self.length = int(length)
+        self.first = first
+        self.second = second
+        self.half = half
+        keep_rows = -(-int(keep) // second)
+        if not 0 < keep_rows <= first:
+            raise ValueError("SplitFFT: keep must be within the length")
+        k1 = torch.arange(half, dtype=torch.float64).unsqueeze(-1)
+        n1 = torch.arange(first, dtype=torch.float64).unsqueeze(0)
+        angle = -2.0 * math.pi * k1 * n1 / first
+        # [2 * half, N1]: the real parts' rows, then the imaginary parts'
+        self.register_buffer("first_stage", torch.cat([torch.cos(angle), torch.sin(angle)]).float(), persistent=False)
+        n2 = torch.arange(second, dtype=torch.float64).unsqueeze(0)
+        twiddles = torch.polar(torch.ones(half, second, dtype=torch.float64), -2.0 * math.pi * k1 * n2 / length)
+        self.register_buffer("twiddles", twiddles.unsqueeze(1).to(torch.complex64), persistent=False)
+        self.register_buffer("inverse_twiddles", twiddles.conj().to(torch.complex64), persistent=False)
+        # The inverse's last stage, only the rows kept: a real signal's N1-point inverse DFT from
+        # its half spectrum (bins 1 .. N1/2 - 1 count twice, as their conjugates), 1 / N scaled
+        # with the 1 / N2 of torch.fft.ifft.
+        rows = torch.arange(keep_rows, dtype=torch.float64).unsqueeze(-1)
+        bins = torch.arange(half, dtype=torch.float64).unsqueeze(0)
+        weight = torch.where((bins == 0) | (bins == first // 2), 1.0, 2.0).double() / first
+        self.register_buffer("last_stage", torch.polar(weight.expand(keep_rows, half).contiguous(),
+                                                       2.0 * math.pi * rows * bins / first).to(torch.complex64),
+                             persistent=False)
+
+    def interleaved(self, rows: torch.Tensor) -> torch.Tensor:
+        """Signals [..., R, N] as a view in the row-interleaved layout [..., N1, R, N2]. An
+        elementwise op whose first operand is contiguous in that layout (a mask) writes its
+        result contiguous in it."""
+        return rows.unflatten(-1, [self.first, self.second]).transpose(-3, -2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The DFTs of row-interleaved signals [..., N1, R, N2]: [..., N1 // 2 + 1, R, N2]."""
+        stage = torch.matmul(self.first_stage, x.flatten(-2)).unflatten(-1, [x.shape[-2], self.second])
+        return torch.fft.fft(torch.complex(stage.narrow(-3, 0, self.half), stage.narrow(-3, self.half, self.half))
+                             * self.twiddles, dim=-1)
+
+    @torch.jit.export
+    def inverse(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """The first `keep` samples (rounded up to whole N2 rows) of the real signal whose
+        split-layout spectrum is `spectrum`: [..., N1 // 2 + 1, N2] -> [..., rows * N2]."""
+        return torch.matmul(self.last_stage, torch.fft.ifft(spectrum, dim=-1) * self.inverse_twiddles).real.flatten(-2)
+
+    def bins(self, count: int, step: int = 1, row: int = 0, rows: int = 1) -> torch.Tensor:
+        """[count]: where bins 0, step, 2 * step, ... of signal `row` of `rows` lie in the
+        flattened layout [..., N1 // 2 + 1, R, N2] (a bin past the held half is read from its
+        conjugate, which has its magnitude)."""
+        k = torch.arange(count, dtype=torch.long) * step
+        held = torch.remainder(k, self.first) <= self.first // 2
+        k = torch.where(held, k, self.length - k)
+        return (torch.remainder(k, self.first) * rows + row) * self.second + torch.div(k, self.first,
+                                                                                      rounding_mode="floor")
+
+
 class YinSettings:
     """The lag range and constants of YIN on N-sample frames (see `pitch_midi`)."""
 
@@ -307,6 +386,14 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
     the parabola through every searched lag is had at once, then one argmin picks the trough
     and two gathers read its period and depth."""
     normalised = yin_difference(frame, head_spectrum, spectrum, lags, max_lag, floor_at_start, floor)  # index i: lag i + 1
+    return yin_choose(normalised, order, search_lags, constants, min_lag, max_lag, threshold, octave_ratio)
+
+
+def yin_choose(normalised: torch.Tensor, order: torch.Tensor, search_lags: torch.Tensor, constants: torch.Tensor,
+               min_lag: int, max_lag: int, threshold: float,
+               octave_ratio: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(pitch, voiced) from d' [..., max_lag] (index i: lag i + 1; yin_difference) and
+    YinSettings' constants: the trough rule of `pitch_midi`."""
     two, one = constants[0:1], constants[1:2]
     ratio, margin, unit_period_midi = constants[2:3], constants[3:4], constants[4:5]
 
@@ -315,11 +402,11 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
     # the trough's interpolated depth.
     middle = normalised[..., min_lag - 1: max_lag - 1]
     left, right = normalised[..., min_lag - 2: max_lag - 2], normalised[..., min_lag: max_lag]
-    trough = (middle < left) & (middle <= right)
+    trough = middle < torch.minimum(left, right)  # (an exact tie, which d' in floats hardly has, is none)
     slope = left - right
     curvature = torch.clamp(torch.sub(left + right, middle, alpha=2.0), min=1e-12)
-    vertex = slope / (curvature + curvature)  # the vertex's offset from the middle lag
-    depth = torch.clamp(torch.addcmul(middle, slope, vertex, value=-0.25), min=0.0)
+    twice_vertex = slope / curvature  # twice the vertex's offset from the middle lag
+    depth = torch.clamp(torch.addcmul(middle, slope, twice_vertex, value=-0.125), min=0.0)
     # One argmin picks the period: acceptable troughs key by lag below -9.9 (the first lowest),
     # other troughs by depth, other lags by 2 (with no trough, the shortest lag: unvoiced).
     # Depths compare troughs by their interpolated floor: a short period between two whole
@@ -341,7 +428,7 @@ def yin_pitch(frame: torch.Tensor, head_spectrum: torch.Tensor, spectrum: torch.
 
     # Within a lag either side (the vertex of a trough is within half a lag; with no trough the
     # shortest lag is read, whose neighbours need not bracket a vertex).
-    period = (search_lags + torch.clamp(vertex, -1.0, 1.0)).gather(-1, chosen).squeeze(-1)
+    period = torch.add(search_lags, torch.clamp(twice_vertex, -2.0, 2.0), alpha=0.5).gather(-1, chosen).squeeze(-1)
     pitch = torch.sub(unit_period_midi, torch.log2(period), alpha=12.0)
     # Voiced: 1 - the trough's depth; 0 where no trough was found.
     voiced = torch.clamp(one - key.gather(-1, chosen).squeeze(-1), 0.0, 1.0)
@@ -431,6 +518,9 @@ class DescriptorAnalyzer(torch.nn.Module):
         # The low-pass sums its samples rather than averaging them (an op saved): the pitch
         # input's gain, which YIN's floor and the high-pass follow.
         self.pitch_gain = float(max(self.pitch_lowpass, 1))
+        if self.pitch_lowpass > 0 and self.pitch_highpass > 0:
+            # both filters in two ops: the input scaled by pitch_highpass / pitch_lowpass
+            self.pitch_gain = float(self.pitch_highpass)
         if self.pitch_window % self.pitch_decimation != 0:
             raise ValueError("DescriptorAnalyzer: pitch_window must be a multiple of pitch_decimation")
         # The high-pass's history also serves the low-pass; without one, the low-pass needs its own.
@@ -440,7 +530,13 @@ class DescriptorAnalyzer(torch.nn.Module):
         like = torch.zeros(1)
         self.register_buffer("freqs", _bin_frequencies_hz(window, sample_rate, like))
         self.register_buffer("weights", loudness_weights(window, sample_rate, like))
+        # [bins, 3]: 1, f, f^2 (f in Hz), for the magnitude's moments
+        self.register_buffer("frequency_moments", torch.stack([torch.ones_like(self.freqs), self.freqs,
+                                                               self.freqs.double().pow(2).float()], -1),
+                             persistent=False)
         self.register_buffer("flatness_weights", flatness_weights(window // 2 + 1, like), persistent=False)
+        self.register_buffer("power_weights", torch.stack([self.weights, self.flatness_weights[0]], -1),
+                             persistent=False)
         self.needs_magnitude = "centroid" in self.names or "bandwidth" in self.names
         # YIN's constants (derived, so not in checkpoints).
         self.pitch_rate = float(sample_rate) / float(self.pitch_decimation)
@@ -462,12 +558,36 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.padded_fft = (not self.shared_fft and self.has_pitch and yin_length >= window
                            and yin_length % window == 0)
         self.padded_step = yin_length // window if self.padded_fft else 1
+        self.spectral_row_start = self.reach - yin_length  # the padded row's samples in a window
+        # The split path (the shipped analysis: newest samples compared, a padded spectrum, a
+        # power-of-two length): every transform is a split one (SplitFFT), and YIN's lagged
+        # energies come from the transforms too, so the window is neither flipped nor summed.
+        self.split_fft = (self.padded_fft and self.pitch_latest and yin_length >= 256
+                          and yin_length & (yin_length - 1) == 0)
         masks = yin.masks(like) if yin else torch.zeros(3, window)
         if self.padded_fft:
             masks[2].zero_()
             masks[2, yin_length - window:] = torch.hann_window(window, periodic=True)
+        # (unused off the split path: a small one keeps the attribute's type)
+        self.split = SplitFFT(yin_length if self.split_fft else 256, self.max_lag + 1 if self.split_fft else 1)
+        tail_spectrum = torch.zeros(0, dtype=torch.complex64)
+        if self.split_fft:
+            # Rows: the newest L samples, the window, its squares, the padded spectrum's samples.
+            newest = torch.flip(masks[0], [0])
+            masks = self.split.interleaved(torch.stack([newest, masks[1], masks[1], masks[2]])).contiguous()
+            tail_spectrum = self.split(self.split.interleaved(newest.unsqueeze(0))).squeeze(-2)
         self.register_buffer("yin_masks", masks if self.shared_fft or self.padded_fft else masks[:2],
                              persistent=False)
+        self.register_buffer("yin_tail_spectrum", tail_spectrum, persistent=False)
+        self.register_buffer("spectral_bins", self.split.bins(window // 2 + 1, self.padded_step, 3, 4)
+                             if self.split_fft else torch.zeros(0, dtype=torch.long), persistent=False)
+        # YIN's floor (see YinSettings.floor_at_start) on the one square that every lagged
+        # window holds and the newest L do not (index N - L - 1 = max_lag - 1): d(tau) then gets
+        # it once for every lag.
+        square_floor = torch.zeros(yin_length if self.split_fft else 0)
+        if self.split_fft:
+            square_floor[self.max_lag - 1] = self.yin_floor
+        self.register_buffer("yin_square_floor", square_floor, persistent=False)
         empty = torch.zeros(0)
         self.register_buffer("yin_lags", yin.lags(like) if yin else empty, persistent=False)
         self.register_buffer("yin_floor_at_start", yin.floor_at_start(like) if yin else empty, persistent=False)
@@ -489,7 +609,8 @@ class DescriptorAnalyzer(torch.nn.Module):
         """What YIN reads of causal windows [B, F, reach]: the last pitch_window samples, high-
         passed (less their mean over pitch_highpass samples), low-passed (their mean over
         pitch_lowpass, times pitch_lowpass) and decimated, all from one cumulative sum; newest
-        first with pitch_latest. [B, F, pitch_window // pitch_decimation]."""
+        first with pitch_latest, except on the split path, whose masks pick the newest samples.
+        [B, F, pitch_window // pitch_decimation]."""
         pitch_frames = frames
         if self.pitch_history > 0:
             step = self.pitch_decimation
@@ -497,18 +618,23 @@ class DescriptorAnalyzer(torch.nn.Module):
             sums = torch.cumsum(frames, dim=-1)
             now = sums[..., first::step]
             # The low-pass is the sum of the last pitch_lowpass samples (their mean times
-            # pitch_gain), so the high-pass subtracts its mean times that.
-            gain = self.pitch_gain
-            if self.pitch_lowpass > 0:
-                pitch_frames = now - sums[..., first - self.pitch_lowpass: self.reach - self.pitch_lowpass: step]
+            # pitch_lowpass), so the high-pass subtracts its mean times that.
+            low, high = self.pitch_lowpass, self.pitch_highpass
+            if low > 0 and high > 0:
+                # (now - then_low) - (low / high) * (now - then_high), times high / low (fewer ops;
+                # pitch_gain is high): then_high + (high / low - 1) * now - (high / low) * then_low
+                ratio = float(high) / float(low)
+                pitch_frames = torch.sub(torch.add(sums[..., first - high: self.reach - high: step], now,
+                                                   alpha=ratio - 1.0),
+                                         sums[..., first - low: self.reach - low: step], alpha=ratio)
+            elif low > 0:
+                pitch_frames = now - sums[..., first - low: self.reach - low: step]
             else:
                 pitch_frames = frames[..., first::step]
-            if self.pitch_highpass > 0:
-                high = self.pitch_highpass
-                # less gain * (now - then) / high, in two ops
-                pitch_frames = torch.add(torch.sub(pitch_frames, now, alpha=gain / float(high)),
-                                         sums[..., first - high: self.reach - high: step], alpha=gain / float(high))
-        if self.pitch_latest:
+                if high > 0:
+                    pitch_frames = torch.add(torch.sub(pitch_frames, now, alpha=1.0 / float(high)),
+                                             sums[..., first - high: self.reach - high: step], alpha=1.0 / float(high))
+        if self.pitch_latest and not self.split_fft:
             pitch_frames = torch.flip(pitch_frames, [-1])
         return pitch_frames
 
@@ -523,6 +649,8 @@ class DescriptorAnalyzer(torch.nn.Module):
     def describe_with_power(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`describe`, plus the Hann-windowed power spectrum [B, F, window // 2 + 1] it measured
         (the same values as windows.power_spectrum(frames)), for a model whose encoder reads it."""
+        if self.split_fft:
+            return self.describe_split(frames)
         if self.has_pitch:
             pitch_frames = self.pitch_input(frames)
             if self.padded_fft:
@@ -544,24 +672,54 @@ class DescriptorAnalyzer(torch.nn.Module):
             magnitude = torch.fft.rfft(frames * self.windows.hann, dim=-1).abs()
             pitch = torch.zeros(0)
             voiced = torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device)
+        return self.spectral(frames, magnitude, pitch, voiced)
+
+    def describe_split(self, frames: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """describe_with_power on the split path (see split_fft in __init__)."""
+        pitch_frames = self.pitch_input(frames)
+        squares = torch.addcmul(self.yin_square_floor, pitch_frames, pitch_frames)
+        rows = torch.stack([pitch_frames, pitch_frames, squares, frames[..., self.spectral_row_start:]], -2)
+        spectra = self.split(self.yin_masks * self.split.interleaved(rows))
+        newest, whole, square, _ = spectra.unbind(-2)
+        # d(tau) = sum over the newest L samples i of (x[i] - x[i - tau])^2: the lagged
+        # energies (the squares correlated with the newest-L mask) less twice the correlation;
+        # at lag 0 the same sum reads minus the newest L's energy, which d(tau) adds.
+        sums = self.split.inverse(torch.addcmul(self.yin_tail_spectrum * torch.conj(square), newest,
+                                                torch.conj(whole), value=-2.0))
+        difference = torch.clamp(sums[..., 1: self.max_lag + 1] - sums[..., 0:1], min=self.yin_floor)
+        normalised = difference * self.yin_lags / torch.cumsum(difference, dim=-1)
+        pitch, voiced = yin_choose(normalised, self.yin_order, self.yin_search_lags, self.yin_constants,
+                                   self.min_lag, self.max_lag, self.threshold, self.octave_ratio)
+        magnitude = torch.index_select(spectra.flatten(-3), -1, self.spectral_bins).abs()
+        return self.spectral(frames, magnitude, pitch, voiced)
+
+    def spectral(self, frames: torch.Tensor, magnitude: torch.Tensor, pitch: torch.Tensor,
+                 voiced: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The descriptors from the Hann-windowed magnitude spectrum [B, F, window // 2 + 1] and
+        the pitch: (descriptors [B, D, F], voiced, power)."""
         power = magnitude * magnitude
         constants = self.spectral_constants
         loudness_floor, db_per_decade, magnitude_floor = constants[0:1], constants[1:2], constants[2:3]
-        # Centroid and bandwidth share the normalised magnitude and the centroid; matrix
-        # products stand in for multiply-and-sum (fewer ops per streaming call, same sums).
+        # Centroid and bandwidth from the magnitude's first three moments, one matrix product
+        # (fewer ops per streaming call): bandwidth^2 = E[f^2] - centroid^2.
         centroid = torch.zeros(0)
         bandwidth = torch.zeros(0)
         if self.needs_magnitude:
-            weights = magnitude / (magnitude.sum(-1, keepdim=True) + magnitude_floor)
-            centroid = torch.matmul(weights, self.freqs)
+            moments = torch.matmul(magnitude, self.frequency_moments)
+            moments = moments / (moments[..., 0:1] + magnitude_floor)
+            centroid = moments[..., 1]
             if "bandwidth" in self.names:
-                distance = self.freqs - centroid.unsqueeze(-1)
-                bandwidth = torch.sqrt((weights * distance * distance).sum(-1))
+                bandwidth = torch.sqrt(torch.clamp(torch.addcmul(moments[..., 2], centroid, centroid, value=-1.0),
+                                                   min=0.0))
+        # The loudness's weighted mean square and the flatness's mean power, one matrix product,
+        # each with the 1e-10 floor (the flatness's mean: of the power, not of the power floored
+        # bin by bin; the same at silence, 1e-10 apart at most).
+        power_means = torch.matmul(power, self.power_weights) + loudness_floor
         out: List[torch.Tensor] = []
         for name in self.names:
             if name == "loudness":
-                mean_square = torch.matmul(power, self.weights)
-                out.append(torch.clamp(torch.log10(mean_square + loudness_floor) * db_per_decade, min=-100.0))
+                # never below SILENCE_DB: the mean square is a sum of non-negative terms
+                out.append(torch.log10(power_means[..., 0]) * db_per_decade)
             elif name == "pitch":
                 out.append(pitch)
             elif name == "centroid":
@@ -569,7 +727,8 @@ class DescriptorAnalyzer(torch.nn.Module):
             elif name == "bandwidth":
                 out.append(bandwidth)
             elif name == "flatness":
-                out.append(_flatness_from_power(power, self.flatness_weights))
+                floored = torch.clamp(power, min=1e-10)
+                out.append(torch.matmul(torch.log(floored / power_means[..., 1:2]), self.flatness_weights[1]))
             else:
                 out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device))
         return torch.stack(out, 1), voiced, power
@@ -592,4 +751,4 @@ def pitch_analyzer_like(module) -> DescriptorAnalyzer:
 
 __all__ = ["pitch_analyzer_like", "yin_difference", "SILENCE_DB", "frames", "loudness_db", "spectral_centroid_hz", "db_to_gain", "zero_history",
            "causal_frames", "a_weighting_power", "perceptual_loudness_db", "spectral_bandwidth_hz",
-           "spectral_flatness_db", "flatness_weights", "pitch_midi", "YinSettings", "yin_pitch", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]
+           "spectral_flatness_db", "flatness_weights", "pitch_midi", "YinSettings", "yin_pitch", "yin_choose", "SplitFFT", "loudness_weights", "CausalWindows", "DescriptorAnalyzer"]
