@@ -343,3 +343,43 @@ def test_a_transfer_decode_moves_the_pitch_by_octaves_and_plays_the_natural_spec
     expected = natural.descriptors(model, zd[:, : model.latent_size], asked)
     assert torch.allclose(zd[:, model.latent_size + centroid], expected[:, centroid])
     assert not torch.allclose(expected[:, centroid], d[:, centroid])  # natural's value, not the input's
+
+
+def test_natural_learns_a_named_timbre_as_the_snapshot_plays_it():
+    # Frames whose z scatter either side of their instrument's mean, with a centroid that rises
+    # with |z| (a curved map): a head fitted on the frames alone reads the mean z, where no frame
+    # lies, as the darkest; learnt a second time with z held at the mean (fit_natural's
+    # `named`), it reads the instrument's own mean centroid there.
+    from timbrel.training.natural import fit_natural
+
+    torch.manual_seed(0)
+    model = build_model("timbres").eval()  # its own: fitting sets the head
+    generator = torch.Generator().manual_seed(0)
+    names = list(model.descriptor_names)
+    centroid = names.index("centroid")
+    clips, named = [], []
+    for clip in range(6):
+        frames = 200
+        z = torch.zeros(1, model.latent_size, frames)
+        z[0, 0] = torch.where(torch.rand(frames, generator=generator) < 0.5, -1.0, 1.0) * (
+            0.5 + 0.5 * torch.rand(frames, generator=generator))
+        d = torch.zeros(1, len(names), frames)
+        d[0, names.index("loudness")] = -20.0
+        d[0, names.index("pitch")] = 60.0 + 12.0 * torch.rand(frames, generator=generator)
+        d[0, centroid] = 1000.0 + 2000.0 * z[0, 0].abs()
+        clips.append((z, d, torch.ones(frames, dtype=torch.bool)))
+        named.append(torch.zeros(model.latent_size))
+    expected = torch.cat([c[1][0, centroid] for c in clips]).mean()
+
+    def natural_centroid_at_the_mean() -> float:
+        z = torch.zeros(1, model.latent_size, 50)
+        d = clips[0][1][..., :50]
+        with torch.no_grad():
+            return model.natural(torch.cat([z, d], 1))[0, centroid].mean().item()
+
+    fit_natural(model, clips, [], steps=600)
+    frames_only = natural_centroid_at_the_mean()
+    fit_natural(model, clips, [], steps=600, named=named)
+    held = natural_centroid_at_the_mean()
+    assert abs(held - expected) < 0.5 * abs(frames_only - expected), (frames_only, held, expected.item())
+    assert abs(held - expected) < 200.0

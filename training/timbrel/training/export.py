@@ -64,7 +64,9 @@ def export_run(run: Path, out: Path, name: str | None = None, instrument: str | 
             train = analysed_dataset(model, timbres_data, "train", single)
             valid = analysed_dataset(model, timbres_data, "valid", single)
             timbres = dataset_timbres(train)
-            natural = fit_natural(model, [clip for _, clip in train], [clip for _, clip in valid])
+            latent_of = dict(zip(timbres["names"], timbres["latents"]))
+            natural = fit_natural(model, [clip for _, clip in train], [clip for _, clip in valid],
+                                  named=[latent_of[name] for name, _ in train])
         except (OSError, ValueError, KeyError) as error:
             raise ContractError(f"--timbres {timbres_data}: {error}") from None
         state = dict(state, timbres=timbres, natural=natural)
