@@ -153,8 +153,12 @@ def _flatness_from_power(power: torch.Tensor, weights: torch.Tensor) -> torch.Te
     """weights: flatness_weights(bins). log(geometric mean / arithmetic mean) is the mean log
     of each bin over the mean."""
     power = torch.clamp(power, min=1e-10)
-    mean = torch.matmul(power, weights[0].unsqueeze(-1))
-    return torch.matmul(torch.log(power / mean), weights[1])
+    return _flatness_given_mean(power, torch.matmul(power, weights[0].unsqueeze(-1)), weights)
+
+
+def _flatness_given_mean(floored: torch.Tensor, mean: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Flatness in dB of the power floored at 1e-10, given its mean [..., 1]."""
+    return torch.matmul(torch.log(floored / mean), weights[1])
 
 
 def spectral_bandwidth_hz(frame: torch.Tensor, sample_rate: int) -> torch.Tensor:
@@ -579,6 +583,7 @@ class DescriptorAnalyzer(torch.nn.Module):
         self.register_buffer("yin_masks", masks if self.shared_fft or self.padded_fft else masks[:2],
                              persistent=False)
         self.register_buffer("yin_tail_spectrum", tail_spectrum, persistent=False)
+        # the padded spectrum is row 3 of describe_split's 4
         self.register_buffer("spectral_bins", self.split.bins(window // 2 + 1, self.padded_step, 3, 4)
                              if self.split_fft else torch.zeros(0, dtype=torch.long), persistent=False)
         # YIN's floor (see YinSettings.floor_at_start) on the one square that every lagged
@@ -727,8 +732,8 @@ class DescriptorAnalyzer(torch.nn.Module):
             elif name == "bandwidth":
                 out.append(bandwidth)
             elif name == "flatness":
-                floored = torch.clamp(power, min=1e-10)
-                out.append(torch.matmul(torch.log(floored / power_means[..., 1:2]), self.flatness_weights[1]))
+                out.append(_flatness_given_mean(torch.clamp(power, min=1e-10), power_means[..., 1:2],
+                                                self.flatness_weights))
             else:
                 out.append(torch.zeros(frames.shape[0], frames.shape[1], dtype=frames.dtype, device=frames.device))
         return torch.stack(out, 1), voiced, power
