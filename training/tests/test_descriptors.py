@@ -394,6 +394,13 @@ def test_the_long_pitch_window_streams_exactly(hops_per_block, decimation):
     analyzer.reset()
     streamed = torch.cat([analyzer(block) for block in signal.split(CAUSAL_HOP * hops_per_block, -1)], -1)
     torch.testing.assert_close(streamed, offline, rtol=1e-5, atol=1e-4)
+    # A batch (the plugin's Dual Mono stereo) reads each item as if it were alone: the spectrum's
+    # bins are gathered per item and frame.
+    other = 0.5 * torch.flip(signal, [-1])
+    analyzer.reset()
+    both = torch.cat([analyzer(block) for block in torch.cat([signal, other]).split(CAUSAL_HOP * hops_per_block, -1)], -1)
+    analyzer.reset()
+    torch.testing.assert_close(both, torch.cat([offline, analyzer(other)]), rtol=1e-5, atol=1e-4)
     # The spectral descriptors still describe the last 1024 samples of each window (their
     # spectrum is every 4th or 2nd bin of a row of YIN's FFT, the window zero-padded).
     short = descriptors.DescriptorAnalyzer(names[:1] + names[2:], RATE, CAUSAL_HOP, SPECTRAL)
