@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import REPO, SAMPLE_RATE
-from timbrel.format.contract import load_and_check, probe_signal
+from timbrel.format.contract import descriptor_differences, descriptors_agree, load_and_check, probe_signal
 from timbrel.hosts import PedalboardHost
 from timbrel.training.evaluate import regression_figures
 from timbrel.training.export import export_run
@@ -106,8 +106,11 @@ def test_shipped_model_through_the_plugin_matches_the_python_reference(plugin_pa
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_the_source_checkpoint_re_exports_the_shipped_model(path, tmp_path):
     """models/source/NAME.pt with today's code gives NAME.ts again: the same card and metadata,
-    the analysis bit for bit, encode and decode within float rounding (freezing folds the weight
-    norm with this CPU's kernels: about 1e-6 apart from a file frozen on another machine)."""
+    the analysis within the contract's DESCRIPTOR_TOLERANCE (0.01 dB, 0.01 semitone, 0.001
+    octave), the latent within 1e-4, the output within -60 dB of its peak. Not bit for bit: the shipped files were exported on
+    another CPU, and an export's constants (windows, twiddles, the folded weight norm) come from
+    the exporting CPU's torch kernels (measured between an Intel Xeon export and an AMD EPYC
+    one: 2e-6 dB of loudness, 2e-5 semitone of pitch, the rest equal)."""
     info = export_run(REPO / "models" / "source" / f"{path.stem}.pt", tmp_path / path.name)
     shipped, shipped_info = load_and_check(path)
     again, again_info = load_and_check(tmp_path / path.name)
@@ -121,6 +124,29 @@ def test_the_source_checkpoint_re_exports_the_shipped_model(path, tmp_path):
             module.reset()
             outputs.append((joined, module.analyze(x), module.forward(x)))
     (joined_a, analysis_a, y_a), (joined_b, analysis_b, y_b) = outputs
-    assert torch.equal(analysis_a, analysis_b)
-    assert (joined_a - joined_b).abs().max() <= 1e-5
-    assert (y_a - y_b).abs().max() <= 1e-5
+    print(f"\n{path.stem}: analysis apart by {descriptor_differences(analysis_a, analysis_b, info.descriptor_units)}")
+    assert descriptors_agree(analysis_a, analysis_b, info.descriptor_units) == []
+    latent = info.latent_size
+    assert descriptors_agree(joined_a[:, latent:], joined_b[:, latent:], info.descriptor_units) == []
+    assert (joined_a[:, :latent] - joined_b[:, :latent]).abs().max() <= 1e-4
+    # The output follows the descriptors (a pitch 2e-5 semitone apart moves the phase of every
+    # harmonic a little more each hop): within -60 dB of its peak (measured on an AMD EPYC
+    # against the Intel exports: -69 dB at worst).
+    print(f"output apart by {20 * torch.log10((y_a - y_b).abs().max() / y_a.abs().max()).item():.0f} dB of its peak")
+    assert (y_a - y_b).abs().max() <= 1e-3 * y_a.abs().max()
+
+
+def test_the_descriptor_tolerance_is_in_fader_units():
+    """The tolerance the re-export test uses can fail: 0.02 dB of loudness, 0.02 semitone of
+    pitch or 0.2 % of a frequency apart is refused; within float rounding is not."""
+    units = ["dB", "semitones", "Hz", "Hz", "dB"]
+    base = torch.tensor([[[-20.0], [60.0], [1000.0], [0.0], [-30.0]]])
+    assert descriptors_agree(base, base + 1e-6, units) == []
+    for index, moved in ((0, -19.98), (1, 60.02), (2, 1002.0), (4, -29.98)):
+        other = base.clone()
+        other[0, index, 0] = moved
+        problems = descriptors_agree(other, base, units)
+        assert len(problems) == 1 and problems[0].startswith(f"descriptor {index} differs"), problems
+    silent = base.clone()
+    silent[0, 3, 0] = 1e-6  # a silent frame's bandwidth: both at the log2 floor
+    assert descriptors_agree(silent, base, units) == []

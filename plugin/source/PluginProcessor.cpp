@@ -618,6 +618,9 @@ void TimbrelProcessor::getStateInformation (juce::MemoryBlock& destData)
         status.setProperty ("failure", hasModel && engine->failedHops() > 0 ? juce::String (engine->lastFailure()) : juce::String(),
                             nullptr);
         status.setProperty ("underruns", hasModel ? engine->underruns() : 0, nullptr);
+        // Every block handed to the worker is computed (always true Inline or without a model):
+        // a host of the project's own can step in lockstep with it (timbrel_rt_host --lockstep).
+        status.setProperty ("workerIdle", ! hasModel || engine->workerIdle(), nullptr);
         status.setProperty ("mode", params::processingModeChoices[static_cast<int> (hasModel ? engine->config().mode : ProcessingMode::threaded)], nullptr);
         status.setProperty ("stereoMode", params::stereoModeChoices[static_cast<int> (hasModel ? engine->config().stereo : StereoMode::dualMono)], nullptr);
         status.setProperty ("hostRate", hasModel ? engine->config().sampleRate : 0.0, nullptr);

@@ -13,6 +13,14 @@
           [--pace F]                  real-time mode (the default): 1.0 (default) = block k starts
                                       no earlier than start + (samples before k)/SR*F, like an
                                       audio device; 0 = real-time mode, unpaced
+          [--lockstep]                real-time mode, unpaced, and after each callback the audio
+                                      thread waits (uncounted) until instance 0's Status says its
+                                      worker has computed every block it was given and no model
+                                      load is under way: a machine infinitely fast, so no underrun
+                                      whatever its load and a load started by an event ends
+                                      before the next block; a test of the real-time path's
+                                      logic then does not depend on the scheduler (timing
+                                      belongs in make bench and bench-soak)
           [--set PARAM_ID=VALUE ...]  VALUE in the parameter's own units or a choice's text
                                       (getValueForText). PARAM_ID: the hosted parameter's
                                       getParameterID(), else its name lowercased with spaces as
@@ -64,7 +72,7 @@
     The input is zero-padded by the plugin's latency (getLatencySamples() after prepareToPlay)
     so OUT.wav (32-bit float, raw, NOT latency-aligned) holds input length + latency samples.
     REPORT.json: plugin, sample_rate, channels, sidechain_channels, block_sizes, budget_us (the
-    mean block's duration), realtime, paced, pace, instances, latency_samples (re-read after
+    mean block's duration), realtime, paced, pace, lockstep, lockstep_timeouts, instances, latency_samples (re-read after
     processing), latency_samples_at_prepare, input_samples, output_samples, blocks,
     warmup_blocks, timed_blocks, callback_us and process_us {mean, p50, p99, p999, max} over the
     timed blocks (a callback = all instances in turn; process = one processBlock call),
@@ -131,7 +139,7 @@ struct Options
     juce::String plugin, input, output, report, state, sidechain;
     std::optional<double> sampleRate;
     std::vector<int> blockPattern { 128 };
-    bool realtime = true;
+    bool realtime = true, lockstep = false;
     double pace = 1.0;
     std::vector<std::pair<juce::String, juce::String>> settings;
     int instances = 1;
@@ -150,7 +158,7 @@ struct Options
 
 constexpr const char* kUsage =
     "usage: timbrel_rt_host --plugin PATH.vst3 --input IN.wav --output OUT.wav --report REPORT.json\n"
-    "         [--sample-rate SR] [--block N | --block-pattern N1,N2,...] [--offline] [--pace F]\n"
+    "         [--sample-rate SR] [--block N | --block-pattern N1,N2,...] [--offline] [--pace F | --lockstep]\n"
     "         [--set PARAM_ID=VALUE ...] [--state FILE] [--sidechain SC.wav] [--instances K]\n"
     "         [--warmup-blocks N] [--at SECONDS:PARAM_ID=VALUE ...] [--state-at SECONDS:FILE ...]\n"
     "         [--reset-at SECONDS ...] [--no-wait-load] [--instance-states F1,F2,...]\n"
@@ -226,6 +234,11 @@ Options parseArguments (int argc, char** argv)
             sawPattern = true;
         }
         else if (arg == "--offline") o.realtime = false;
+        else if (arg == "--lockstep")
+        {
+            o.lockstep = true;
+            o.pace = 0.0;
+        }
         else if (arg == "--pace")
         {
             o.pace = parseNumber (value(), arg, 0.0);
@@ -278,6 +291,8 @@ Options parseArguments (int argc, char** argv)
         throw UsageError ("--block and --block-pattern are exclusive");
     if (sawPace && ! o.realtime)
         throw UsageError ("--pace applies to real-time mode only, not with --offline");
+    if (o.lockstep && (sawPace || ! o.realtime))
+        throw UsageError ("--lockstep is real-time mode, unpaced: not with --pace or --offline");
     for (auto* required : { &o.plugin, &o.input, &o.output, &o.report })
         if (required->isEmpty())
             throw UsageError ("--plugin, --input, --output and --report are required");
@@ -806,6 +821,8 @@ int runHost (const Options& o)
     std::atomic<size_t> eventsDone { 0 }; // message-thread events applied so far
     std::atomic<size_t> timedSoFar { 0 };  // callbackUs entries written (for the timeline)
     std::atomic<int> lateSoFar { 0 };
+    std::atomic<size_t> stepsDone { 0 }, stepsReleased { 0 }; // --lockstep: callbacks made, and let go
+    int lockstepTimeouts = 0; // --lockstep: callbacks let go after 60 s without an idle worker
     juce::Array<juce::var> timeline;
     std::array<std::uint64_t, (size_t) timbrel_rt::WaitKind::count> waitsBefore {};
     juce::var audioWaits;
@@ -901,6 +918,13 @@ int runHost (const Options& o)
                 std::copy_n (instances.front().channelPointers[(size_t) ch], std::min (n, passSamples - position),
                              output.getWritePointer (ch, position));
             audioPosition.store (position + n, std::memory_order_release);
+            if (o.lockstep)
+            {
+                // Outside the counted scopes: the message thread reads the Status and lets go.
+                stepsDone.store (k + 1, std::memory_order_release);
+                while (stepsReleased.load (std::memory_order_acquire) < k + 1)
+                    std::this_thread::yield();
+            }
 
             if (timed)
             {
@@ -946,7 +970,25 @@ int runHost (const Options& o)
     };
     while (! finished.load())
     {
-        pumpMessages (5);
+        pumpMessages (o.lockstep ? 0 : 5);
+        if (const auto done = stepsDone.load (std::memory_order_acquire); o.lockstep && done > stepsReleased.load())
+        {
+            const auto since = Clock::now();
+            auto settled = [&] {
+                const auto status = readStatus (first);
+                return status.getProperty ("workerIdle", true).toString() == "1" && status.getProperty ("loading", false).toString() != "1";
+            };
+            while (! settled())
+            {
+                if (Clock::now() - since > std::chrono::seconds (60))
+                {
+                    ++lockstepTimeouts; // reported; the render goes on rather than hang
+                    break;
+                }
+                std::this_thread::sleep_for (std::chrono::microseconds (100));
+            }
+            stepsReleased.store (done, std::memory_order_release);
+        }
         if (o.timelineSeconds > 0.0 && audioPosition.load (std::memory_order_acquire) >= nextRecord * sampleRate)
         {
             record (nextRecord);
@@ -1015,6 +1057,8 @@ int runHost (const Options& o)
     report->setProperty ("budget_us", patternSamples / (double) o.blockPattern.size() / sampleRate * 1.0e6);
     report->setProperty ("realtime", o.realtime);
     report->setProperty ("paced", paced);
+    report->setProperty ("lockstep", o.lockstep);
+    report->setProperty ("lockstep_timeouts", lockstepTimeouts);
     report->setProperty ("pace", o.realtime ? o.pace : 0.0);
     report->setProperty ("instances", o.instances);
     report->setProperty ("sidechain_channels", sidechainChannels);

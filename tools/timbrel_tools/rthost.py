@@ -80,7 +80,7 @@ def _run(arguments: list[str], timeout: float | None) -> subprocess.CompletedPro
 
 
 def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, block: int = 128,
-                  block_pattern=None, realtime: bool = True, pace: float = 1.0,
+                  block_pattern=None, realtime: bool = True, pace: float = 1.0, lockstep: bool = False,
                   settings: dict[str, str | float] | None = None, state: bytes | None = None,
                   sidechain: np.ndarray | None = None, instances: int = 1, warmup_blocks: int = 0,
                   events=None, resets=(), wait_for_loads: bool = True, instance_states=None,
@@ -92,7 +92,10 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     output[:, latency + i] lines up with audio[:, i]) and the host's report (latency_samples,
     callback_us, audio_thread_allocations, status, ...; tests/native/rt_host.cpp lists it).
     realtime=False renders offline (setNonRealtime, unpaced); pace 0 keeps real-time mode
-    unpaced. settings: parameter ID -> value in its own units or choice text, applied before
+    unpaced. lockstep=True: real-time mode, unpaced, each callback waiting (outside the counted
+    scopes) until the plugin's worker has computed every block it was given and no model load
+    is under way, so no underrun can happen on a busy machine and an event's load ends before
+    the next block: for tests of the real-time path's logic (pace is ignored). settings: parameter ID -> value in its own units or choice text, applied before
     playback. state: a plugin state blob (e.g. model_state(...)) loaded before prepareToPlay.
     events: [(seconds, change)] applied from the message thread while playing, once the audio
     has passed `seconds`: a change is "PARAM_ID=VALUE" or a state blob (a preset load).
@@ -119,7 +122,9 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
             arguments += ["--block-pattern", ",".join(str(int(n)) for n in block_pattern)]
         else:
             arguments += ["--block", str(int(block))]
-        if realtime:
+        if realtime and lockstep:
+            arguments += ["--lockstep"]
+        elif realtime:
             arguments += ["--pace", repr(float(pace))]
         else:
             arguments += ["--offline"]

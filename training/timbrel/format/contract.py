@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
-from .vocabulary import VOCABULARY
+from .vocabulary import LOG2_FLOOR_HZ, VOCABULARY, fader_unit, in_octaves
 
 FORMAT_VERSION = 1
 
@@ -19,6 +19,14 @@ REQUIRED_METHODS = ("encode", "analyze", "decode", "forward", "reset")
 # compute with shared work; a host that finds it calls it instead of the two (_check_encode_analyze).
 NN_TILDE_BUFFERS = ("encode_params", "decode_params", "forward_params")
 STREAMING_TOLERANCE = 1e-5
+# How far two analyses of the same audio may read apart and still count as the same analysis,
+# in each descriptor's fader unit (vocabulary.fader_unit: dB, semitones, octaves for Hz): an
+# export on another CPU (its constants, such as windows and twiddles, come from that CPU's
+# torch kernels and differ in their last bits), or another split of the same hops into calls.
+# Far below what a fader or an ear resolves: 0.01 dB, a hundredth of a semitone, a thousandth
+# of an octave (0.07 % in Hz). Other units: relative to 1 + |value|.
+DESCRIPTOR_TOLERANCE = {"dB": 0.01, "semitones": 0.01, "octaves": 0.001}
+RELATIVE_DESCRIPTOR_TOLERANCE = 1e-5
 # Optional, in pairs (both or neither): the model's named timbres (a mean z each), and the
 # principal axes of z over its training data (rows, strongest first) with the mean they centre.
 TIMBRE_FIELDS = ("timbre_names", "timbre_latents")
@@ -321,3 +329,30 @@ def load_and_check(path) -> tuple[torch.jit.ScriptModule, ModelInfo]:
         raise ContractError(f"not a readable TorchScript model (truncated or wrong file type): {first_line}") from None
     module.eval()
     return module, check_model(module)
+
+
+def descriptor_differences(a: torch.Tensor, b: torch.Tensor, units: list[str]) -> list[float]:
+    """The largest difference between two analyses [B, D, F] of the same audio, per descriptor,
+    in its fader unit (octaves for Hz: log2 of values floored at LOG2_FLOOR_HZ), or relative to
+    1 + |value| for units outside the vocabulary's."""
+    differences = []
+    for index, unit in enumerate(units):
+        x, y = a[:, index].double(), b[:, index].double()
+        if in_octaves(unit):
+            gap = (x.clamp_min(LOG2_FLOOR_HZ).log2() - y.clamp_min(LOG2_FLOOR_HZ).log2()).abs()
+        elif fader_unit(unit) in DESCRIPTOR_TOLERANCE:
+            gap = (x - y).abs()
+        else:
+            gap = (x - y).abs() / (1.0 + y.abs())
+        differences.append(gap.max().item() if gap.numel() else 0.0)
+    return differences
+
+
+def descriptors_agree(a: torch.Tensor, b: torch.Tensor, units: list[str]) -> list[str]:
+    """What exceeds DESCRIPTOR_TOLERANCE between two analyses, in words ([] when they agree)."""
+    problems = []
+    for index, (unit, gap) in enumerate(zip(units, descriptor_differences(a, b, units))):
+        limit = DESCRIPTOR_TOLERANCE.get(fader_unit(unit), RELATIVE_DESCRIPTOR_TOLERANCE)
+        if not gap <= limit:
+            problems.append(f"descriptor {index} differs by {gap:.3g} {fader_unit(unit)} (tolerance {limit})")
+    return problems
