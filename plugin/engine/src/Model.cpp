@@ -748,6 +748,63 @@ bool Model::processHops (const HopRequest& r) noexcept
     }
 }
 
+bool Model::decodeHops (const DecodeRequest& r) noexcept
+{
+    configureThisThreadOnce();
+    const int64_t hop = modelInfo.hopLength, numDescriptors = modelInfo.numDescriptors(), latents = modelInfo.latentSize;
+    const int64_t batch = r.batch, frames = r.frames;
+    if (batch < 1 || frames < 1 || r.latents == nullptr || r.descriptors == nullptr || r.output == nullptr)
+        return false;
+    if (nn)
+    {
+        reportFailure ("an nn~ module has no descriptors: it cannot be played from notes");
+        return false;
+    }
+    try
+    {
+        c10::InferenceMode inferenceMode;
+        TensorPool::Scope pooled (impl->pool.get());
+        auto z = torch::from_blob (const_cast<float*> (r.latents), { frames, batch, latents }, torch::kFloat32).permute ({ 1, 2, 0 });
+        auto d = torch::from_blob (const_cast<float*> (r.descriptors), { frames, batch, numDescriptors }, torch::kFloat32).clone();
+        bool natural = false;
+        for (int64_t i = 0; i < numDescriptors && r.fromNatural != nullptr; ++i)
+            natural = natural || r.fromNatural[i];
+        if (natural && impl->natural)
+        {
+            const auto values = (*impl->natural) ({ torch::cat ({ z, d.permute ({ 1, 2, 0 }) }, 1) }).toTensor().permute ({ 2, 0, 1 });
+            for (int64_t i = 0; i < numDescriptors; ++i)
+                if (r.fromNatural[i])
+                    d.select (2, i).copy_ (values.select (2, i));
+        }
+        auto* values = d.data_ptr<float>();
+        for (int64_t i = 0; i < numDescriptors && r.shifts != nullptr; ++i)
+        {
+            const bool octaves = modelInfo.descriptorUnits[static_cast<size_t> (i)] == "Hz";
+            for (int64_t row = 0; row < frames * batch; ++row)
+            {
+                const float shift = r.shifts[row * numDescriptors + i];
+                float& value = values[row * numDescriptors + i];
+                value = octaves ? value * std::exp2 (shift) : value + shift;
+            }
+        }
+        if (r.formed != nullptr)
+            std::memcpy (r.formed, values, sizeof (float) * static_cast<size_t> (frames * batch * numDescriptors));
+        auto y = impl->decode ({ torch::cat ({ z, d.permute ({ 1, 2, 0 }) }, 1) }).toTensor().contiguous();
+        if (y.numel() != batch * frames * hop)
+        {
+            reportFailure ("decode returned the wrong number of samples");
+            return false;
+        }
+        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
+        return true;
+    }
+    catch (const std::exception& e)
+    {
+        reportFailure (lastLine (e.what()));
+        return false;
+    }
+}
+
 bool Model::processNnHops (const HopRequest& r) noexcept
 {
     const int64_t hop = modelInfo.hopLength, batch = r.batch, frames = r.frames;

@@ -13,4 +13,12 @@ inline std::string modelsFolder()
 }
 
 inline std::string testModelPath() { return modelsFolder() + "/timbrel-test.ts"; }
+
+#ifdef TIMBREL_SHIPPED_MODELS
+/** The shipped models (models/ in the source tree). */
+inline std::string shippedModel (const std::string& name)
+{
+    return std::string (TIMBREL_SHIPPED_MODELS) + "/" + name + ".ts";
+}
+#endif
 } // namespace timbrel::test

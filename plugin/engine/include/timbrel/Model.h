@@ -91,6 +91,25 @@ public:
         `output` untouched, if the model threw. */
     bool processHops (const HopRequest& request) noexcept;
 
+    /** Decode only, from descriptors and latents given per hop (Timbrel Synth: a batch of voices,
+        each row its own streaming state). Descriptors flagged in `fromNatural` take natural()'s
+        value for the latent at the row's pitch and loudness (the model must have natural());
+        then `shifts` are applied in each descriptor's fader space (octaves for Hz, added
+        otherwise). Returns false, leaving `output` untouched, if the model threw or is an nn~
+        module (which has no descriptors to play). */
+    struct DecodeRequest
+    {
+        int batch = 1;
+        int frames = 1;
+        const float* latents = nullptr;     // frames x batch x latent_size
+        const float* descriptors = nullptr; // frames x batch x D, in the descriptors' units
+        const float* shifts = nullptr;      // frames x batch x D in fader space, or null
+        const bool* fromNatural = nullptr;  // D flags, or null: none
+        float* output = nullptr;            // batch x (frames x hop_length)
+        float* formed = nullptr;            // frames x batch x D: what decode() was given (optional)
+    };
+    bool decodeHops (const DecodeRequest& request) noexcept;
+
     /** Measures `numHops` whole hops of mono model-rate audio with a separate copy of the
         model's analysis (its own streaming state), writing the last hop's descriptors. For the
         editor's output meters: one thread at a time, any thread but the one running
