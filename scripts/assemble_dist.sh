@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Assembles self-contained plugin bundles in dist/ from the CMake artefacts: libtorch copied
+# Assembles self-contained plugin bundles in dist/ from the CMake artefacts (the effect,
+# Timbrel, and the instrument, TimbrelSynth): libtorch copied
 # next to each plugin binary (RUNPATH $ORIGIN) and the models inside each bundle, so a bundle
 # loads from any path with an empty environment.
 #
@@ -38,26 +39,29 @@ install_payload() { # binary_dir models_dir
   for f in "$models_stage"/*; do ln "$f" "$models_dir/"; done
 }
 
-# VST3: Timbrel.vst3/Contents/x86_64-linux/Timbrel.so, models in Contents/Resources/models.
-cp -r "$artefacts/VST3/Timbrel.vst3" "$dist.tmp/"
-vst3_bin="$dist.tmp/Timbrel.vst3/Contents/x86_64-linux"
-patchelf --set-rpath '$ORIGIN' "$vst3_bin/Timbrel.so"
-install_payload "$vst3_bin" "$dist.tmp/Timbrel.vst3/Contents/Resources/models"
-
-# LV2: Timbrel.lv2/libTimbrel.so beside its .ttl files, models in Timbrel.lv2/models.
-if [ -d "$artefacts/LV2/Timbrel.lv2" ]; then
-  cp -r "$artefacts/LV2/Timbrel.lv2" "$dist.tmp/"
-  patchelf --set-rpath '$ORIGIN' "$dist.tmp/Timbrel.lv2/libTimbrel.so"
-  install_payload "$dist.tmp/Timbrel.lv2" "$dist.tmp/Timbrel.lv2/models"
-fi
-
-# Standalone: a folder with the executable, its libraries and models.
-mkdir -p "$dist.tmp/Timbrel"
-cp "$artefacts/Standalone/Timbrel" "$dist.tmp/Timbrel/"
-patchelf --set-rpath '$ORIGIN' "$dist.tmp/Timbrel/Timbrel"
-install_payload "$dist.tmp/Timbrel" "$dist.tmp/Timbrel/models"
+assemble_plugin() { # NAME: the effect (Timbrel) or the instrument (TimbrelSynth)
+  local name=$1 from="$build/plugin/$1_artefacts/Release"
+  # VST3: NAME.vst3/Contents/x86_64-linux/NAME.so, models in Contents/Resources/models.
+  cp -r "$from/VST3/$name.vst3" "$dist.tmp/"
+  local vst3_bin="$dist.tmp/$name.vst3/Contents/x86_64-linux"
+  patchelf --set-rpath '$ORIGIN' "$vst3_bin/$name.so"
+  install_payload "$vst3_bin" "$dist.tmp/$name.vst3/Contents/Resources/models"
+  # LV2: NAME.lv2/libNAME.so beside its .ttl files, models in NAME.lv2/models.
+  if [ -d "$from/LV2/$name.lv2" ]; then
+    cp -r "$from/LV2/$name.lv2" "$dist.tmp/"
+    patchelf --set-rpath '$ORIGIN' "$dist.tmp/$name.lv2/lib$name.so"
+    install_payload "$dist.tmp/$name.lv2" "$dist.tmp/$name.lv2/models"
+  fi
+  # Standalone: a folder with the executable, its libraries and models.
+  mkdir -p "$dist.tmp/$name"
+  cp "$from/Standalone/$name" "$dist.tmp/$name/"
+  patchelf --set-rpath '$ORIGIN' "$dist.tmp/$name/$name"
+  install_payload "$dist.tmp/$name" "$dist.tmp/$name/models"
+}
+assemble_plugin Timbrel
+assemble_plugin TimbrelSynth
 
 rm -rf "$models_stage" "$libs_stage"
 rm -rf "$dist"
 mv "$dist.tmp" "$dist"
-echo "dist: $(du -sh --apparent-size "$dist/Timbrel.vst3" | cut -f1) per bundle (VST3, LV2, Standalone share files by hard link)"
+echo "dist: $(du -sh --apparent-size "$dist/Timbrel.vst3" | cut -f1) per bundle (Timbrel and TimbrelSynth; VST3, LV2, Standalone share files by hard link)"

@@ -22,7 +22,7 @@ import numpy as np
 
 from timbrel.hosts.plugin import PROCESSING_MODES, margin_choice
 
-from .checkout import built_plugin
+from .checkout import REPO_ROOT, built_plugin
 from .rthost import model_state, render_native
 
 SAMPLE_RATE = 44100
@@ -117,6 +117,7 @@ def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: 
                 })
 
     default = (plugin / "Contents" / "Resources" / "models" / "DEFAULT").read_text().strip()
+    results["synth"] = _synth_speed([m for m in model_files if m.stem in (default, "timbres")], seconds)
     # Written now and again after each paced render, so an interrupted bench keeps what it has.
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     results["paced_renders"] = []
@@ -138,6 +139,25 @@ def run_bench(out: Path, plugin_path=None, seconds: float = 5.0, paced_seconds: 
     _print(results)
     print(f"  written to {out / 'bench.json'}")
     return results
+
+
+SYNTH_BENCH = REPO_ROOT / "build" / "plugin" / "engine" / "timbrel_synth_bench"
+SYNTH_TARGETS = {8: 10.0, 16: 5.0}  # issue 32: x real time, one thread, the default model
+
+
+def _synth_speed(model_files: list[Path], seconds: float) -> list[dict]:
+    """Timbrel Synth's engine, one thread: x real time by voice count (every voice decoded in
+    one call) and 8 one-voice engines in turn (tests/synth_bench.cpp)."""
+    rows = []
+    for model in model_files:
+        done = subprocess.run([str(SYNTH_BENCH), str(model), str(seconds)], capture_output=True, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"timbrel_synth_bench failed on {model.name}: {done.stderr.strip()}")
+        figures = json.loads(done.stdout)
+        rows.append({"model": model.stem, "voices": {int(k): v for k, v in figures["voices"].items()},
+                     "eight_separate_engines": figures["eight_separate_engines"]})
+    return rows
 
 
 def _print(results: dict) -> None:
@@ -165,6 +185,14 @@ def _print(results: dict) -> None:
         print(f"  {r['model']:18s} {r['mode']:8s} {r['block']:5d} {r['budget_us']:9.0f} {r['mean_us']:6.0f} "
               f"{r['p99_us']:6.0f} {r['p999_us']:6.0f} {r['max_us']:6.0f} {r['p999_of_budget']:12.0%} "
               f"{r['underruns']:10d} {r['audio_thread_allocations']:7d}")
+    if results.get("synth"):
+        print("\n  Timbrel Synth, one thread, x real time by voices sounding (all decoded in one call per hop)")
+        print("  model                  1 voice   2      4      8     16    8 as separate engines   targets")
+        for r in results["synth"]:
+            v = r["voices"]
+            met = "  ".join(f"{n} voices >= {t:.0f}x: {'met' if v[n] >= t else 'MISSED'}" for n, t in SYNTH_TARGETS.items())
+            print(f"  {r['model']:18s} " + " ".join(f"{v[n]:6.1f}" for n in (1, 2, 4, 8, 16))
+                  + f"   {r['eight_separate_engines']:12.1f}x           {met}")
     for p in results.get("paced_renders", []):
         print(f"\n  paced render: {p['seconds'] / 60:.1f} min of {p['model']} in {p['mode']} mode, margin {p['margin']} "
               f"(latency {p['latency_samples']} samples), block {p['block']}: {p['underruns']} underruns, "

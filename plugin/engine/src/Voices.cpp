@@ -31,6 +31,19 @@ void VoiceBank::reset()
     monoHeld = 0;
 }
 
+void VoiceBank::setShape (const VoiceSettings& shape)
+{
+    const int polyphony = settings.polyphony, master = settings.masterChannel;
+    const bool mono = settings.mono;
+    settings = shape;
+    settings.polyphony = polyphony;
+    settings.masterChannel = master;
+    settings.mono = mono;
+    if (settings.glideSeconds <= 0.0f)
+        for (auto& voice : voices)
+            voice.glideLeft = 0.0f;
+}
+
 const VoiceBank::ChannelState& VoiceBank::channelState (int channel) const
 {
     return channels[static_cast<size_t> (std::clamp (channel, 1, 16))];

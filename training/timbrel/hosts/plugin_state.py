@@ -59,12 +59,12 @@ def _plugin_blob(host_blob: bytes) -> tuple[bytes, ET.Element | None]:
     return _juce_base64_decode(component.text), root
 
 
-def read(host_blob: bytes) -> ET.Element:
-    """Timbrel's state tree from a host's raw state (wrapped or not)."""
+def read(host_blob: bytes, plugin: str = "Timbrel") -> ET.Element:
+    """The state tree of Timbrel (or plugin="TimbrelSynth") from a host's raw state (wrapped or not)."""
     blob, _ = _plugin_blob(host_blob)
     root = _unpack_xml(blob)
-    if root.tag != "Timbrel":
-        raise ValueError(f"not a Timbrel state (root element {root.tag})")
+    if root.tag != plugin:
+        raise ValueError(f"not a {plugin} state (root element {root.tag})")
     return root
 
 

@@ -69,6 +69,11 @@ public:
         resampler's lag (a note lands within one hop after it, hops being made on demand). */
     int latencySamples() const { return latency; }
 
+    /** The voices' envelope, glide, bend, vibrato and ranges (audio thread, between blocks);
+        polyphony and mono need prepare(). */
+    void setVoiceShape (const VoiceSettings& shape) noexcept { voices.setShape (shape); }
+    const SynthConfig& configuration() const { return config; }
+
     /** Silence, every voice free, streams restarted. Not concurrently with process(). */
     void reset();
 

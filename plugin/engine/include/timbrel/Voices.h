@@ -53,6 +53,9 @@ public:
         `hopSeconds`: the time one advance() moves. */
     void prepare (const VoiceSettings& settings, float peakDb, float hopSeconds);
     void reset();
+    /** The envelope, glide, bend, vibrato and expression ranges, while playing (audio thread):
+        everything but polyphony, mono and the master channel, which need prepare(). */
+    void setShape (const VoiceSettings& shape);
 
     void noteOn (int channel, int note, float velocity); // velocity 0..1 (0 is a note-off)
     void noteOff (int channel, int note);

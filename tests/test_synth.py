@@ -1,0 +1,118 @@
+"""Timbrel Synth, the real built instrument (dist/TimbrelSynth.vst3) played from MIDI in
+pedalboard and DawDreamer: notes in, the model's sound out at the notes' pitches and times."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET  # noqa: F401 (the state's type)
+
+import librosa
+import mido
+import numpy as np
+import pytest
+
+from conftest import REPO, SAMPLE_RATE
+from timbrel.hosts import plugin_state
+
+SYNTH = os.environ.get("TIMBREL_SYNTH_PLUGIN", str(REPO / "dist" / "TimbrelSynth.vst3"))
+
+
+def state_xml(plugin) -> ET.Element:
+    """The plugin's own state (inside the host's VST3 wrapper)."""
+    return plugin_state.read(bytes(plugin.raw_state), plugin="TimbrelSynth")
+
+
+@pytest.fixture(scope="module")
+def synth():
+    import pedalboard
+
+    plugin = pedalboard.load_plugin(SYNTH)
+    assert plugin.is_instrument
+    return plugin
+
+
+def notes(*events) -> list[mido.Message]:
+    """(seconds, 'on'|'off', note[, velocity]) -> mido messages with times in seconds."""
+    messages = []
+    for seconds, kind, note, *velocity in events:
+        kind = "note_on" if kind == "on" else "note_off"
+        messages.append(mido.Message(kind, note=note, velocity=velocity[0] if velocity else 100, time=seconds))
+    return messages
+
+
+def median_pitch(audio: np.ndarray, start: float, end: float) -> float:
+    """pyin's median pitch (MIDI) over [start, end) seconds of a mono signal."""
+    f0, voiced, _ = librosa.pyin(audio[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)], fmin=80, fmax=2000,
+                                 sr=SAMPLE_RATE, frame_length=2048)
+    return float(np.median(librosa.hz_to_midi(f0[voiced])))
+
+
+def test_a_melody_in_pedalboard_plays_each_note_at_its_pitch(synth):
+    melody = [60, 64, 67, 72, 69]
+    events = []
+    for i, note in enumerate(melody):
+        events += [(0.5 * i, "on", note), (0.5 * i + 0.4, "off", note)]
+    audio = synth(notes(*events), duration=3.0, sample_rate=SAMPLE_RATE, num_channels=2)
+    assert audio.shape == (2, 3 * SAMPLE_RATE)
+    assert np.isfinite(audio).all()
+    np.testing.assert_array_equal(audio[0], audio[1])
+    status = state_xml(synth).find("Status")
+    assert status.get("message") == "" and status.get("modelName") == "violin", status.attrib
+    latency = int(status.get("latency"))
+    for i, note in enumerate(melody):
+        start = 0.5 * i + 0.1 + latency / SAMPLE_RATE
+        read = median_pitch(audio[0], start, start + 0.3)
+        assert abs(read - note) < 0.5, f"note {note} read as {read:.2f}"
+    # The release tail ends: silence well after the last note-off.
+    assert np.abs(audio[:, int(2.9 * SAMPLE_RATE):]).max() == 0.0
+
+
+def test_a_chord_holds_every_note_and_no_other(synth):
+    chord = [60, 64, 67]
+    audio = synth(notes(*[(0.0, "on", n) for n in chord]), duration=1.5, sample_rate=SAMPLE_RATE, num_channels=2)[0]
+    spectrum = np.abs(np.fft.rfft(audio[int(0.4 * SAMPLE_RATE):] * np.hanning(audio.size - int(0.4 * SAMPLE_RATE))))
+    freqs = np.fft.rfftfreq(audio.size - int(0.4 * SAMPLE_RATE), 1 / SAMPLE_RATE)
+
+    def level(midi: int) -> float:  # the strongest bin within a quarter tone of the note
+        hz = librosa.midi_to_hz(midi)
+        band = (freqs > hz * 2 ** (-0.25 / 12)) & (freqs < hz * 2 ** (0.25 / 12))
+        return float(spectrum[band].max())
+
+    played = min(level(n) for n in chord)
+    unplayed = max(level(n) for n in range(60, 72) if n not in chord)
+    assert 20 * np.log10(played / unplayed) > 20.0
+
+
+def test_pitch_bend_moves_the_note_by_the_bend_range(synth):
+    synth.bend_range_st = 12.0
+    try:
+        messages = notes((0.0, "on", 60)) + [mido.Message("pitchwheel", pitch=8191, time=0.0)]
+        audio = synth(messages, duration=1.0, sample_rate=SAMPLE_RATE, num_channels=2)[0]
+    finally:
+        synth.bend_range_st = 2.0
+    assert abs(median_pitch(audio, 0.3, 1.0) - 72.0) < 0.5
+
+
+def test_dawdreamer_renders_a_midi_file_offline_the_same_twice(tmp_path):
+    import dawdreamer as daw
+
+    path = tmp_path / "melody.mid"
+    song = mido.MidiFile()
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    for note in (57, 62, 65):
+        track += [mido.Message("note_on", note=note, velocity=90, time=0),
+                  mido.Message("note_off", note=note, velocity=0, time=240)]
+    song.save(path)
+
+    def render() -> np.ndarray:
+        engine = daw.RenderEngine(SAMPLE_RATE, 512)
+        synth = engine.make_plugin_processor("synth", SYNTH)
+        assert synth.load_midi(str(path), clear_previous=True, beats=False)
+        engine.load_graph([(synth, [])])
+        engine.render(2.0)
+        return engine.get_audio()
+
+    first, second = render(), render()
+    assert np.isfinite(first).all() and np.abs(first).max() > 1e-3
+    np.testing.assert_array_equal(first, second)
