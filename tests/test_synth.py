@@ -116,3 +116,58 @@ def test_dawdreamer_renders_a_midi_file_offline_the_same_twice(tmp_path):
     first, second = render(), render()
     assert np.isfinite(first).all() and np.abs(first).max() > 1e-3
     np.testing.assert_array_equal(first, second)
+
+
+def write_midi(path, notes_at: list[tuple[float, float, int]]) -> None:
+    """(start seconds, end seconds, note) -> a MIDI file at 120 bpm."""
+    events = sorted([(start, "note_on", note) for start, _, note in notes_at] + [(end, "note_off", note) for _, end, note in notes_at])
+    song = mido.MidiFile(ticks_per_beat=960)
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    last = 0
+    for seconds, kind, note in events:
+        tick = int(round(seconds * 1920))
+        track.append(mido.Message(kind, note=note, velocity=100, time=tick - last))
+        last = tick
+    song.save(path)
+
+
+def test_timbrel_render_plays_a_midi_file_with_a_named_timbre_onsets_in_time(tmp_path):
+    """`timbrel render melody.mid out.wav --model timbres --snapshot A=trumpet`: the real synth in
+    DawDreamer, latency compensated: the first note starts within one hop (and its attack) of
+    0.5 s, at its pitch; another timbre changes the sound, not the notes."""
+    import soundfile
+
+    from timbrel.cli import main
+
+    write_midi(tmp_path / "melody.mid", [(0.5, 1.0, 62), (1.0, 1.5, 69)])
+    outputs = {}
+    for timbre in ("trumpet", "flute"):
+        out = tmp_path / f"{timbre}.wav"
+        assert main(["render", str(tmp_path / "melody.mid"), str(out), "--model", "timbres",
+                     "--snapshot", f"A={timbre}", "--set", "attack=0.01"]) == 0
+        audio, rate = soundfile.read(out, always_2d=True)
+        outputs[timbre] = audio[:, 0].astype(np.float32)
+        assert rate == SAMPLE_RATE and np.isfinite(audio).all()
+    for audio in outputs.values():
+        loud = np.flatnonzero(np.abs(audio) > 1e-3 * np.abs(audio).max())
+        onset = loud[0] / SAMPLE_RATE
+        assert 0.5 <= onset <= 0.5 + (512 + 512) / SAMPLE_RATE, onset  # a hop, and the attack's first hop
+        assert abs(median_pitch(audio, 0.65, 0.95) - 62) < 0.5
+        assert abs(median_pitch(audio, 1.15, 1.45) - 69) < 0.5
+    a, b = outputs["trumpet"], outputs["flute"]
+    assert np.sqrt(np.mean((a - b) ** 2)) > 0.1 * np.sqrt(np.mean(a ** 2)), "the timbre changed nothing"
+
+
+def test_timbrel_render_renders_a_folder_of_midi_files_and_refuses_a_timbre_the_model_lacks(tmp_path, capsys):
+    from timbrel.cli import main
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    write_midi(tmp_path / "in" / "a.mid", [(0.0, 0.5, 60)])
+    write_midi(tmp_path / "in" / "sub" / "b.mid", [(0.0, 0.5, 67)])
+    assert main(["render", str(tmp_path / "in"), str(tmp_path / "out"), "--host", "pedalboard"]) == 0
+    assert (tmp_path / "out" / "a.wav").exists() and (tmp_path / "out" / "sub" / "b.wav").exists()
+    assert main(["render", str(tmp_path / "in" / "a.mid"), str(tmp_path / "x.wav"), "--model", "timbres",
+                 "--snapshot", "A=kazoo"]) == 2
+    assert "has no timbre 'kazoo'" in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()

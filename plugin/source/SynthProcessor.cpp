@@ -211,10 +211,12 @@ void SynthProcessor::loaderLoop()
             else
                 playing->latent.assign (static_cast<size_t> (playing->engine->info().latentSize), 0.0f);
         }
-        juce::String name;
+        juce::String name, timbres;
         if (error.isEmpty())
         {
             name = playing->engine->info().modelName;
+            for (const auto& timbre : playing->engine->info().timbreNames)
+                timbres << (timbres.isEmpty() ? "" : "|") << juce::String (timbre);
             setLatencySamples (playing->engine->latencySamples());
             latestLatency.store (playing->engine->latencySamples());
             latestVoices.store (playing->engine->polyphony());
@@ -224,7 +226,10 @@ void SynthProcessor::loaderLoop()
             const std::lock_guard lock (loaderMutex);
             statusMessage = error.isEmpty() ? juce::String() : error + "; the synth is silent";
             if (error.isEmpty())
+            {
                 playingName = name;
+                playingTimbres = timbres;
+            }
             servedError = error;
             servedTicket = r.ticket;
             if (! queued)
@@ -417,6 +422,7 @@ void SynthProcessor::getStateInformation (juce::MemoryBlock& destData)
     {
         const std::lock_guard lock (loaderMutex);
         status.setProperty ("modelName", playingName, nullptr);
+        status.setProperty ("timbres", playingTimbres, nullptr); // named timbres, "|" between: Timbre A/B count from 1
     }
     state.removeChild (state.getChildWithName ("Status"), nullptr);
     state.appendChild (status, nullptr);

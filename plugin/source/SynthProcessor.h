@@ -123,7 +123,7 @@ private:
     std::condition_variable loaderWake, loaderDone;
     std::optional<Request> queued;
     uint64_t nextTicket = 1, servedTicket = 0;
-    juce::String modelReference, statusMessage, servedError, playingName;
+    juce::String modelReference, statusMessage, servedError, playingName, playingTimbres;
     double preparedRate = 0.0;
     int preparedBlock = 0;
     bool stopping = false;

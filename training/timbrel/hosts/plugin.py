@@ -17,6 +17,7 @@ import numpy as np
 from ..format.vocabulary import VOCABULARY
 
 BUNDLE_NAME = "Timbrel.vst3"
+SYNTH_BUNDLE_NAME = "TimbrelSynth.vst3"  # the instrument: the same models played from MIDI
 
 # -- Parameters (docs/plugin-state.md) ------------------------------------------------------------
 PROCESSING_MODES = ("Threaded", "Inline")
@@ -90,15 +91,15 @@ class PluginError(RuntimeError):
     """The plugin loaded but cannot run the requested model; the message says why."""
 
 
-def _checkout_bundle() -> Path | None:
-    """dist/Timbrel.vst3 of the source checkout this package runs from (an editable install
-    after `make build`); None for an installed package."""
+def _checkout_bundle(bundle_name: str = BUNDLE_NAME) -> Path | None:
+    """dist/Timbrel.vst3 (or another bundle) of the source checkout this package runs from (an
+    editable install after `make build`); None for an installed package."""
     root = Path(__file__).resolve().parents[3]
-    bundle = root / "dist" / BUNDLE_NAME
+    bundle = root / "dist" / bundle_name
     return bundle if (root / "CMakeLists.txt").is_file() and (root / "training" / "timbrel").is_dir() else None
 
 
-def plugin_locations() -> list[Path]:
+def plugin_locations(bundle_name: str = BUNDLE_NAME) -> list[Path]:
     """Where a VST3 host looks for Timbrel, user folder first (Steinberg's standard locations)."""
     home = Path.home()
     if sys.platform == "darwin":
@@ -108,31 +109,34 @@ def plugin_locations() -> list[Path]:
                    Path(os.environ.get("COMMONPROGRAMFILES", r"C:\Program Files\Common Files")) / "VST3"]
     else:
         folders = [home / ".vst3", Path("/usr/local/lib/vst3"), Path("/usr/lib/vst3")]
-    return [folder / BUNDLE_NAME for folder in folders]
+    return [folder / bundle_name for folder in folders]
 
 
-def find_plugin(path: str | os.PathLike | None = None) -> Path:
-    """The plugin bundle to load: `path` when given (--plugin), else $TIMBREL_PLUGIN, else the
-    source checkout's dist/ (a development install), else the user's and the system's VST3
-    folders. Raises FileNotFoundError listing where it looked."""
+def find_plugin(path: str | os.PathLike | None = None, synth: bool = False) -> Path:
+    """The plugin bundle to load: `path` when given (--plugin), else $TIMBREL_PLUGIN
+    ($TIMBREL_SYNTH_PLUGIN for the instrument, synth=True), else the source checkout's dist/
+    (a development install), else the user's and the system's VST3 folders. Raises
+    FileNotFoundError listing where it looked."""
+    name, variable_name = (SYNTH_BUNDLE_NAME, "TIMBREL_SYNTH_PLUGIN") if synth else (BUNDLE_NAME, "TIMBREL_PLUGIN")
+    label = "Timbrel Synth" if synth else "Timbrel"
     if path is not None:
         chosen = Path(path)
         if not chosen.exists():
-            raise FileNotFoundError(f"Timbrel plugin not found at {chosen}")
+            raise FileNotFoundError(f"{label} plugin not found at {chosen}")
         return chosen
-    variable = os.environ.get("TIMBREL_PLUGIN")
+    variable = os.environ.get(variable_name)
     if variable:
         chosen = Path(variable)
         if not chosen.exists():
-            raise FileNotFoundError(f"TIMBREL_PLUGIN={variable}: no plugin there")
+            raise FileNotFoundError(f"{variable_name}={variable}: no plugin there")
         return chosen
-    candidates = [c for c in [_checkout_bundle()] if c is not None] + plugin_locations()
+    candidates = [c for c in [_checkout_bundle(name)] if c is not None] + plugin_locations(name)
     for candidate in candidates:
         if candidate.exists():
             return candidate
-    raise FileNotFoundError("Timbrel plugin not found (looked in " + ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"{label} plugin not found (looked in " + ", ".join(str(c) for c in candidates)
                             + "): install it (README, Install), build it with `make build`, pass --plugin PATH "
-                              "or set TIMBREL_PLUGIN")
+                              f"or set {variable_name}")
 
 
 def model_reference(model) -> str:

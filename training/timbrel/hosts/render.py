@@ -389,10 +389,55 @@ def _parse_snapshots(pairs: list[str]) -> dict:
     return snapshots
 
 
+def _is_midi_input(path: Path) -> bool:
+    from .synth import MIDI_SUFFIXES
+
+    if path.is_dir():
+        return any(p.suffix.lower() in MIDI_SUFFIXES for p in path.rglob("*") if p.is_file())
+    return path.suffix.lower() in MIDI_SUFFIXES
+
+
+def _cmd_render_midi(args: argparse.Namespace, settings: dict, snapshots: dict, automation: dict) -> int:
+    """MIDI in: Timbrel Synth plays it (a file, or every MIDI file of a folder, recursively)."""
+    from .synth import MIDI_SUFFIXES, SynthRenderer
+
+    if automation:
+        print("timbrel render: --automate applies to audio through the effect; for MIDI, move parameters with "
+              "MIDI controllers in the file", file=sys.stderr)
+        return 2
+    numeric = {}
+    for name, value in settings.items():
+        if not isinstance(value, float):
+            print(f"timbrel render: --set {name}: Timbrel Synth's parameters take numbers (mono=1 for On)",
+                  file=sys.stderr)
+            return 2
+        numeric[name] = value
+    if args.input.is_dir():
+        jobs = [(p, args.output / p.relative_to(args.input).with_suffix(".wav"))
+                for p in sorted(args.input.rglob("*")) if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES]
+    else:
+        jobs = [(args.input, args.output)]
+    try:
+        renderer = SynthRenderer(args.model, args.host, numeric, snapshots, args.plugin)
+        for source, target in jobs:
+            audio = renderer.render(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write(target, audio, renderer.sample_rate)
+            print(f"{source} -> {target}: {audio.shape[1] / renderer.sample_rate:.2f} s through Timbrel Synth "
+                  f"({renderer.status.model_name}, {renderer.status.voices} voices, latency "
+                  f"{renderer.status.latency} samples, compensated)")
+    except (PluginError, FileNotFoundError, ValueError, OSError) as error:
+        print(f"timbrel render: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     settings = _parse_settings(args.set)
     snapshots = _parse_snapshots(args.snapshot)
     automation = _parse_automation(args.automate)
+    if args.input.exists() and _is_midi_input(args.input):
+        return _cmd_render_midi(args, settings, snapshots, automation)
     if automation and args.host != "dawdreamer":
         print(f"timbrel render: --automate needs --host dawdreamer ({args.host} cannot automate parameters)",
               file=sys.stderr)
@@ -421,9 +466,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    render = subparsers.add_parser("render", help="render an audio file (or a folder of them) through the real plugin")
+    render = subparsers.add_parser("render", help="render an audio file (or a folder of them) through the real plugin; "
+                                                  "a MIDI file (or folder) plays Timbrel Synth")
     render.add_argument("input", type=Path,
-                        help="audio file, or a folder: every readable audio file in it, recursively")
+                        help="audio file, or a folder: every readable audio file in it, recursively; a MIDI file "
+                             "(.mid), or a folder holding MIDI files, is played by Timbrel Synth")
     render.add_argument("output", type=Path, help="output WAV, or the output folder (same relative paths, .wav)")
     render.add_argument("--model", help="model file or shipped model name (default: the plugin's default)")
     render.add_argument("--host", choices=("dawdreamer", "pedalboard"), default="dawdreamer")
