@@ -20,13 +20,15 @@ DEFAULT_MIN = [-80.0, 24.0, 60.0, 40.0, -60.0]
 DEFAULT_MAX = [0.0, 96.0, 12000.0, 8000.0, 0.0]
 
 
-def sample_latent(mean: torch.Tensor, scale: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def sample_latent(mean: torch.Tensor, scale: torch.Tensor, draw=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """VAE reparameterisation shared by the model kinds: (sampled z, mean, KL divergence to
     N(0, 1) summed over latent channels and averaged over batch and frames); the encoder's
-    `scale` output becomes a standard deviation through softplus."""
+    `scale` output becomes a standard deviation through softplus. `draw(like)` gives the
+    standard normal noise (default torch.randn_like; distributed training draws a global
+    batch's noise and takes its rank's share)."""
     std = F.softplus(scale) + 1e-4
     var = std * std
-    z = mean + std * torch.randn_like(mean)
+    z = mean + std * (draw(mean) if draw is not None else torch.randn_like(mean))
     kl = 0.5 * (mean * mean + var - torch.log(var) - 1.0).sum(1).mean()
     return z, mean, kl
 

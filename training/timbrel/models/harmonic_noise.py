@@ -245,10 +245,10 @@ class HarmonicNoiseModel(DescriptorConditioned):
         self.decoder.remove_weight_norm()
 
     @torch.jit.ignore
-    def encode_distribution(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode_distribution(self, x: torch.Tensor, draw=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training: (sampled z, mean, KL to N(0, 1) summed over latent channels, averaged over
-        batch and frames), with the reparameterisation trick."""
-        return sample_latent(*self._encoder_output(x))
+        batch and frames), with the reparameterisation trick (`draw`: see sample_latent)."""
+        return sample_latent(*self._encoder_output(x), draw=draw)
 
     # -- Scripted path -------------------------------------------------------------------------
 

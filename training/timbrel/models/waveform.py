@@ -156,10 +156,10 @@ class WaveformModel(DescriptorConditioned):
         self.decoder.remove_weight_norm()
 
     @torch.jit.ignore
-    def encode_distribution(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def encode_distribution(self, x: torch.Tensor, draw=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training: (sampled z, mean, KL divergence to N(0, 1) summed over latent channels and
-        averaged over batch and frames), with the reparameterisation trick."""
-        return sample_latent(*self._encoder_output(x))
+        averaged over batch and frames), with the reparameterisation trick (`draw`: see sample_latent)."""
+        return sample_latent(*self._encoder_output(x), draw=draw)
 
     @torch.jit.ignore
     def reconstruct(self, x: torch.Tensor, sample: bool = True, d: torch.Tensor | None = None):

@@ -39,6 +39,8 @@ import numpy as np
 import torch
 
 from ..files import write_atomically
+from .distributed import (World, any_rank, average_gradients, broadcast_state, choose_device, count_over, end_world,
+                          gather, shard, start_world, weights_agree)
 from ..models.checkpoint import (CONFIGS, CheckpointError, build_model, load_checkpoint, model_from_checkpoint,
                                  model_payload, save_checkpoint)
 from .data import ExcerptSampler, descriptor_ranges, load_split, split_instruments, validation_batches
@@ -222,13 +224,101 @@ class RunLog:
                 "valid_foreign": "" if validation is None else round(validation.foreign, 5)})
 
 
+def _parameters(optimiser: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimiser.param_groups for p in group["params"]]
+
+
+class Board:
+    """TensorBoard logs of a run (rank 0): every loss term, the learning rate and steps per
+    second every LOG_EVERY steps; at each validation its figures, and a reconstruction and a
+    transfer (the first held-out clip's latent decoded with the second clip's descriptors) of
+    fixed held-out clips, as audio and as log-magnitude spectrograms."""
+
+    def __init__(self, logdir: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.logdir = logdir
+        self.writer = SummaryWriter(str(logdir))
+
+    def losses(self, step: int, losses: StepLosses, steps_per_second: float) -> None:
+        for name, value in asdict(losses).items():
+            self.writer.add_scalar(f"lr" if name == "lr" else f"train/{name}", value, step)
+        self.writer.add_scalar("speed/steps_per_second", steps_per_second, step)
+
+    def validation(self, trainer: "Trainer", validation: Validation) -> None:
+        step, model = trainer.step_count, trainer.model
+        for name, value in asdict(validation).items():
+            self.writer.add_scalar(f"valid/{name}", value, step)
+        clips = [b[:1] for b in trainer.valid[:2]]
+        if not clips:
+            return
+        if len(clips) < 2:  # one held-out clip: its halves
+            hop = trainer.hop
+            half = clips[0].shape[-1] // 2 // hop * hop
+            clips = [clips[0][..., :half], clips[0][..., half: 2 * half]]
+        rate = int(model.sample_rate)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            first, second = clips[0].to(trainer.device), clips[1].to(trainer.device)
+            length = min(first.shape[-1], second.shape[-1])
+            first, second = first[..., :length], second[..., :length]
+            model.reset()
+            z = model.encode(first)
+            d = model.analyze(first)
+            model.reset()
+            d_other = model.analyze(second)
+            model.reset()
+            reconstruction = model.decode(torch.cat([z, d], 1))
+            model.reset()
+            transfer = model.decode(torch.cat([z, d_other], 1))
+        model.train(was_training)
+        for name, audio in (("held_out", first), ("reconstruction", reconstruction), ("transfer", transfer)):
+            mono = audio.reshape(-1).float().cpu().clamp(-1.0, 1.0)
+            self.writer.add_audio(f"audio/{name}", mono, step, sample_rate=rate)
+            self.writer.add_image(f"spectrogram/{name}", spectrogram_image(mono), step, dataformats="HW")
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def spectrogram_image(audio: torch.Tensor, size: int = 1024) -> torch.Tensor:
+    """A log-magnitude spectrogram as an image [frequency, time] in 0..1, low frequencies at the
+    bottom (80 dB of range)."""
+    window = torch.hann_window(size)
+    magnitude = torch.stft(audio, size, size // 4, window=window, return_complex=True).abs()
+    db = 20.0 * torch.log10(magnitude + 1e-7)
+    db = (db - db.max() + 80.0).clamp_min(0.0) / 80.0
+    return db.flip(0)
+
+
+def open_board(logdir: Path) -> Board:
+    """TensorBoard's writer in `logdir`, checked writable before any training."""
+    logdir = Path(logdir)
+    try:
+        logdir.mkdir(parents=True, exist_ok=True)
+        probe = logdir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise TrainError(f"--logdir {logdir} is not writable: {error.strerror or error}") from None
+    try:
+        return Board(logdir)
+    except ImportError:
+        raise TrainError("TensorBoard logs need the tensorboard package: pip install tensorboard") from None
+
+
 class Trainer:
     """A training run in a run folder: a new run, a fine-tuning run (`init`) or a resumed one."""
 
     def __init__(self, data: Path, out: Path, config: TrainConfig, config_name: str = "default", *,
                  resume: bool = False, init: Path | None = None, steps: int | None = None,
                  threads: int | None = None, device_name: str | None = None, model_overrides: dict | None = None,
-                 foreign_data: Path | None = None, current_analysis: bool = False):
+                 foreign_data: Path | None = None, current_analysis: bool = False, world: World | None = None,
+                 logdir: Path | None = None):
+        self.world = world or World()
+        count_over(self.world)
         self.data, self.out = Path(data), Path(out)
         self.checkpoint_path, self.best_path = self.out / "checkpoint.pt", self.out / "best.pt"
         if resume and not self.checkpoint_path.exists():
@@ -239,7 +329,7 @@ class Trainer:
         if threads:
             torch.set_num_threads(threads)
         threads = torch.get_num_threads()
-        self.device = torch.device(device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = choose_device(device_name, self.world)
 
         try:
             resumed = load_checkpoint(self.checkpoint_path, "--resume") if resume else None
@@ -380,7 +470,14 @@ class Trainer:
         # A run started from trained weights has a trained encoder: the adversary starts at full weight.
         self.warmup_steps = 0.0 if "init" in self.recipe else config.fader_warmup * config.steps
         self.tracked = len(tracked_indices(model))
-        self.log = RunLog(self.out / "log.csv", resume, self.step_count)
+        # Every rank starts from rank 0's weights and state (a resumed run's are the same file's).
+        broadcast_state(self.world, model, self.discriminator, self.timbre, self.judge, self.natural_estimate)
+        self.recipe["world_size"] = self.world.size
+        if self.world.distributed:
+            self.recipe["distributed"] = {"world_size": self.world.size, "backend": self.world.backend,
+                                          "batch_per_rank": config.batch, "global_batch": config.batch * self.world.size}
+        self.log = RunLog(self.out / "log.csv", resume, self.step_count) if self.world.main else None
+        self.board = open_board(logdir if logdir is not None else self.out / "tensorboard") if self.world.main else None
 
     def _instrument_means(self, clips: list[np.ndarray], labels: list[int], seconds: float = 10.0) -> torch.Tensor:
         """[instruments, latent]: each instrument's mean z over the first seconds of its clips,
@@ -401,12 +498,12 @@ class Trainer:
         lr = config.learning_rate * self.decay ** self.step_count
         for group in self.optimiser.param_groups + self.disc_optimiser.param_groups:
             group["lr"] = lr
-        x = self.sampler.batch(config.batch).to(self.device)
+        x, batch_labels = self._draw(self.sampler)
         model.reset()
         with torch.no_grad():
             d = model.analyze(x)
         with torch.set_grad_enabled(not config.freeze_encoder):
-            z, mean, kl = model.encode_distribution(x)
+            z, mean, kl = model.encode_distribution(x, draw=self._normal_like)
         y = model.decode(torch.cat([z, d], 1))
         skip = config.skip_hops * self.hop
         spectral = multiscale_spectral_loss(x[..., skip:], y[..., skip:])
@@ -419,7 +516,7 @@ class Trainer:
             loss = loss + config.kl_weight * kl + fader * adversarial
         timbre = move = snapshot = identity = judge_loss = torch.zeros(())
         if self.timbre is not None:
-            labels = torch.tensor(self.sampler.last_labels, device=self.device)
+            labels = torch.tensor(batch_labels, device=self.device)
             loudness = d[:, list(model.descriptor_names).index("loudness")]
             timbre = self.timbre(mean, frames_with_signal(loudness), labels)
             loss = loss + config.timbre_weight * timbre
@@ -428,10 +525,12 @@ class Trainer:
                 loss = loss + config.move_weight * move
             sounding = frames_with_signal(loudness)
             if config.snapshot_weight > 0 or self.judge is not None:  # the named timbres they decode with
-                self.named.update(excerpt_means(mean, sounding), labels)
+                # The running named timbres follow the whole global batch: the same on every rank.
+                every_label = gather(self.world, labels)
+                self.named.update(gather(self.world, excerpt_means(mean, sounding).detach()), every_label)
                 if "pitch" in model.descriptor_names:
                     pitch = d[:, list(model.descriptor_names).index("pitch")].unsqueeze(1)
-                    self.pitches.update(excerpt_means(pitch, sounding), labels)
+                    self.pitches.update(gather(self.world, excerpt_means(pitch, sounding).detach()), every_label)
             decoded = [(y, labels)]
             if config.snapshot_weight > 0:
                 snapshot, y_still = snapshot_loss(model, x, d, self.named.of(labels), config.skip_hops)
@@ -440,7 +539,8 @@ class Trainer:
             if self.judge is not None:
                 # Each excerpt also played with another instrument's named timbre, as a transfer.
                 count = len(self.instruments)
-                others = (labels + torch.randint(1, count, labels.shape).to(labels.device)) % count
+                draws = torch.randint(1, count, (labels.shape[0] * self.world.size,))[shard(self.world, labels.shape[0])]
+                others = (labels + draws.to(labels.device)) % count
                 y_other = transfer_decode(model, d, sounding, self.named.of(others), self.pitches.of(others)[:, 0],
                                           self.natural_estimate)
                 decoded.append((y_other, others))
@@ -453,12 +553,12 @@ class Trainer:
                     + self.natural_estimate.fit_loss(model, mean, d, sounding)
         tracking = torch.zeros(())
         if config.tracking_weight > 0 and self.tracked:
-            shifts = (torch.rand(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
+            shifts = (self._uniform(x.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
             tracking = tracking_loss(model, z, d, shifts.to(self.device), config.skip_hops)
             loss = loss + config.tracking_weight * tracking
         foreign = torch.zeros(())
         if self.foreign_sampler is not None and self.tracked:
-            xf = self.foreign_sampler.batch(config.batch).to(self.device)
+            xf, _ = self._draw(self.foreign_sampler)
             model.reset()
             with torch.no_grad():
                 df = model.analyze(xf)
@@ -468,27 +568,52 @@ class Trainer:
                 # At the pitches and spectral shapes this model plays (eval's shifted foreign figure
                 # asks the same, at mid-range).
                 df = into_range(model, df)
-            shifts = (torch.rand(xf.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
+            shifts = (self._uniform(xf.shape[0], self.tracked) * 2.0 - 1.0) * config.tracking_shift
             foreign = tracking_loss(model, zf, df, shifts.to(self.device), config.skip_hops, config.clarity_weight)
             loss = loss + config.foreign_weight * foreign
         if not torch.isfinite(loss):
             raise TrainError(f"the loss became {float(loss)} at step {self.step_count}: lower --learning-rate")
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(self.world, _parameters(self.optimiser))
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         self.optimiser.step()
         if not config.freeze_encoder:
             self.disc_optimiser.zero_grad(set_to_none=True)
             disc_loss.backward()
+            average_gradients(self.world, _parameters(self.disc_optimiser))
             self.disc_optimiser.step()
         if self.judge is not None:  # after the model's step: its backward also reached the judge
             self.judge_optimiser.zero_grad(set_to_none=True)
             judge_loss.backward()
+            average_gradients(self.world, _parameters(self.judge_optimiser))
             self.judge_optimiser.step()
         self.step_count += 1
         return StepLosses(loss.item(), spectral.item(), kl.item(), adversarial.item(), tracking.item(),
                           disc_loss.item(), lr, foreign.item(), timbre.item(), move.item(), snapshot.item(),
                           identity.item(), judge_loss.item())
+
+    def _draw(self, sampler) -> tuple[torch.Tensor, list[int]]:
+        """This rank's share of a global batch (--batch x world size excerpts, drawn alike on
+        every rank from the same generator), on the training device, and its labels."""
+        size = self.config.batch
+        batch = sampler.batch(size * self.world.size)
+        part = shard(self.world, size)
+        labels = list(sampler.last_labels[part]) if sampler.last_labels else []
+        batch = batch[part]
+        if self.device.type == "cuda":
+            return batch.pin_memory().to(self.device, non_blocking=True), labels
+        return batch.to(self.device), labels
+
+    # Random draws per excerpt come from the global batch and each rank takes its share, as
+    # the excerpts do: two ranks of batch B draw what one process of batch 2B draws.
+    def _normal_like(self, like: torch.Tensor) -> torch.Tensor:
+        count = like.shape[0]
+        noise = torch.randn((count * self.world.size,) + tuple(like.shape[1:]), dtype=like.dtype)
+        return noise[shard(self.world, count)].to(like.device)
+
+    def _uniform(self, count: int, *shape: int) -> torch.Tensor:
+        return torch.rand((count * self.world.size,) + shape)[shard(self.world, count)]
 
     # -- Validation and checkpoints ---------------------------------------------------------------
 
@@ -529,7 +654,7 @@ class Trainer:
             "judge": None if self.judge is None else self.judge.state_dict(),
             "natural_estimate": None if self.judge is None else self.natural_estimate.state_dict(),
             "judge_optimiser": None if self.judge is None else self.judge_optimiser.state_dict(),
-            "step": self.step_count, "minutes": self.minutes,
+            "step": self.step_count, "minutes": self.minutes, "world_size": self.world.size,
             "best_valid": self.best_valid, "best_valid_spectral": self.best_spectral,
             "train_config": asdict(self.config),
             "torch_rng": torch.get_rng_state(), "numpy_rng": self.rng.bit_generator.state}, self.checkpoint_path)
@@ -547,31 +672,44 @@ class Trainer:
         previous_handlers = {s: signal.signal(s, lambda signum, frame: interrupted.append(signum))
                              for s in (signal.SIGINT, signal.SIGTERM)}
         budget = max_minutes if max_minutes is not None else math.inf
+        main = self.world.main
         bar = tqdm(total=config.steps, initial=self.step_count, desc=f"train {self.out.name}", unit="step",
-                   disable=not progress, dynamic_ncols=True)
+                   disable=not (progress and main), dynamic_ncols=True)
+        if main:
+            print(f"timbrel train: {self.world.size} process{'es' if self.world.size > 1 else ''}"
+                  f"{f' ({self.world.backend})' if self.world.distributed else ''} on {self.recipe['hardware']}, "
+                  f"batch {config.batch}{f' per rank ({config.batch * self.world.size} in all)' if self.world.distributed else ''}",
+                  file=sys.stderr if not progress else sys.stdout, flush=True)
         session_start, minutes_at_start = time.monotonic(), self.minutes
         last_checkpoint = time.monotonic()
         stop_reason = "steps"
         self.model.train()
         try:
+            step_clock = time.monotonic()
             while self.step_count < config.steps:
-                if interrupted:
-                    stop_reason = "interrupted"
-                    break
-                if self.minutes >= budget:
-                    stop_reason = "max-minutes"
+                # The ranks stop together (rank 0's reason is the one recorded).
+                if any_rank(self.world, bool(interrupted) or self.minutes >= budget):
+                    stop_reason = "interrupted" if interrupted else "max-minutes"
                     break
                 losses = self.step()
                 self.minutes = minutes_at_start + (time.monotonic() - session_start) / 60.0
                 bar.update(1)
                 bar.set_postfix(spectral=f"{losses.spectral:.3f}", tracking=f"{losses.tracking:.3f}",
                                 disc=f"{losses.discriminator:.2f}")
+                if not main:
+                    continue
                 validation = None
                 if self.step_count % config.valid_every == 0 or self.step_count == config.steps:
                     validation = self.validate()
                     self.keep_if_best(validation)
+                    if self.board is not None:
+                        self.board.validation(self, validation)
                 if self.step_count % LOG_EVERY == 0 or validation is not None:
                     self.log.write(self.step_count, self.minutes, losses, validation)
+                    if self.board is not None:
+                        now = time.monotonic()
+                        self.board.losses(self.step_count, losses, LOG_EVERY / max(now - step_clock, 1e-9))
+                        step_clock = now
                 if time.monotonic() - last_checkpoint > config.checkpoint_seconds:
                     self.save_checkpoint()
                     last_checkpoint = time.monotonic()
@@ -579,9 +717,18 @@ class Trainer:
             bar.close()
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
+        agree = weights_agree(self.world, self.model)  # a collective: every rank, before rank 0 writes
+        if self.world.distributed:
+            self.recipe["distributed"]["ranks_agree"] = agree
+            if not agree:
+                raise TrainError("the ranks ended with different weights: the distributed run is not consistent")
+        if not main:
+            return self.recipe
         if not self.best_path.exists():  # stopped before the first validation
             self.keep_if_best(self.validate(), always=True)
         self.save_checkpoint()
+        if self.board is not None:
+            self.board.close()
         self.recipe.update({"steps": self.step_count, "minutes": round(self.minutes, 2), "stopped_by": stop_reason,
                             "best_valid_loss": round(self.best_valid, 5),
                             "best_valid_spectral": round(self.best_spectral, 5)})
@@ -592,18 +739,25 @@ class Trainer:
 def train(data: Path, config_name: str, out: Path, config: TrainConfig, max_minutes: float | None = None,
           resume: bool = False, threads: int | None = None, device_name: str | None = None,
           progress: bool = True, model_overrides: dict | None = None, steps: int | None = None,
-          init: Path | None = None, foreign_data: Path | None = None, current_analysis: bool = False) -> dict:
-    """Trains (or resumes) a run; returns the final summary (also written to run.json).
+          init: Path | None = None, foreign_data: Path | None = None, current_analysis: bool = False,
+          logdir: Path | None = None) -> dict:
+    """Trains (or resumes) a run; returns the final summary (also written to run.json). Under
+    torchrun, every rank calls this: the process group is started and ended here
+    (timbrel.training.distributed).
 
     A resumed run keeps the training config stored in its checkpoint; `steps` (if given)
     replaces the step budget, so a finished run can be extended. `max_minutes` bounds the run's
     total training time, counting the sessions before a resume. `init` (a new run only) starts
     from a checkpoint's weights and descriptor ranges; its config name replaces config_name;
     `current_analysis` gives that model today's pitch analysis."""
-    trainer = Trainer(data, out, config, config_name, resume=resume, init=init, steps=steps, threads=threads,
-                      device_name=device_name, model_overrides=model_overrides, foreign_data=foreign_data,
-                      current_analysis=current_analysis)
-    return trainer.run(max_minutes, progress)
+    world = start_world(device_name)
+    try:
+        trainer = Trainer(data, out, config, config_name, resume=resume, init=init, steps=steps, threads=threads,
+                          device_name=device_name, model_overrides=model_overrides, foreign_data=foreign_data,
+                          current_analysis=current_analysis, world=world, logdir=logdir)
+        return trainer.run(max_minutes, progress)
+    finally:
+        end_world(world)
 
 
 def add_parser(subparsers) -> None:
@@ -651,7 +805,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda; under "
+                        "torchrun each rank takes the GPU of its local rank")
+    parser.add_argument("--logdir", type=Path, default=None,
+                        help="TensorBoard logs (default: OUT/tensorboard): `tensorboard --logdir OUT` to watch")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=cmd_train)
 
@@ -674,10 +831,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = train(args.data, args.config, args.out, config, max_minutes=args.max_minutes,
                         resume=args.resume, threads=args.threads, device_name=args.device,
                         progress=not args.quiet, steps=args.steps, init=args.init, foreign_data=args.foreign_data,
-                        current_analysis=args.current_analysis)
+                        current_analysis=args.current_analysis, logdir=args.logdir)
     except TrainError as error:
         print(f"timbrel train: {error}", file=sys.stderr)
         return 2
+    if "steps" not in summary:  # a rank other than 0: rank 0 reports
+        return 0
     print(f"{args.out}: {summary['steps']} steps in {summary['minutes']} min "
           f"(stopped by {summary['stopped_by']}), best validation spectral loss {summary['best_valid_spectral']}")
     return 130 if summary["stopped_by"] == "interrupted" else 0

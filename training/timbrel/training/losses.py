@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..format.vocabulary import in_octaves
+from .distributed import shared_count
 
 # The descriptors the tracking term shifts: the spectral shape ones. Pitch and loudness drive the
 # harmonic-plus-noise synthesiser directly (the fundamental and the level), so they track by construction.
@@ -68,7 +69,7 @@ def fader_losses(discriminator: LatentDiscriminator, z: torch.Tensor, normalised
     if frames is None:
         return disc_each.mean(), adv_each.mean()
     weight = frames.to(z.dtype).unsqueeze(1).expand_as(disc_each)
-    count = weight.sum().clamp(min=1.0)
+    count = shared_count(weight.sum()).clamp(min=1.0)
     return (disc_each * weight).sum() / count, (adv_each * weight).sum() / count
 
 
@@ -159,7 +160,7 @@ def latent_move_loss(model, z: torch.Tensor, d: torch.Tensor, labels: torch.Tens
     mask = frames_with_signal(d[:, names.index("loudness")])[:, skip_hops:].to(z.dtype)
     error = (model.normalise_descriptors(measured, clamp=False)
              - model.normalise_descriptors(d, clamp=False))[:, indices, skip_hops:].abs()
-    return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(indices) + 1e-9)
+    return (error * mask.unsqueeze(1)).sum() / (shared_count(mask.sum()) * len(indices) + 1e-9)
 
 
 class InstrumentJudge(nn.Module):
@@ -222,7 +223,7 @@ class NaturalEstimate(nn.Module):
         target = model.normalise_descriptors(d)[:, self.predicted].transpose(1, 2)
         error = (self.net(features) - target).pow(2).mean(-1)                   # [B, F]
         weight = frames.to(error.dtype)
-        return (error * weight).sum() / weight.sum().clamp(min=1.0)
+        return (error * weight).sum() / shared_count(weight.sum()).clamp(min=1.0)
 
     @torch.no_grad()
     def descriptors(self, model, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
@@ -357,7 +358,7 @@ def tracking_loss(model, z: torch.Tensor, d: torch.Tensor, shifts: torch.Tensor,
     # Unclamped: an output far outside the range is where the gradient matters most.
     error = (model.normalise_descriptors(measured, clamp=False)
              - model.normalise_descriptors(target, clamp=False))[:, tracked, skip_hops:].abs()
-    return (error * mask.unsqueeze(1)).sum() / (mask.sum() * len(tracked) + 1e-9) + clarity_weight * clarity
+    return (error * mask.unsqueeze(1)).sum() / (shared_count(mask.sum()) * len(tracked) + 1e-9) + clarity_weight * clarity
 
 
 CLARITY_DIVISORS = (2, 3, 4, 5, 6)
@@ -399,7 +400,7 @@ def pitch_clarity_loss(y: torch.Tensor, pitch: torch.Tensor, frames: torch.Tenso
     penalties = [torch.relu(CLARITY_FLOOR - at_lag(period / k)) for k in CLARITY_DIVISORS]
     penalty = torch.stack(penalties, 0).mean(0) + torch.relu(at_lag(period) - CLARITY_CEILING)
     mask = frames[:, skip_hops:].to(y.dtype)
-    return (penalty[:, skip_hops:] * mask).sum() / (mask.sum() + 1e-9)
+    return (penalty[:, skip_hops:] * mask).sum() / (shared_count(mask.sum()) + 1e-9)
 
 
 def into_range(model, d: torch.Tensor, generator: torch.Generator | None = None, margin: float = 0.1,
