@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak models timbres screenshot package clean
+.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak models timbres screenshot package check-platforms clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -102,6 +102,12 @@ models: setup
 timbres: setup
 	mkdir -p runs
 	bash scripts/make_timbres.sh $(abspath $(PY))
+
+# The macOS and Windows build paths against their pinned torch wheels (downloaded once, about
+# 230 MB, into build/platform-wheels): TorchConfig.cmake, headers, the libraries each bundle carries
+# and what they load (tests/test_platforms.py; plain `make test` runs the rest of that file).
+check-platforms: setup
+	TIMBREL_PLATFORM_WHEELS=1 $(PY) -m pytest tests/test_platforms.py -q
 
 clean:
 	rm -rf $(BUILD) $(DIST) build-asan build-tsan demo bench packages

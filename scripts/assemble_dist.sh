@@ -25,7 +25,8 @@ libs_stage="$dist.tmp/.libs"
 mkdir -p "$libs_stage"
 for lib in "${libs[@]}"; do cp "$torch_lib/$lib" "$libs_stage/"; done
 # Debian libraries the engine links that a user's machine may lack (resampling).
-for lib in libsamplerate.so.0; do
+extra_libs=(libsamplerate.so.0)
+for lib in "${extra_libs[@]}"; do
   path=$(ldd "$artefacts/VST3/Timbrel.vst3/Contents/x86_64-linux/Timbrel.so" | awk -v l="$lib" '$1 == l {print $3}')
   [ -n "$path" ] || { echo "assemble_dist: $lib not found (run make setup)" >&2; exit 1; }
   cp -L "$path" "$libs_stage/$lib"
@@ -39,23 +40,25 @@ install_payload() { # binary_dir models_dir
   for f in "$models_stage"/*; do ln "$f" "$models_dir/"; done
 }
 
+# shellcheck disable=SC2016 # $ORIGIN is for the dynamic loader (RUNPATH), not the shell
+origin='$ORIGIN'
 assemble_plugin() { # NAME: the effect (Timbrel) or the instrument (TimbrelSynth)
   local name=$1 from="$build/plugin/$1_artefacts/Release"
   # VST3: NAME.vst3/Contents/x86_64-linux/NAME.so, models in Contents/Resources/models.
   cp -r "$from/VST3/$name.vst3" "$dist.tmp/"
   local vst3_bin="$dist.tmp/$name.vst3/Contents/x86_64-linux"
-  patchelf --set-rpath '$ORIGIN' "$vst3_bin/$name.so"
+  patchelf --set-rpath "$origin" "$vst3_bin/$name.so"
   install_payload "$vst3_bin" "$dist.tmp/$name.vst3/Contents/Resources/models"
   # LV2: NAME.lv2/libNAME.so beside its .ttl files, models in NAME.lv2/models.
   if [ -d "$from/LV2/$name.lv2" ]; then
     cp -r "$from/LV2/$name.lv2" "$dist.tmp/"
-    patchelf --set-rpath '$ORIGIN' "$dist.tmp/$name.lv2/lib$name.so"
+    patchelf --set-rpath "$origin" "$dist.tmp/$name.lv2/lib$name.so"
     install_payload "$dist.tmp/$name.lv2" "$dist.tmp/$name.lv2/models"
   fi
   # Standalone: a folder with the executable, its libraries and models.
   mkdir -p "$dist.tmp/$name"
   cp "$from/Standalone/$name" "$dist.tmp/$name/"
-  patchelf --set-rpath '$ORIGIN' "$dist.tmp/$name/$name"
+  patchelf --set-rpath "$origin" "$dist.tmp/$name/$name"
   install_payload "$dist.tmp/$name" "$dist.tmp/$name/models"
 }
 assemble_plugin Timbrel

@@ -67,7 +67,7 @@ wanted=("$@")
 running=0
 for recipe in "${recipes[@]}"; do
   read -r name instrument config tune foreign_minutes <<<"$recipe"
-  if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " =~ " $name " ]]; then continue; fi
+  if [ ${#wanted[@]} -gt 0 ] && [[ " ${wanted[*]} " != *" $name "* ]]; then continue; fi
   one "$name" "$instrument" "$config" "$tune" "$foreign_minutes" > "runs/$name.log" 2>&1 &
   running=$((running + 1))
   if [ "$running" -ge "$jobs" ]; then
@@ -78,4 +78,4 @@ done
 failed=0
 for pid in $(jobs -p); do wait "$pid" || failed=1; done
 [ "$failed" = 0 ] || { echo "make_models: a run failed; see runs/NAME.log" >&2; exit 1; }
-echo "models: $(ls models/*.ts | tr '\n' ' ')"
+echo "models: $(printf '%s ' models/*.ts)"

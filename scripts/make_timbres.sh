@@ -20,14 +20,14 @@ minutes=${TIMBRES_MINUTES:-60}
 [ -f "$data/dataset.json" ] || "$py" -m timbrel dataset timbres --minutes 4 --out "$data" \
   --hold-out viola contrabass flute clarinet "alto sax" horn tuba "male voice"
 
-resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
-
 if [ "$what" = all ] || [ "$what" = train ]; then
+  resume=() # --resume once the run folder has a checkpoint (make timbres runs an hour at a time)
+  if [ -f "$base/checkpoint.pt" ]; then resume=(--resume); fi
   # Stage 1, the Fader model alone. KL 0.005: in 6000-step pilots it reconstructed better than
   # the default 0.02 (validation spectral loss 3.73 against 4.01). The shipped model's stage 1
   # was stopped at 11531 steps (42.5 minutes); TIMBRES_STEPS sets the budget.
   "$py" -m timbrel train "$data" --config timbres --kl-weight 0.005 --out "$base" \
-    --steps "${TIMBRES_STEPS:-11531}" --max-minutes "$minutes" --threads 1 --quiet $(resume_flag "$base")
+    --steps "${TIMBRES_STEPS:-11531}" --max-minutes "$minutes" --threads 1 --quiet "${resume[@]}"
 fi
 if [ "$what" = all ] || [ "$what" = finetune ]; then
   # Stage 2, the timbre term (losses.TimbreCentres): each excerpt's mean z nearest its own

@@ -31,27 +31,37 @@ copy_models() { # destination folder
 # ---------------------------------------------------------------------------------------------
 # .deb
 deb="$work/deb"
-mkdir -p "$deb/DEBIAN" "$deb/usr/lib/timbrel" "$deb/usr/lib/vst3/Timbrel.vst3/Contents/x86_64-linux" \
-  "$deb/usr/lib/vst3/Timbrel.vst3/Contents/Resources" "$deb/usr/lib/lv2/Timbrel.lv2" "$deb/usr/bin" \
-  "$deb/usr/share/doc/timbrel"
+mkdir -p "$deb/DEBIAN" "$deb/usr/lib/timbrel" "$deb/usr/bin" "$deb/usr/share/doc/timbrel"
 for lib in "${libs[@]}"; do cp "$vst3_bin/$lib" "$deb/usr/lib/timbrel/"; done
 copy_models "$deb/usr/share/timbrel/models"
 cp "$root/LICENSE" "$deb/usr/share/doc/timbrel/copyright"
 cp "$root/THIRD_PARTY_NOTICES.md" "$deb/usr/share/doc/timbrel/"
 
 # Plugin binaries find libtorch in /usr/lib/timbrel and models through a relative symlink.
-cp "$vst3_bin/Timbrel.so" "$deb/usr/lib/vst3/Timbrel.vst3/Contents/x86_64-linux/"
-patchelf --set-rpath '$ORIGIN/../../../../timbrel' "$deb/usr/lib/vst3/Timbrel.vst3/Contents/x86_64-linux/Timbrel.so"
-ln -s ../../../../../share/timbrel/models "$deb/usr/lib/vst3/Timbrel.vst3/Contents/Resources/models"
-cp "$dist/Timbrel.lv2/"*.ttl "$dist/Timbrel.lv2/libTimbrel.so" "$deb/usr/lib/lv2/Timbrel.lv2/"
-patchelf --set-rpath '$ORIGIN/../../timbrel' "$deb/usr/lib/lv2/Timbrel.lv2/libTimbrel.so"
-ln -s ../../../share/timbrel/models "$deb/usr/lib/lv2/Timbrel.lv2/models"
-cp "$dist/Timbrel/Timbrel" "$deb/usr/lib/timbrel/Timbrel" # RUNPATH $ORIGIN: the libraries beside it
+# ($ORIGIN in single quotes: it is for the dynamic loader, not the shell.) Both plugins: the
+# effect (Timbrel, Standalone as `timbrel`) and the instrument (TimbrelSynth, `timbrel-synth`).
+deb_plugin() { # NAME LAUNCHER
+  local name=$1 launcher=$2
+  local vst3="$deb/usr/lib/vst3/$name.vst3/Contents"
+  mkdir -p "$vst3/x86_64-linux" "$vst3/Resources" "$deb/usr/lib/lv2/$name.lv2"
+  cp "$dist/$name.vst3/Contents/x86_64-linux/$name.so" "$vst3/x86_64-linux/"
+  # shellcheck disable=SC2016
+  patchelf --set-rpath '$ORIGIN/../../../../timbrel' "$vst3/x86_64-linux/$name.so"
+  ln -s ../../../../../share/timbrel/models "$vst3/Resources/models"
+  cp "$dist/$name.lv2/"*.ttl "$dist/$name.lv2/lib$name.so" "$deb/usr/lib/lv2/$name.lv2/"
+  # shellcheck disable=SC2016
+  patchelf --set-rpath '$ORIGIN/../../timbrel' "$deb/usr/lib/lv2/$name.lv2/lib$name.so"
+  ln -s ../../../share/timbrel/models "$deb/usr/lib/lv2/$name.lv2/models"
+  cp "$dist/$name/$name" "$deb/usr/lib/timbrel/$name" # RUNPATH $ORIGIN: the libraries beside it
+  ln -s "../lib/timbrel/$name" "$deb/usr/bin/$launcher"
+}
+deb_plugin Timbrel timbrel
+deb_plugin TimbrelSynth timbrel-synth
 ln -s ../../share/timbrel/models "$deb/usr/lib/timbrel/models"
-ln -s ../lib/timbrel/Timbrel "$deb/usr/bin/timbrel"
 
 # Depends: the Debian packages that own the system libraries the binaries link.
-depends=$(for binary in "$deb/usr/lib/vst3/Timbrel.vst3/Contents/x86_64-linux/Timbrel.so" "$deb/usr/lib/timbrel/Timbrel"; do
+depends=$(for binary in "$deb/usr/lib/vst3/Timbrel.vst3/Contents/x86_64-linux/Timbrel.so" "$deb/usr/lib/timbrel/Timbrel" \
+                      "$deb/usr/lib/timbrel/TimbrelSynth"; do
     LD_LIBRARY_PATH="$deb/usr/lib/timbrel" ldd "$binary" | awk '$3 ~ /^\// {print $3}'
   done | grep -v "^$deb" | sort -u | while read -r lib; do
     dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
@@ -66,10 +76,11 @@ Priority: optional
 Depends: ${depends:-libc6}
 Installed-Size: $(du -sk --apparent-size "$deb/usr" | cut -f1)
 Homepage: https://timbrel.invalid/
-Description: neural timbre plugin with descriptor faders (VST3, LV2, Standalone)
+Description: neural timbre plugins: an effect with descriptor faders and a synth (VST3, LV2, Standalone)
  Timbrel re-synthesises its input with a streaming audio model trained on another
  instrument, and turns the descriptors the model is conditioned on (loudness, pitch,
  spectral centroid, bandwidth, flatness) into automatable faders. Bundles libtorch.
+ Timbrel Synth plays the same models from MIDI (polyphonic, MPE).
  Models are in /usr/share/timbrel/models; user models go in ~/.local/share/Timbrel/models.
 EOF
 dpkg-deb --root-owner-group -Zzstd --build "$deb" "$out/timbrel_${version}_amd64.deb" >/dev/null
@@ -81,9 +92,11 @@ echo "package: $out/timbrel_${version}_amd64.deb ($(du -h "$out/timbrel_${versio
 name="timbrel-$version-linux-x86_64"
 tree="$work/$name"
 mkdir -p "$tree"
-cp -al "$dist/Timbrel.vst3" "$dist/Timbrel.lv2" "$dist/Timbrel" "$tree/" 2>/dev/null \
-  || cp -a "$dist/Timbrel.vst3" "$dist/Timbrel.lv2" "$dist/Timbrel" "$tree/"
-rm -rf "$tree/Timbrel.vst3/Contents/Resources/models" "$tree/Timbrel.lv2/models" "$tree/Timbrel/models"
+bundles=("$dist/Timbrel.vst3" "$dist/Timbrel.lv2" "$dist/Timbrel" "$dist/TimbrelSynth.vst3" "$dist/TimbrelSynth.lv2"
+         "$dist/TimbrelSynth")
+cp -al "${bundles[@]}" "$tree/" 2>/dev/null || cp -a "${bundles[@]}" "$tree/"
+rm -rf "$tree"/Timbrel*.vst3/Contents/Resources/models "$tree"/Timbrel*.lv2/models "$tree/Timbrel/models" \
+  "$tree/TimbrelSynth/models"
 copy_models "$tree/models"
 cp "$root/installer/linux/install.sh" "$tree/"
 cp "$root/LICENSE" "$root/THIRD_PARTY_NOTICES.md" "$tree/"

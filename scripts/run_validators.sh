@@ -5,7 +5,7 @@
 #                   SDK 3.7.14 builds with -DSMTG_ENABLE_VSTGUI_SUPPORT=OFF; target `validator`)
 #   PLUGINVAL       Tracktion's pluginval (1.0.3 builds against Debian's JUCE 7.0.5 with
 #                   find_package(JUCE), LADSPA, FLAC and Ogg off)
-# Neither is in Debian or PyPI, so neither runs in CI; the README's Measured table has the
+# Neither is in Debian or PyPI, so neither runs in CI; docs/benchmarks.md's Measured table has the
 # last results. Exits non-zero when either finds a failure.
 set -euo pipefail
 BUNDLE=${1:-dist/Timbrel.vst3}

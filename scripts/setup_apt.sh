@@ -14,6 +14,7 @@ packages=(
   musescore-general-soundfont-lossless    # a second sample set (MIT): the pitch benchmark, held-out checks
   lilv-utils                              # lv2ls/lv2info read the LV2 bundle as hosts do (bundle test)
   fonts-dejavu-core                       # text in the headless editor snapshot (JUCE finds fonts by fontconfig)
+  shellcheck                              # every shell script linted (tests/test_platforms.py)
 )
 
 missing=()

@@ -17,6 +17,21 @@ from test_bundle import LOAD_SCRIPT, _unresolved_and_torch
 
 DEFAULT = (REPO / "models" / "DEFAULT").read_text().strip()
 
+# Timbrel Synth from an unpacked package: a note in, the default model's sound out.
+SYNTH_LOAD_SCRIPT = r"""
+import json, sys
+import mido
+import numpy as np
+import pedalboard
+from timbrel.hosts import plugin_state
+synth = pedalboard.load_plugin(sys.argv[1])
+out = synth([mido.Message("note_on", note=69, velocity=100, time=0.0)], duration=0.5, sample_rate=44100, num_channels=2)
+status = plugin_state.read(bytes(synth.raw_state), plugin="TimbrelSynth").find("Status")
+libtorch = [line.split(maxsplit=5)[-1].strip() for line in open("/proc/self/maps") if "libtorch_cpu.so" in line]
+print(json.dumps({"libtorch": sorted(set(libtorch)), "message": status.get("message"), "model": status.get("modelName"),
+                  "peak": float(np.abs(out).max())}))
+"""
+
 
 @pytest.fixture(scope="module")
 def packages(plugin_path, tmp_path_factory) -> dict[str, Path]:
@@ -26,8 +41,8 @@ def packages(plugin_path, tmp_path_factory) -> dict[str, Path]:
     return {"deb": next(out.glob("timbrel_*_amd64.deb")), "tar": next(out.glob("timbrel-*-linux-x86_64.tar.gz"))}
 
 
-def load_in_pedalboard(vst3: Path, cwd: Path, env: dict[str, str]) -> dict:
-    result = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-c", LOAD_SCRIPT, str(vst3)],
+def load_in_pedalboard(vst3: Path, cwd: Path, env: dict[str, str], script: str = LOAD_SCRIPT) -> dict:
+    result = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-c", script, str(vst3)],
                             capture_output=True, text=True, cwd=cwd, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -44,16 +59,22 @@ def test_deb_layout_and_metadata(packages, tmp_path):
     assert (usr / "lib" / "lv2" / "Timbrel.lv2" / "manifest.ttl").exists()
     assert (usr / "share" / "timbrel" / "models" / f"{DEFAULT}.ts").exists()
     assert (usr / "bin" / "timbrel").resolve() == (usr / "lib" / "timbrel" / "Timbrel").resolve()
+    assert (usr / "bin" / "timbrel-synth").resolve() == (usr / "lib" / "timbrel" / "TimbrelSynth").resolve()
+    assert (usr / "lib" / "lv2" / "TimbrelSynth.lv2" / "manifest.ttl").exists()
     # libtorch once, in /usr/lib/timbrel; every binary finds it there through a relative RUNPATH.
     assert len(list(root.rglob("libtorch_cpu.so"))) == 1
     for binary in (usr / "lib" / "vst3" / "Timbrel.vst3" / "Contents" / "x86_64-linux" / "Timbrel.so",
-                   usr / "lib" / "lv2" / "Timbrel.lv2" / "libTimbrel.so", usr / "lib" / "timbrel" / "Timbrel"):
+                   usr / "lib" / "lv2" / "Timbrel.lv2" / "libTimbrel.so", usr / "lib" / "timbrel" / "Timbrel",
+                   usr / "lib" / "vst3" / "TimbrelSynth.vst3" / "Contents" / "x86_64-linux" / "TimbrelSynth.so",
+                   usr / "lib" / "lv2" / "TimbrelSynth.lv2" / "libTimbrelSynth.so", usr / "lib" / "timbrel" / "TimbrelSynth"):
         missing, torch = _unresolved_and_torch(binary)
         assert missing == [], f"{binary}: {missing}"
         assert Path(torch).resolve() == (usr / "lib" / "timbrel" / "libtorch_cpu.so").resolve()
     # The plugins find the shipped models through relative links into /usr/share/timbrel/models.
     for models in (usr / "lib" / "vst3" / "Timbrel.vst3" / "Contents" / "Resources" / "models",
-                   usr / "lib" / "lv2" / "Timbrel.lv2" / "models", usr / "lib" / "timbrel" / "models"):
+                   usr / "lib" / "lv2" / "Timbrel.lv2" / "models", usr / "lib" / "timbrel" / "models",
+                   usr / "lib" / "vst3" / "TimbrelSynth.vst3" / "Contents" / "Resources" / "models",
+                   usr / "lib" / "lv2" / "TimbrelSynth.lv2" / "models"):
         assert (models / "DEFAULT").read_text().strip() == DEFAULT
 
 
@@ -65,6 +86,10 @@ def test_deb_plugin_loads_from_a_temporary_root_with_an_empty_environment(packag
     assert report["model"] == DEFAULT
     assert report["libtorch"] == [str(root / "usr" / "lib" / "timbrel" / "libtorch_cpu.so")]
     assert report["peak"] > 0.01
+    synth = load_in_pedalboard(root / "usr" / "lib" / "vst3" / "TimbrelSynth.vst3", tmp_path, {}, SYNTH_LOAD_SCRIPT)
+    assert synth["message"] == "" and synth["model"] == DEFAULT, synth
+    assert synth["libtorch"] == [str(root / "usr" / "lib" / "timbrel" / "libtorch_cpu.so")]
+    assert synth["peak"] > 0.01
 
 
 def test_tarball_installs_for_the_user_and_the_plugin_finds_the_user_models(packages, tmp_path):
@@ -91,8 +116,15 @@ def test_tarball_installs_for_the_user_and_the_plugin_finds_the_user_models(pack
     assert report["ok"], report["message"]
     assert report["model"] == DEFAULT
     assert report["peak"] > 0.01
+    # Timbrel Synth beside it, its libtorch hard-linked from the first bundle placed.
+    synth_vst3 = home / ".vst3" / "TimbrelSynth.vst3"
+    assert (synth_vst3 / "Contents" / "x86_64-linux" / "libtorch_cpu.so").stat().st_ino == lv2_torch.stat().st_ino
+    assert (home / ".local" / "bin" / "timbrel-synth").resolve() == (home / ".local" / "lib" / "timbrel-synth" / "TimbrelSynth")
+    synth = load_in_pedalboard(synth_vst3, tmp_path, {"HOME": str(home)}, SYNTH_LOAD_SCRIPT)
+    assert synth["message"] == "" and synth["model"] == DEFAULT and synth["peak"] > 0.01, synth
 
     done = subprocess.run(["env", "-i", f"HOME={home}", f"PATH={os.environ['PATH']}", "bash", str(unpacked / "install.sh"), "--uninstall"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert not vst3.exists() and not (models / f"{DEFAULT}.ts").exists()
+    assert not vst3.exists() and not synth_vst3.exists() and not (models / f"{DEFAULT}.ts").exists()
+    assert not (home / ".local" / "bin" / "timbrel-synth").exists()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs Timbrel for the current user from this unpacked archive:
-#   ~/.vst3/Timbrel.vst3, ~/.lv2/Timbrel.lv2, ~/.local/lib/timbrel (Standalone) with
-#   ~/.local/bin/timbrel, and the models in ${XDG_DATA_HOME:-~/.local/share}/Timbrel/models.
+# Installs Timbrel (the effect) and Timbrel Synth (the instrument) for the current user from this
+# unpacked archive: ~/.vst3/Timbrel.vst3 and TimbrelSynth.vst3, ~/.lv2/Timbrel.lv2 and
+# TimbrelSynth.lv2, ~/.local/lib/timbrel and timbrel-synth (Standalones) with ~/.local/bin/timbrel
+# and timbrel-synth, and the models in ${XDG_DATA_HOME:-~/.local/share}/Timbrel/models.
 #   ./install.sh [--no-vst3] [--no-lv2] [--no-standalone]     install (replacing an older one)
 #   ./install.sh --uninstall                                   remove all of it (user models stay)
 # The bundles carry libtorch (about 440 MB); the second and third install hard-link it from the
@@ -10,11 +11,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 home=${HOME:?HOME is not set}
 data=${XDG_DATA_HOME:-$home/.local/share}
-vst3=$home/.vst3/Timbrel.vst3
-lv2=$home/.lv2/Timbrel.lv2
-standalone=$home/.local/lib/timbrel
-launcher=$home/.local/bin/timbrel
 models=$data/Timbrel/models
+# Each plugin: NAME, the launcher's name.
+plugins=("Timbrel timbrel" "TimbrelSynth timbrel-synth")
 
 want_vst3=1 want_lv2=1 want_standalone=1
 for arg in "$@"; do
@@ -23,7 +22,10 @@ for arg in "$@"; do
     --no-lv2) want_lv2=0 ;;
     --no-standalone) want_standalone=0 ;;
     --uninstall)
-      rm -rf "$vst3" "$lv2" "$standalone" "$launcher"
+      for plugin in "${plugins[@]}"; do
+        read -r name command <<< "$plugin"
+        rm -rf "$home/.vst3/$name.vst3" "$home/.lv2/$name.lv2" "$home/.local/lib/$command" "$home/.local/bin/$command"
+      done
       for f in "$here"/models/*; do rm -f "$models/$(basename "$f")"; done
       echo "Timbrel removed (models you added to $models are kept)"
       exit 0 ;;
@@ -47,22 +49,25 @@ place() { # source destination: copy, hard-linking libraries from the first bund
   mv "$destination.new" "$destination"
 }
 
-if [ "$want_vst3" = 1 ]; then
-  place "$here/Timbrel.vst3" "$vst3"
-  first=$vst3/Contents/x86_64-linux
-  echo "VST3        $vst3"
-fi
-if [ "$want_lv2" = 1 ]; then
-  place "$here/Timbrel.lv2" "$lv2"
-  [ -n "$first" ] || first=$lv2
-  echo "LV2         $lv2"
-fi
-if [ "$want_standalone" = 1 ]; then
-  place "$here/Timbrel" "$standalone"
-  mkdir -p "$(dirname "$launcher")"
-  ln -sfn "$standalone/Timbrel" "$launcher"
-  echo "Standalone  $launcher"
-fi
+for plugin in "${plugins[@]}"; do
+  read -r name command <<< "$plugin"
+  if [ "$want_vst3" = 1 ]; then
+    place "$here/$name.vst3" "$home/.vst3/$name.vst3"
+    [ -n "$first" ] || first=$home/.vst3/$name.vst3/Contents/x86_64-linux
+    echo "VST3        $home/.vst3/$name.vst3"
+  fi
+  if [ "$want_lv2" = 1 ]; then
+    place "$here/$name.lv2" "$home/.lv2/$name.lv2"
+    [ -n "$first" ] || first=$home/.lv2/$name.lv2
+    echo "LV2         $home/.lv2/$name.lv2"
+  fi
+  if [ "$want_standalone" = 1 ]; then
+    place "$here/$name" "$home/.local/lib/$command"
+    mkdir -p "$home/.local/bin"
+    ln -sfn "$home/.local/lib/$command/$name" "$home/.local/bin/$command"
+    echo "Standalone  $home/.local/bin/$command"
+  fi
+done
 mkdir -p "$models"
 cp "$here"/models/* "$models/"
 echo "Models      $models (add your own .ts files here)"
