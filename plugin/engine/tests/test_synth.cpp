@@ -230,3 +230,38 @@ TEST_CASE ("a model without pitch or loudness, or an nn~ module, is refused in w
         CHECK (std::all_of (out.begin(), out.end(), [] (float v) { return v == 0.0f; }));
     }
 }
+
+TEST_CASE ("events at a block's first and last sample apply at their times, the same as in any other blocking")
+{
+    // A note-on at the last sample of one block and its note-off at the first sample of a later
+    // one, rendered in blocks that put them there, and in one block: the same samples.
+    const int block = 512, on = block - 1, off = 40 * block;
+    auto edges = synth ("violin");
+    auto whole = synth ("violin");
+    const std::vector<SynthEvent> events { note (on, 64), note (off, 64, 0.0f) };
+    const int length = off + static_cast<int> (0.6 * kRate);
+    const auto inBlocks = render (*edges, events, length, block);
+    const auto inOne = render (*whole, events, length, length);
+    CHECK (inBlocks == inOne);
+    CHECK (rms (inBlocks, on + block, on + 20 * block) > 1e-3);
+    CHECK (edges->soundingVoices() == 0); // released at `off`, its tail over by the end
+}
+
+TEST_CASE ("the sustain pedal holds a released note and all-notes-off releases every voice")
+{
+    auto engine = synth ("violin");
+    SynthEvent pedalDown;
+    pedalDown.kind = SynthEvent::Kind::controller;
+    pedalDown.number = 64;
+    pedalDown.value = 1.0f;
+    SynthEvent allOff = pedalDown;
+    allOff.number = 123;
+    allOff.sampleOffset = static_cast<int> (1.0 * kRate);
+    const auto out = render (*engine, { pedalDown, note (0, 60), note (0, 67), note (4410, 60, 0.0f), note (4410, 67, 0.0f), allOff },
+                             static_cast<int> (1.0 * kRate) - 1);
+    CHECK (engine->soundingVoices() == 2); // released keys, held by the pedal
+    CHECK (rms (out, static_cast<int> (0.8 * kRate), static_cast<int> (0.99 * kRate)) > 1e-3);
+    const auto after = render (*engine, { allOff }, static_cast<int> (1.5 * kRate));
+    CHECK (engine->soundingVoices() == 0);
+    CHECK (rms (after, static_cast<int> (1.3 * kRate), static_cast<int> (1.5 * kRate)) == 0.0);
+}
