@@ -1,5 +1,6 @@
 """`make demo`: a FluidR3 flute phrase through the real plugin with the default model, with
-the loudness fader automated, written as WAVs and a spectrogram PNG."""
+the loudness fader automated, written as WAVs and a spectrogram PNG; and a melody with chords
+played by Timbrel Synth with the same model (synth.wav)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import soundfile as sf
 
 from timbrel.hosts import open_host
+from timbrel.hosts.synth import render_midi
 from timbrel.training.soundfont import demo_phrase
 
 from .checkout import built_plugin
@@ -79,7 +81,37 @@ def run_demo(out: Path, plugin_path=None) -> dict:
         "output_peak": float(np.abs(wet).max()),
         "files": ["input.wav", "output.wav", "spectrogram.png"],
     }
+    synth = Path(plugin_path or built_plugin()).parent / "TimbrelSynth.vst3"
+    if synth.exists():
+        played, synth_status = render_midi(demo_melody(), host=host, plugin_path=synth)
+        sf.write(out / "synth.wav", played.T, SAMPLE_RATE, subtype="FLOAT")
+        report["synth"] = {"model": synth_status.model_name, "voices": synth_status.voices,
+                           "latency_samples": synth_status.latency, "seconds": played.shape[1] / SAMPLE_RATE,
+                           "output_peak": float(np.abs(played).max())}
+        report["files"].append("synth.wav")
     (out / "demo.json").write_text(json.dumps(report, indent=2))
     print(f"demo: {out}/output.wav and {out}/spectrogram.png ({report['seconds']:.1f} s through "
           f"'{status.model_name}' in {host}, latency {status.latency} samples)")
+    if "synth" in report:
+        print(f"demo: {out}/synth.wav (a melody with chords played by Timbrel Synth, "
+              f"'{report['synth']['model']}', {report['synth']['voices']} voices)")
     return report
+
+
+def demo_melody() -> list:
+    """A few bars for the synth: a line over held chords, with a bend and a slide (MIDI times in seconds)."""
+    import mido
+
+    events = []
+
+    def note(start: float, length: float, pitch: int, velocity: int = 90) -> None:
+        events.append(mido.Message("note_on", note=pitch, velocity=velocity, time=start))
+        events.append(mido.Message("note_off", note=pitch, velocity=0, time=start + length))
+
+    for start, chord in ((0.0, (55, 59, 62)), (2.0, (57, 60, 64)), (4.0, (53, 57, 60))):
+        for pitch in chord:
+            note(start, 1.9, pitch, 60)
+    for i, pitch in enumerate((67, 69, 71, 72, 74, 72, 71, 69, 67, 64, 65, 67)):
+        note(0.5 * i, 0.45, pitch, 100)
+    events.append(mido.Message("pitchwheel", pitch=0, time=5.5))
+    return sorted(events, key=lambda m: m.time)
