@@ -4,7 +4,7 @@
 # next to each plugin binary (RUNPATH $ORIGIN) and the models inside each bundle, so a bundle
 # loads from any path with an empty environment.
 #
-#   scripts/assemble_dist.sh BUILD_DIR DIST_DIR PYTHON
+#   [TIMBREL_PLUGINS="Timbrel TimbrelSynth"] scripts/assemble_dist.sh BUILD_DIR DIST_DIR PYTHON
 set -euo pipefail
 build=$1 dist=$2 python=$3
 artefacts="$build/plugin/Timbrel_artefacts/Release"
@@ -61,8 +61,10 @@ assemble_plugin() { # NAME: the effect (Timbrel) or the instrument (TimbrelSynth
   patchelf --set-rpath "$origin" "$dist.tmp/$name/$name"
   install_payload "$dist.tmp/$name" "$dist.tmp/$name/models"
 }
-assemble_plugin Timbrel
-assemble_plugin TimbrelSynth
+# TIMBREL_PLUGINS: which to assemble (the sanitizer trees build the effect only).
+for plugin in ${TIMBREL_PLUGINS:-Timbrel TimbrelSynth}; do
+  assemble_plugin "$plugin"
+done
 
 rm -rf "$models_stage" "$libs_stage"
 rm -rf "$dist"
