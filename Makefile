@@ -79,15 +79,16 @@ bench-soak: build
 validate: build
 	bash scripts/run_validators.sh $(DIST)/Timbrel.vst3
 
-# The editor with the default model, fed a short phrase with two faders moved: docs/screenshot.png.
-# A FluidR3 flute phrase into the violin model; the shipped models appear in the picker by name.
+# The editor with the many-instrument model, fed a short phrase: docs/screenshot.png. A FluidR3
+# flute phrase, pitch shifted down 5 semitones, played by the timbre section: snapshot A the
+# violin, B captured from the phrase, morphed half way; the shipped models appear in the picker.
 screenshot: build
 	mkdir -p $(BUILD)/screenshot/Timbrel && ln -sfn $(abspath models) $(BUILD)/screenshot/Timbrel/models
 	$(PY) -c "import soundfile; from timbrel.training.soundfont import demo_phrase; \
 	  soundfile.write('$(BUILD)/screenshot/phrase.wav', demo_phrase('flute', 44100), 44100)"
-	XDG_DATA_HOME=$(abspath $(BUILD)/screenshot) $(BUILD)/tests/native/timbrel_editor_snapshot --model violin \
-	  --input $(BUILD)/screenshot/phrase.wav --seconds 7 --set pitch_shift=-5 --set centroid_shift=0.5 \
-	  --out docs/screenshot.png
+	XDG_DATA_HOME=$(abspath $(BUILD)/screenshot) $(BUILD)/tests/native/timbrel_editor_snapshot --model timbres \
+	  --input $(BUILD)/screenshot/phrase.wav --seconds 7 --set pitch_shift=-5 --set timbre_source=1 --set morph=0.5 \
+	  --capture B --out docs/screenshot.png
 
 # Linux packages in packages/: a .deb and a .tar.gz with install.sh (scripts/package.sh).
 package: build
