@@ -1,4 +1,4 @@
-"""`make bench`: figures for the README and the issues, printed as a table and written as
+"""`make bench`: figures for docs/benchmarks.md and the issues, printed as a table and written as
 JSON. Timings are measured, never asserted (tests do not depend on machine speed).
 
 Everything runs the real built plugin in our native host (timbrel_rt_host) in real-time mode:
