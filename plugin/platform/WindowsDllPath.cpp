@@ -21,48 +21,15 @@
 // UNTESTED: no Windows machine has built or run this (docs/platforms.md).
 #if defined(_WIN32)
 
-#if ! defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0602
-    #undef _WIN32_WINNT
-    #define _WIN32_WINNT 0x0602 // AddDllDirectory, LOAD_LIBRARY_SEARCH_* (Windows 8; 7 with KB2533623)
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-    #define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-    #define NOMINMAX
-#endif
-#include <windows.h>
-#include <delayimp.h>
+#include "WindowsModule.h"
 
-#include <string>
+#include <delayimp.h>
 
 namespace
 {
-HMODULE thisModule() noexcept
-{
-    HMODULE module = nullptr;
-    // An address inside this binary names it (the plugin's DLL, not the host's executable).
-    GetModuleHandleExW (GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                        reinterpret_cast<LPCWSTR> (&thisModule),
-                        &module);
-    return module;
-}
-
 std::wstring thisModuleFolder()
 {
-    std::wstring path (MAX_PATH, L'\0');
-    for (;;)
-    {
-        const auto length = GetModuleFileNameW (thisModule(), path.data(), static_cast<DWORD> (path.size()));
-        if (length == 0)
-            return {};
-        if (length < path.size())
-        {
-            path.resize (length);
-            break;
-        }
-        path.resize (path.size() * 2); // truncated: long path
-    }
+    const auto path = thisModulePath();
     const auto slash = path.find_last_of (L"\\/");
     return slash == std::wstring::npos ? std::wstring {} : path.substr (0, slash);
 }

@@ -13,47 +13,16 @@
 // UNTESTED: no Windows machine has built or run this (docs/platforms.md).
 #if defined(_WIN32)
 
-#if ! defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0602
-    #undef _WIN32_WINNT
-    #define _WIN32_WINNT 0x0602 // LOAD_LIBRARY_SEARCH_* (Windows 8; 7 with KB2533623)
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-    #define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-    #define NOMINMAX
-#endif
-#include <windows.h>
-
-#include <string>
+#include "WindowsModule.h"
 
 namespace
 {
-HMODULE thisModule() noexcept
-{
-    HMODULE module = nullptr;
-    GetModuleHandleExW (GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                        reinterpret_cast<LPCWSTR> (&thisModule),
-                        &module);
-    return module;
-}
-
 // ...\Contents\x86_64-win\Timbrel.vst3 -> ...\Contents\x86_64-win\TimbrelImpl.dll
 std::wstring implementationPath()
 {
-    std::wstring path (MAX_PATH, L'\0');
-    for (;;)
-    {
-        const auto length = GetModuleFileNameW (thisModule(), path.data(), static_cast<DWORD> (path.size()));
-        if (length == 0)
-            return {};
-        if (length < path.size())
-        {
-            path.resize (length);
-            break;
-        }
-        path.resize (path.size() * 2);
-    }
+    auto path = thisModulePath();
+    if (path.empty())
+        return {};
     const auto dot = path.find_last_of (L'.');
     const auto slash = path.find_last_of (L"\\/");
     if (dot != std::wstring::npos && (slash == std::wstring::npos || dot > slash))

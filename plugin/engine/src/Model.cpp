@@ -655,6 +655,23 @@ void Model::reset()
     }
 }
 
+namespace
+{
+/** decode(zd) copied into `output` (`samples` floats); false, and the model told why, when the
+    count is wrong. Throws what the model throws (the callers report it). */
+bool decodeInto (Model& model, torch::jit::Method& decode, const at::Tensor& zd, int64_t samples, float* output)
+{
+    auto y = decode ({ zd }).toTensor().contiguous();
+    if (y.numel() != samples)
+    {
+        model.reportFailure ("decode returned the wrong number of samples");
+        return false;
+    }
+    std::memcpy (output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (samples));
+    return true;
+}
+} // namespace
+
 bool Model::processHops (const HopRequest& r) noexcept
 {
     configureThisThreadOnce();
@@ -732,14 +749,7 @@ bool Model::processHops (const HopRequest& r) noexcept
         if (r.targets != nullptr)
             std::memcpy (r.targets, targets.data_ptr<float>(), descriptorBytes);
 
-        auto y = impl->decode ({ zd }).toTensor().contiguous();
-        if (y.numel() != batch * frames * hop)
-        {
-            reportFailure ("decode returned the wrong number of samples");
-            return false;
-        }
-        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
-        return true;
+        return decodeInto (*this, impl->decode, zd, batch * frames * hop, r.output);
     }
     catch (const std::exception& e)
     {
@@ -779,24 +789,13 @@ bool Model::decodeHops (const DecodeRequest& r) noexcept
         auto* values = d.data_ptr<float>();
         for (int64_t i = 0; i < numDescriptors && r.shifts != nullptr; ++i)
         {
-            const bool octaves = modelInfo.descriptorUnits[static_cast<size_t> (i)] == "Hz";
+            // As the effect's faders shift (the vocabulary's kind; other descriptors add).
+            const auto* entry = findVocabularyEntry (modelInfo.descriptorNames[static_cast<size_t> (i)]);
+            const auto kind = entry != nullptr ? entry->shiftKind : ShiftKind::add;
             for (int64_t row = 0; row < frames * batch; ++row)
-            {
-                const float shift = r.shifts[row * numDescriptors + i];
-                float& value = values[row * numDescriptors + i];
-                value = octaves ? value * std::exp2 (shift) : value + shift;
-            }
+                values[row * numDescriptors + i] = applyShift (kind, values[row * numDescriptors + i], r.shifts[row * numDescriptors + i]);
         }
-        if (r.formed != nullptr)
-            std::memcpy (r.formed, values, sizeof (float) * static_cast<size_t> (frames * batch * numDescriptors));
-        auto y = impl->decode ({ torch::cat ({ z, d.permute ({ 1, 2, 0 }) }, 1) }).toTensor().contiguous();
-        if (y.numel() != batch * frames * hop)
-        {
-            reportFailure ("decode returned the wrong number of samples");
-            return false;
-        }
-        std::memcpy (r.output, y.data_ptr<float>(), sizeof (float) * static_cast<size_t> (batch * frames * hop));
-        return true;
+        return decodeInto (*this, impl->decode, torch::cat ({ z, d.permute ({ 1, 2, 0 }) }, 1), batch * frames * hop, r.output);
     }
     catch (const std::exception& e)
     {

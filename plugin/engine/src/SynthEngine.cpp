@@ -47,10 +47,14 @@ std::string SynthEngine::prepare (const SynthConfig& newConfig)
         if (index)
         {
             const float low = info.descriptorMin[static_cast<size_t> (*index)], high = info.descriptorMax[static_cast<size_t> (*index)];
-            const bool hz = info.descriptorUnits[static_cast<size_t> (*index)] == "Hz";
-            spectralMiddle[s] = hz ? std::sqrt (std::max (low, 1.0f) * std::max (high, 1.0f)) : 0.5f * (low + high);
+            const bool octaves = findVocabularyEntry (kSpectralNames[s])->shiftKind == ShiftKind::octaves;
+            spectralMiddle[s] = octaves ? std::sqrt (std::max (low, 1.0f) * std::max (high, 1.0f)) : 0.5f * (low + high);
         }
     }
+
+    descriptorMiddles.resize (static_cast<size_t> (descriptors));
+    for (size_t d = 0; d < descriptorMiddles.size(); ++d)
+        descriptorMiddles[d] = 0.5f * (info.descriptorMin[d] + info.descriptorMax[d]);
 
     defaultLatent.assign (static_cast<size_t> (latents), 0.0f);
     if (! info.timbreLatents.empty())
@@ -85,24 +89,28 @@ std::string SynthEngine::prepare (const SynthConfig& newConfig)
         for (int v = 0; v < batch; ++v)
         {
             std::copy (defaultLatent.begin(), defaultLatent.end(), latentRows.begin() + v * latents);
-            for (int d = 0; d < descriptors; ++d)
-                descriptorRows[static_cast<size_t> (v * descriptors + d)] = 0.5f * (info.descriptorMin[static_cast<size_t> (d)] + info.descriptorMax[static_cast<size_t> (d)]);
+            std::copy (descriptorMiddles.begin(), descriptorMiddles.end(), descriptorRows.begin() + v * descriptors);
         }
         for (int d = 0; d < descriptors; ++d)
             fromNatural[static_cast<size_t> (d)] = info.hasNatural && call % 2 == 0 && d != pitchIndex && d != loudnessIndex;
-        Model::DecodeRequest request;
-        request.batch = batch;
-        request.latents = latentRows.data();
-        request.descriptors = descriptorRows.data();
-        request.shifts = shiftRows.data();
-        request.fromNatural = fromNatural.get();
-        request.output = decoded.data();
-        if (! model->decodeHops (request))
+        if (! decodeBatch())
             return "the model failed while warming up for " + std::to_string (batch) + " voices: " + model->lastFailure();
     }
     reset();
     active = true;
     return {};
+}
+
+bool SynthEngine::decodeBatch() noexcept
+{
+    Model::DecodeRequest request;
+    request.batch = batch;
+    request.latents = latentRows.data();
+    request.descriptors = descriptorRows.data();
+    request.shifts = shiftRows.data();
+    request.fromNatural = fromNatural.get();
+    request.output = decoded.data();
+    return model->decodeHops (request);
 }
 
 int SynthEngine::measureResamplerLag()
@@ -194,11 +202,8 @@ void SynthEngine::renderHop (const SynthControls& controls) noexcept
             std::copy_n (latent, latents, latentRows.begin() + v * latents);
             float* row = descriptorRows.data() + v * descriptors;
             float* shift = shiftRows.data() + v * descriptors;
-            for (int d = 0; d < descriptors; ++d)
-            {
-                row[d] = 0.5f * (model->info().descriptorMin[static_cast<size_t> (d)] + model->info().descriptorMax[static_cast<size_t> (d)]);
-                shift[d] = 0.0f;
-            }
+            std::copy (descriptorMiddles.begin(), descriptorMiddles.end(), row);
+            std::fill_n (shift, descriptors, 0.0f);
             // Outside the model's range a note is clamped into it (the editor says so); below its
             // loudness range a voice is made quieter by gain instead, so a release fades to silence.
             row[pitchIndex] = std::clamp (frame.pitch + controls.pitchShift, pitchMin, pitchMax);
@@ -215,14 +220,7 @@ void SynthEngine::renderHop (const SynthControls& controls) noexcept
                 shift[index] = controls.spectralShift[s] + (s == 0 ? frame.brightness : 0.0f);
             }
         }
-        Model::DecodeRequest request;
-        request.batch = batch;
-        request.latents = latentRows.data();
-        request.descriptors = descriptorRows.data();
-        request.shifts = shiftRows.data();
-        request.fromNatural = fromNatural.get();
-        request.output = decoded.data();
-        if (model->decodeHops (request))
+        if (decodeBatch())
         {
             const float outputGain = dbToGain (controls.outputGainDb);
             for (int v = 0; v < batch; ++v)

@@ -16,6 +16,21 @@ from .parameters import NUMBER, Parameter, index_by_id, number, parameter_id, un
 from .plugin import channels_first, find_plugin, model_reference
 
 
+def raw_state(processor) -> bytes:
+    """A DawDreamer plugin processor's state blob (DawDreamer saves and loads states as files)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "state.bin")
+        processor.save_state(path)
+        return Path(path).read_bytes()
+
+
+def set_raw_state(processor, blob: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "state.bin")
+        Path(path).write_bytes(blob)
+        processor.load_state(path)
+
+
 class DawDreamerHost:
     """DawDreamer: parameters are normalised 0..1 by index, automation is applied once per
     block at the block's first sample, and latency is not compensated: render() aligns the
@@ -42,16 +57,10 @@ class DawDreamerHost:
             self.load_model(model)
 
     def _raw_state(self) -> bytes:
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "state.bin")
-            self.processor.save_state(path)
-            return Path(path).read_bytes()
+        return raw_state(self.processor)
 
     def _set_raw_state(self, blob: bytes) -> None:
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "state.bin")
-            Path(path).write_bytes(blob)
-            self.processor.load_state(path)
+        set_raw_state(self.processor, blob)
 
     def load_model(self, reference, model_delay: int | None = None) -> plugin_state.Status:
         """`model_delay`: the model's own delay in model samples, overriding its figure."""

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import plugin_state
+from .dawdreamer_host import raw_state, set_raw_state
 from .plugin import PluginError, find_plugin, model_reference
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -135,19 +136,13 @@ class SynthRenderer:
     def _raw_state(self) -> bytes:
         if self.host == "pedalboard":
             return bytes(self.plugin.raw_state)
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "state.bin")
-            self.processor.save_state(path)
-            return Path(path).read_bytes()
+        return raw_state(self.processor)
 
     def _set_raw_state(self, blob: bytes) -> None:
         if self.host == "pedalboard":
             self.plugin.raw_state = blob
-            return
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "state.bin")
-            Path(path).write_bytes(blob)
-            self.processor.load_state(path)
+        else:
+            set_raw_state(self.processor, blob)
 
     def _settled(self, timeout: float = 120.0) -> SynthStatus:
         """The status once the plugin's model load has ended (it loads in the background; the

@@ -242,7 +242,7 @@ class Board:
 
     def losses(self, step: int, losses: StepLosses, steps_per_second: float) -> None:
         for name, value in asdict(losses).items():
-            self.writer.add_scalar(f"lr" if name == "lr" else f"train/{name}", value, step)
+            self.writer.add_scalar("lr" if name == "lr" else f"train/{name}", value, step)
         self.writer.add_scalar("speed/steps_per_second", steps_per_second, step)
 
     def validation(self, trainer: "Trainer", validation: Validation) -> None:

@@ -106,7 +106,6 @@ public:
         const float* shifts = nullptr;      // frames x batch x D in fader space, or null
         const bool* fromNatural = nullptr;  // D flags, or null: none
         float* output = nullptr;            // batch x (frames x hop_length)
-        float* formed = nullptr;            // frames x batch x D: what decode() was given (optional)
     };
     bool decodeHops (const DecodeRequest& request) noexcept;
 

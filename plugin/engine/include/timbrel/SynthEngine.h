@@ -72,7 +72,6 @@ public:
     /** The voices' envelope, glide, bend, vibrato and ranges (audio thread, between blocks);
         polyphony and mono need prepare(). */
     void setVoiceShape (const VoiceSettings& shape) noexcept { voices.setShape (shape); }
-    const SynthConfig& configuration() const { return config; }
 
     /** Silence, every voice free, streams restarted. Not concurrently with process(). */
     void reset();
@@ -95,6 +94,8 @@ public:
 private:
     void apply (const SynthEvent& event) noexcept;
     void renderHop (const SynthControls& controls) noexcept;
+    /** One model call on the row buffers (latentRows, descriptorRows, shiftRows -> decoded). */
+    bool decodeBatch() noexcept;
     int measureResamplerLag();
 
     std::unique_ptr<Model> model;
@@ -110,6 +111,7 @@ private:
     std::string noNaturalReason;
     std::array<VoiceFrame, VoiceBank::kMaxVoices> frames {};
     std::vector<float> latentRows, descriptorRows, shiftRows, decoded, mixed, gains, previousGains, defaultLatent;
+    std::vector<float> descriptorMiddles; // each descriptor's mid-range: what a row holds before the performance fills it
     std::unique_ptr<bool[]> fromNatural;
     std::vector<float> fifo; // host-rate output made but not yet played
     int fifoCount = 0;
