@@ -15,6 +15,7 @@ inline constexpr int kVersion = 2; // processing/stereo modes, sources, fixed va
 inline constexpr int kMarginVersion = 3; // the Threaded margin
 inline constexpr int kPriorVersion = 4;  // generation from an nn~ module's prior
 inline constexpr int kTimbreVersion = 5; // the timbre section: snapshots, morph, variation; the Natural source
+inline constexpr int kMidiOutVersion = 6; // the tracked pitch as MIDI out
 inline const juce::String mix { "mix" };
 inline const juce::String outputGain { "output_gain" };
 inline const juce::String bypass { "bypass" };
@@ -26,6 +27,9 @@ inline const juce::String temperature { "temperature" }; // the prior's temperat
 inline const juce::String timbreSource { "timbre_source" }; // Input: the input's latent; Snapshot: A morphed to B
 inline const juce::String morph { "morph" };                // A (0) to B (1), extrapolating to -0.5 and 1.5
 inline const juce::String variation { "variation" };        // spread of the random walk around the snapshot
+inline const juce::String midiOut { "midi_out" };               // the input's tracked pitch as MIDI notes and bends
+inline const juce::String midiBendRange { "midi_bend_range" };  // semitones at full bend: set the receiving synth the same
+inline const juce::String midiGate { "midi_gate" };             // a note sounds while the input is louder than this
 inline const juce::StringArray timbreSourceChoices { "Input", "Snapshot" };
 inline const juce::StringArray processingModeChoices { "Threaded", "Inline" };
 // Hops of time the Threaded worker gets per hop; choice i means kWorkerMarginHopChoices[i].
@@ -106,6 +110,9 @@ inline juce::AudioProcessorValueTreeState::ParameterLayout createLayout()
     addChoice (timbreSource, timbreSourceChoices, static_cast<int> (TimbreSource::input), kTimbreVersion);
     addFloat (morph, kTimbreVersion, { -0.5f, 1.5f }, 0.0f, "");
     addFloat (variation, kTimbreVersion, { 0.0f, 2.0f }, 0.0f, "");
+    layout.add (std::make_unique<juce::AudioParameterBool> (juce::ParameterID { midiOut, kMidiOutVersion }, displayName (midiOut), true));
+    addFloat (midiBendRange, kMidiOutVersion, { 1.0f, 48.0f, 1.0f }, 2.0f, "st");
+    addFloat (midiGate, kMidiOutVersion, { -90.0f, 0.0f }, -50.0f, "dB");
     return layout;
 }
 } // namespace timbrel::params

@@ -73,6 +73,9 @@ TimbrelProcessor::TimbrelProcessor()
     r.timbreSource = parameters.getRawParameterValue (params::timbreSource);
     r.morph = parameters.getRawParameterValue (params::morph);
     r.variation = parameters.getRawParameterValue (params::variation);
+    r.midiOut = parameters.getRawParameterValue (params::midiOut);
+    r.midiBendRange = parameters.getRawParameterValue (params::midiBendRange);
+    r.midiGate = parameters.getRawParameterValue (params::midiGate);
     for (size_t s = 0; s < static_cast<size_t> (kNumFaderSlots); ++s)
     {
         const auto& slot = faderSlots()[s];
@@ -195,6 +198,7 @@ void TimbrelProcessor::reset()
     // call this from the audio thread (VST3 setProcessing), so it only raises flags; the next
     // block does the work without waiting (StreamingEngine::requestReset).
     gainJumpRequested.store (true, std::memory_order_release);
+    midiNotesOffRequested.store (true, std::memory_order_release);
     engines.requestReset();
 }
 
@@ -514,14 +518,47 @@ juce::String TimbrelProcessor::getStatusMessage() const
     return statusMessage;
 }
 
-void TimbrelProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiBuffer&)
+void TimbrelProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi)
 {
     processWithBypass (buffer, false);
+    writeMidiOut (midi, parameterRefs.bypass->load() >= 0.5f);
 }
 
-void TimbrelProcessor::processBlockBypassed (juce::AudioBuffer<float>& buffer, juce::MidiBuffer&)
+void TimbrelProcessor::processBlockBypassed (juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi)
 {
     processWithBypass (buffer, true);
+    writeMidiOut (midi, true);
+}
+
+void TimbrelProcessor::writeMidiOut (juce::MidiBuffer& midi, bool bypassed)
+{
+    // The effect takes no MIDI; what the host hands in is replaced by ours. MidiBuffer keeps
+    // its storage, and a few events per hop fit in what hosts preallocate.
+    midi.clear();
+    midiOutBlock.clear();
+    const auto* engine = engines.playing();
+    const bool wanted = parameterRefs.midiOut->load() >= 0.5f && ! bypassed;
+    if (engine != trackedEngine || ! wanted || midiNotesOffRequested.exchange (false, std::memory_order_acq_rel))
+        noteTracker.stop (0, midiOutBlock);
+    trackedEngine = engine;
+    if (wanted && engine != nullptr)
+    {
+        const auto& info = engine->info();
+        noteTracker.setSettings ({ parameterRefs.midiGate->load(), NoteTrackerSettings {}.hysteresisDb,
+                                   parameterRefs.midiBendRange->load(), 1,
+                                   info.sampleRate > 0 ? static_cast<float> (info.hopLength) / static_cast<float> (info.sampleRate) : 0.0f });
+        const auto& hops = engine->trackedHops();
+        for (int i = 0; i < hops.count; ++i)
+        {
+            const auto& hop = hops.hops[static_cast<size_t> (i)];
+            noteTracker.hop (hop.pitch, hop.loudness, hop.offset, midiOutBlock);
+        }
+    }
+    for (int i = 0; i < midiOutBlock.count; ++i)
+    {
+        const auto& event = midiOutBlock.events[static_cast<size_t> (i)];
+        midi.addEvent (event.bytes.data(), event.size, event.offset);
+    }
 }
 
 void TimbrelProcessor::processWithBypass (juce::AudioBuffer<float>& buffer, bool forceBypass)

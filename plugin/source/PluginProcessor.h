@@ -5,6 +5,7 @@
 #include "Parameters.h"
 
 #include <timbrel/EngineSwitcher.h>
+#include <timbrel/NoteTracker.h>
 
 #include <juce_audio_processors/juce_audio_processors.h>
 
@@ -38,7 +39,7 @@ public:
 
     const juce::String getName() const override { return JucePlugin_Name; }
     bool acceptsMidi() const override { return false; }
-    bool producesMidi() const override { return false; }
+    bool producesMidi() const override { return true; } // the tracked pitch (midi_out)
     bool isMidiEffect() const override { return false; }
     double getTailLengthSeconds() const override { return 0.0; }
     int getNumPrograms() override { return 1; }
@@ -156,6 +157,8 @@ private:
     EngineConfig wantedConfig() const;
     EngineControls readControls (bool forceBypass) const;
     void processWithBypass (juce::AudioBuffer<float>& buffer, bool forceBypass);
+    /** The playing engine's tracked hops of this block as MIDI notes and bends (midi_out). */
+    void writeMidiOut (juce::MidiBuffer& midi, bool bypassed);
     void timerCallback() override;
 
     /** Loads, prepares and publishes an engine for `reference` (the loader thread). */
@@ -179,6 +182,9 @@ private:
         std::atomic<float>* timbreSource = nullptr;
         std::atomic<float>* morph = nullptr;
         std::atomic<float>* variation = nullptr;
+        std::atomic<float>* midiOut = nullptr;
+        std::atomic<float>* midiBendRange = nullptr;
+        std::atomic<float>* midiGate = nullptr;
         std::array<std::atomic<float>*, kNumFaderSlots> source {}, shift {}, fixed {};
         std::array<std::atomic<float>*, kNumLatentControls> latentOffset {}, latentScale {};
     } parameterRefs;
@@ -188,6 +194,12 @@ private:
     float previousGain = 1.0f; // audio thread
     std::atomic<bool> playingInRealtime { false }; // set by the audio thread, read by the timer
     std::atomic<bool> gainJumpRequested { false }; // reset(): the next block starts at the gain
+    // MIDI out (audio thread): one line of notes from the engine playing; a new engine, bypass or
+    // the switch turned off end the sounding note.
+    NoteTracker noteTracker;
+    MidiOutBlock midiOutBlock;
+    const StreamingEngine* trackedEngine = nullptr;
+    std::atomic<bool> midiNotesOffRequested { false }; // reset(): end the note at the next block
 
     // Non-audio threads (message thread, loader): guarded by stateMutex. The audio thread
     // never takes it; offline, it waits for loads through loadMutex only.

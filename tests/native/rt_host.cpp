@@ -136,7 +136,7 @@ struct UsageError : std::runtime_error
 
 struct Options
 {
-    juce::String plugin, input, output, report, state, sidechain;
+    juce::String plugin, input, output, report, state, sidechain, midiOut;
     std::optional<double> sampleRate;
     std::vector<int> blockPattern { 128 };
     bool realtime = true, lockstep = false;
@@ -162,7 +162,7 @@ constexpr const char* kUsage =
     "         [--set PARAM_ID=VALUE ...] [--state FILE] [--sidechain SC.wav] [--instances K]\n"
     "         [--warmup-blocks N] [--at SECONDS:PARAM_ID=VALUE ...] [--state-at SECONDS:FILE ...]\n"
     "         [--reset-at SECONDS ...] [--no-wait-load] [--instance-states F1,F2,...]\n"
-    "         [--duration SECONDS] [--timeline-seconds T]\n"
+    "         [--duration SECONDS] [--timeline-seconds T] [--midi-out OUT.mid]\n"
     "       timbrel_rt_host --selftest-alloc | --selftest-waits\n";
 
 long long parseInteger (const std::string& text, const std::string& option, long long lo, long long hi)
@@ -215,6 +215,7 @@ Options parseArguments (int argc, char** argv)
         else if (arg == "--plugin") o.plugin = value();
         else if (arg == "--input") o.input = value();
         else if (arg == "--output") o.output = value();
+        else if (arg == "--midi-out") o.midiOut = value();
         else if (arg == "--report") o.report = value();
         else if (arg == "--state") o.state = value();
         else if (arg == "--sidechain") o.sidechain = value();
@@ -847,9 +848,15 @@ int runHost (const Options& o)
         changes.push_back (std::move (change));
     }
 
+    // Instance 0's MIDI out, at sample positions from the start (the plugin's latency included,
+    // as its audio): kept outside the counted scopes, in storage reserved here.
+    std::vector<std::pair<int, juce::MidiMessage>> midiOut;
+    midiOut.reserve (o.midiOut.isNotEmpty() ? 1 << 16 : 0);
+
     std::thread audioThread ([&] {
         scheduling = tryRealtimePriority();
         juce::MidiBuffer midi;
+        midi.ensureSize (8192); // as hosts do: events the plugin writes fit without allocating
         const auto start = Clock::now();
         auto deadline = [&] (int position) {
             return start + std::chrono::duration_cast<Clock::duration> (std::chrono::duration<double> ((double) position / sampleRate * o.pace));
@@ -911,6 +918,11 @@ int runHost (const Options& o)
                 const auto t1 = Clock::now();
                 if (timed)
                     processUs.push_back (std::chrono::duration<double, std::micro> (t1 - t0).count());
+                if (&instance == &instances.front() && o.midiOut.isNotEmpty())
+                    for (const auto metadata : midi)
+                        if (midiOut.size() < midiOut.capacity())
+                            midiOut.emplace_back (position + metadata.samplePosition, metadata.getMessage());
+                midi.clear();
             }
             const auto callbackEnd = Clock::now();
 
@@ -1039,6 +1051,25 @@ int runHost (const Options& o)
         stream.release(); // owned by the writer now
         if (! writer->writeFromAudioSampleBuffer (output, 0, passSamples))
             throw UsageError ("cannot write " + file.getFullPathName().toStdString());
+    }
+
+    // OUT.mid: instance 0's MIDI out, one track, 960 ticks per quarter at 120 bpm (ticks are
+    // seconds * 1920).
+    if (o.midiOut.isNotEmpty())
+    {
+        juce::MidiMessageSequence track;
+        track.addEvent (juce::MidiMessage::tempoMetaEvent (500000), 0.0);
+        for (const auto& [at, message] : midiOut)
+            track.addEvent (message, (double) at / sampleRate * 1920.0);
+        track.updateMatchedPairs();
+        juce::MidiFile file;
+        file.setTicksPerQuarterNote (960);
+        file.addTrack (track);
+        const juce::File out (juce::File::getCurrentWorkingDirectory().getChildFile (o.midiOut));
+        out.deleteFile();
+        juce::FileOutputStream stream (out);
+        if (! stream.openedOk() || ! file.writeTo (stream))
+            throw UsageError ("cannot write " + out.getFullPathName().toStdString());
     }
 
     double patternSamples = 0.0;

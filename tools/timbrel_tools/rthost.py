@@ -84,7 +84,7 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                   settings: dict[str, str | float] | None = None, state: bytes | None = None,
                   sidechain: np.ndarray | None = None, instances: int = 1, warmup_blocks: int = 0,
                   events=None, resets=(), wait_for_loads: bool = True, instance_states=None,
-                  duration: float = 0.0, timeline_seconds: float = 0.0, host=None,
+                  duration: float = 0.0, timeline_seconds: float = 0.0, midi_out: bool = False, host=None,
                   timeout: float | None = 600) -> tuple[np.ndarray, dict]:
     """Renders `audio` [channels, n] through the plugin in timbrel_rt_host.
 
@@ -104,6 +104,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     instance_states: state blobs, instance k restoring instance_states[k % len] (mixed models).
     duration: play this many seconds, looping the input (a soak; the output holds one pass).
     timeline_seconds: the report's "timeline" gets memory, underruns and callbacks this often.
+    midi_out: the report's "midi_out" gets the plugin's MIDI output as (sample, mido message),
+    the sample counted like the raw output's (the latency included).
     """
     audio = _channels_first(audio, "audio")
     executable = Path(host) if host is not None else find_rt_host()
@@ -153,6 +155,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
             arguments += ["--reset-at", repr(float(seconds))]
         if not wait_for_loads:
             arguments += ["--no-wait-load"]
+        if midi_out:
+            arguments += ["--midi-out", str(folder / "out.mid")]
         if sidechain is not None:
             sidechain = _channels_first(sidechain, "sidechain")
             soundfile.write(folder / "sidechain.wav", sidechain.T, int(round(rate)), subtype="FLOAT")
@@ -164,7 +168,21 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
             raise RtHostError(f"timbrel_rt_host exited with {result.returncode}: {message}")
         output, _ = soundfile.read(folder / "out.wav", dtype="float32", always_2d=True)
         report = json.loads((folder / "report.json").read_text())
+        if midi_out:
+            report["midi_out"] = _midi_events(folder / "out.mid", rate)
     return np.ascontiguousarray(output.T), report
+
+
+def _midi_events(path: Path, rate: float) -> list:
+    """(sample, message) of the host's MIDI file: ticks are seconds * 1920 (rt_host.cpp)."""
+    import mido
+
+    events, tick = [], 0
+    for message in mido.MidiFile(str(path)).tracks[0]:
+        tick += message.time
+        if not message.is_meta:
+            events.append((int(round(tick / 1920.0 * rate)), message))
+    return events
 
 
 def _selftest(option: str, host=None) -> dict:

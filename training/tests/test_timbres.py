@@ -169,7 +169,7 @@ def test_timbre_space_measures_transfer_and_morph_with_a_classifier_of_the_rende
     from timbrel.training import timbre_eval
 
     data = labelled_tones(tmp_path / "data", seconds=4.0)
-    classifier = timbre_eval.InstrumentClassifier(data, RATE)
+    classifier = timbre_eval.InstrumentClassifier.from_dataset(data, RATE)
     valid = [(name, timbres.read_clip(path, RATE)) for name, path in timbres.labelled_clips(data, "valid")]
     assert classifier.accuracy(valid) == 1.0  # odd against all harmonics: MFCCs tell them apart
     assert classifier.probabilities(np.zeros(RATE, np.float32)) is None

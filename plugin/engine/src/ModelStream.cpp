@@ -55,6 +55,8 @@ std::string ModelStream::prepare (const Config& c)
     history.prepare (captures ? info.latentSize : 0);
     loudnessIndex = info.descriptorIndex ("loudness").value_or (-1);
     flatnessIndex = info.descriptorIndex ("flatness").value_or (-1);
+    pitchIndex = info.descriptorIndex ("pitch").value_or (-1);
+    hopsSinceReset = 0;
     resampledOut.assign (batch * static_cast<size_t> (maxOutPerHop), 0.0f);
     mainPtrs.resize (batch);
     sidePtrs.resize (batch);
@@ -80,6 +82,8 @@ void ModelStream::reset()
     std::fill (pendingSide.begin(), pendingSide.end(), 0.0f);
     fill = 0;
     smoother.jumpToTargets();
+    hopsSinceReset = 0;
+    ++resets;
 }
 
 int ModelStream::hopInHostSamples() const
@@ -176,6 +180,7 @@ void ModelStream::pump (const float* const* main, const float* const* sidechain,
     }
 
     runHops (frames, controls);
+    hopsSinceReset += frames;
 
     // Resampled back hop by hop, as the hops were produced one at a time before: the output
     // does not depend on how many hops a call took beyond the model's own rounding.
@@ -256,6 +261,13 @@ void ModelStream::runHops (int frames, const EngineControls& controls) noexcept
         const float* hopDescriptors = measured.data() + f * perHop;
         hopMeters.publish (hopDescriptors, targets.data() + f * perHop, callOut.data() + f * static_cast<size_t> (hop),
                            took.count() / frames, hopSeconds);
+        if (track != nullptr && pitchIndex >= 0 && loudnessIndex >= 0)
+        {
+            const double hostPerModel = config.hostRate / info.sampleRate;
+            const auto first = static_cast<long long> (std::llround (static_cast<double> (hopsSinceReset + static_cast<long long> (f))
+                                                                     * hop * hostPerModel));
+            track->push ({ first, hopDescriptors[pitchIndex], hopDescriptors[loudnessIndex], resets }); // full: nobody reads
+        }
         if (! inputLatents.empty())
             history.publish (inputLatents.data() + f * latentsPerHop,
                              loudnessIndex >= 0 ? hopDescriptors[loudnessIndex] : NAN,

@@ -78,6 +78,11 @@ std::string StreamingEngine::prepare (const EngineConfig& c)
     // back in one go, and takeOutput skips it as underrun debt; the ring must hold all of it, or
     // what does not fit is lost and the output stays misaligned.
     outputRing.prepare (batch, buffering + 4 * (chunkSize + hopHost) + 1024 + (useWorker ? inputCapacity : 0));
+    // The analysis of every hop between its input and its output (the latency), and of a worker
+    // that fell behind.
+    trackRing.prepare ((latency + 4 * chunkSize + (useWorker ? inputCapacity : 0)) / std::max (1, hopHost) + 64);
+    stream->setTrack (&trackRing);
+    tracked.count = 0;
     buffersReady = true;
 
     // From here on a failure still plays the dry signal delayed by the reported latency.
@@ -183,6 +188,9 @@ void StreamingEngine::reset()
     debt = 0;
     dryLeadIn = primeSamples; // silence: the dry delay was just cleared
     restartPending = false;
+    trackRing.clear();
+    trackPosition = 0;
+    trackStream = stream != nullptr ? stream->streamNumber() : 0;
     wetGain = 1.0f;
     stalled.store (false);
     resetRequested.store (false);
@@ -206,6 +214,8 @@ bool StreamingEngine::restartWorkerStream (float wetGainAfter) noexcept
     debt = 0;
     dryLeadIn = primeSamples;
     wetGain = wetGainAfter;
+    ++trackStream; // the worker's stream->reset() on the restart record counts the same
+    trackPosition = 0;
     pushedBlocks.fetch_add (1, std::memory_order_relaxed);
     workAvailable.release();
     return true;
@@ -250,6 +260,28 @@ int StreamingEngine::takeOutput (int n) noexcept
         wetGain = 0.0f;
     }
     return k;
+}
+
+void StreamingEngine::collectTrack (int n) noexcept
+{
+    const long long end = trackPosition + n;
+    while (const TrackPoint* point = trackRing.front())
+    {
+        TrackPoint taken;
+        if (point->stream != trackStream) // written before a restart
+        {
+            trackRing.pop (taken);
+            continue;
+        }
+        const long long plays = point->position + latency;
+        if (plays >= end || tracked.count >= TrackedHops::kCapacity)
+            break;
+        // Late (the worker fell behind): at the start of this chunk, still in order.
+        const int at = chunkOffset + static_cast<int> (std::max (0LL, plays - trackPosition));
+        tracked.hops[static_cast<size_t> (tracked.count++)] = { at, point->pitch, point->loudness };
+        trackRing.pop (taken);
+    }
+    trackPosition = end;
 }
 
 void StreamingEngine::processChunk (const float* const* in, float* const* out, const float* const* sidechain,
@@ -335,6 +367,7 @@ void StreamingEngine::processChunk (const float* const* in, float* const* out, c
     }
 
     takeOutput (n);
+    collectTrack (n);
 
     for (int ch = 0; ch < channels; ++ch)
     {
@@ -360,6 +393,7 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
         return;
     }
     blockControls = controls;
+    tracked.count = 0;
     if (resetRequested.exchange (false, std::memory_order_acq_rel))
         beginRequestedReset();
     const float startMix = previousMix, endMix = controls.mix;
@@ -380,6 +414,7 @@ void StreamingEngine::process (const float* const* in, float* const* out, int nu
         // The mix ramps linearly over the whole host block from the previous block's value.
         const float from = startMix + (endMix - startMix) * static_cast<float> (done) / static_cast<float> (numSamples);
         const float to = startMix + (endMix - startMix) * static_cast<float> (done + n) / static_cast<float> (numSamples);
+        chunkOffset = done;
         processChunk (chunkIn, chunkOut, sidechain != nullptr ? chunkSide : nullptr, sidechain != nullptr ? sidechainChannels : 0,
                       n, from, to);
         done += n;

@@ -52,7 +52,8 @@ def parameter_ids() -> list[str]:
         ids += [f"{slot}_source", f"{slot}_shift", f"{slot}_fixed"]
     for i in range(LATENT_CONTROLS):
         ids += [f"latent_{i + 1}_offset", f"latent_{i + 1}_scale"]
-    return ids + ["generate", "temperature", "timbre_source", "morph", "variation"]
+    return ids + ["generate", "temperature", "timbre_source", "morph", "variation",
+                  "midi_out", "midi_bend_range", "midi_gate"]
 
 
 def default_source(slot: str) -> str:

@@ -54,17 +54,19 @@ def _pieces(audio: np.ndarray, rate: int) -> list[np.ndarray]:
 
 
 class InstrumentClassifier:
-    """Names the instrument of audio from MFCC statistics (a logistic regression)."""
+    """Names the instrument of audio from MFCC statistics (a logistic regression), fitted on
+    labelled audio: (instrument, mono audio at `rate`) pairs, at most `max_pieces` 1-second
+    pieces per instrument."""
 
-    def __init__(self, data: Path, rate: int, max_pieces: int = 60):
+    def __init__(self, clips, rate: int, max_pieces: int = 60):
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
         features, labels = [], []
         counts: dict[str, int] = {}
-        for name, path in labelled_clips(data, "train"):
-            for piece in _pieces(read_clip(path, rate), rate):
+        for name, audio in clips:
+            for piece in _pieces(audio, rate):
                 if counts.get(name, 0) >= max_pieces:
                     break
                 f = mfcc_features(piece, rate)
@@ -72,10 +74,18 @@ class InstrumentClassifier:
                     features.append(f)
                     labels.append(name)
                     counts[name] = counts.get(name, 0) + 1
+        if len(counts) < 2:
+            raise ValueError("an instrument classifier needs audio of at least two instruments")
         self.rate = rate
         self.pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.5))
         self.pipeline.fit(np.stack(features), labels)
         self.names = list(self.pipeline.classes_)
+
+    @classmethod
+    def from_dataset(cls, data: Path, rate: int, max_pieces: int = 60) -> "InstrumentClassifier":
+        """Fitted on the train/ split of a dataset that labels its files (`timbrel dataset timbres`);
+        files are read as they are needed."""
+        return cls(((name, read_clip(path, rate)) for name, path in labelled_clips(data, "train")), rate, max_pieces)
 
     def probabilities(self, audio: np.ndarray) -> dict[str, float] | None:
         """P(instrument) averaged over the audio's 1-second pieces; None for silence."""
@@ -224,7 +234,7 @@ def timbre_space(model, info, data: Path) -> dict:
     if not info.timbre_names or len(info.timbre_names) < 2:
         return {}
     rate = int(info.sample_rate)
-    classifier = InstrumentClassifier(data, rate)
+    classifier = InstrumentClassifier.from_dataset(data, rate)
     return {
         "classifier_accuracy_valid": round(classifier.accuracy(_clips(data, "valid", rate)), 3),
         "transfer": transfer(model, info, data, classifier),

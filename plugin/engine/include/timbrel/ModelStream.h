@@ -20,6 +20,16 @@
 
 namespace timbrel
 {
+/** One hop of the input's pitch and loudness as the model's analysis read them, for MIDI out:
+    `position` is the hop's first input sample in host samples since the stream (re)started,
+    `stream` counts the stream's resets, so a reader can drop what an older stream wrote. */
+struct TrackPoint
+{
+    long long position = 0;
+    float pitch = 0.0f, loudness = 0.0f;
+    unsigned stream = 0;
+};
+
 class ModelStream
 {
 public:
@@ -59,6 +69,12 @@ public:
     /** Channel 0's input latent, hop by hop, with its loudness and flatness: what Capture reads. */
     const LatentHistory& latentHistory() const { return history; }
 
+    /** Where each hop's pitch and loudness (batch channel 0) go, or null; prepare first. Only
+        models whose analysis has both descriptors write. Not concurrently with pump(). */
+    void setTrack (RecordRing<TrackPoint>* ring) noexcept { track = ring; }
+    /** Resets so far (prepare counts as none): the `stream` stamp of the points written now. */
+    unsigned streamNumber() const noexcept { return resets; }
+
 private:
     int measureLag() const;
     void runHops (int frames, const EngineControls& controls) noexcept;
@@ -77,7 +93,10 @@ private:
     std::vector<float> generateWeights, temperatures; // per hop of a call (nn~ modules with a prior)
     std::vector<float> timbreWeights, timbreLatents;  // per hop of a call (models with named timbres)
     std::vector<float> inputLatents;                  // frames x batch x latent: the input's own z
-    int loudnessIndex = -1, flatnessIndex = -1;
+    int loudnessIndex = -1, flatnessIndex = -1, pitchIndex = -1;
+    RecordRing<TrackPoint>* track = nullptr;
+    long long hopsSinceReset = 0;
+    unsigned resets = 0;
     std::vector<DescriptorMix> mixes;
     std::vector<float> resampledOut;
     std::vector<const float*> hopOutPtrs;

@@ -112,6 +112,13 @@ public:
         return true;
     }
 
+    /** The oldest record without taking it (the reader's thread), or null when empty. */
+    const T* front() const
+    {
+        const size_t r = readCount.load (std::memory_order_relaxed);
+        return r == writeCount.load (std::memory_order_acquire) ? nullptr : &records[r % capacity];
+    }
+
     bool pop (T& record)
     {
         const size_t r = readCount.load (std::memory_order_relaxed);

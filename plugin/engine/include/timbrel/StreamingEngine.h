@@ -53,6 +53,21 @@ struct EngineConfig
     bool operator== (const EngineConfig&) const = default;
 };
 
+/** One hop of the input's analysis (for MIDI out), at the sample of a process() call where the
+    audio of that hop plays in the output. */
+struct TrackedHop
+{
+    int offset = 0;
+    float pitch = 0.0f, loudness = 0.0f;
+};
+
+struct TrackedHops
+{
+    static constexpr int kCapacity = 1024; // more waits for the next call
+    std::array<TrackedHop, kCapacity> hops {};
+    int count = 0;
+};
+
 class StreamingEngine
 {
 public:
@@ -126,6 +141,11 @@ public:
         return model != nullptr && model->analyzeOutput (audio, numHops, lastDescriptors);
     }
 
+    /** Audio thread, after process(): the hops of input analysis (pitch, loudness) whose audio
+        plays in that call's output, in order, each at its sample offset (the engine's latency
+        after the input that made it). Empty for a model whose analysis lacks either. */
+    const TrackedHops& trackedHops() const { return tracked; }
+
 private:
     struct BlockRecord
     {
@@ -144,6 +164,8 @@ private:
         Returns false while it is still busy (the block then plays dry). */
     bool restartWorkerStream (float wetGainAfter) noexcept;
     void beginRequestedReset() noexcept;
+    /** Moves the tracked hops due in the next `n` output samples into `tracked`. */
+    void collectTrack (int n) noexcept;
 
     std::unique_ptr<Model> model;
     std::unique_ptr<ModelStream> stream;
@@ -164,6 +186,14 @@ private:
     EngineControls blockControls;
 
     SampleRing inputRing, sidechainRing, outputRing;
+    // MIDI out: the stream writes each hop's analysis (the worker, or this thread Inline); this
+    // thread places it `latency` samples after its input. Positions count host samples since the
+    // stream last (re)started; `trackStream` is that start's number, to drop an older stream's.
+    RecordRing<TrackPoint> trackRing;
+    TrackedHops tracked;
+    long long trackPosition = 0;
+    unsigned trackStream = 0;
+    int chunkOffset = 0;
     RecordRing<BlockRecord> recordRing;
     int underrunFade = 64; // samples at the host rate (kUnderrunFadeSeconds)
     std::vector<float> workerMain, workerSide;
