@@ -171,3 +171,53 @@ def test_timbrel_render_renders_a_folder_of_midi_files_and_refuses_a_timbre_the_
                  "--snapshot", "A=kazoo"]) == 2
     assert "has no timbre 'kazoo'" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
+
+
+def _midi_file(path, events) -> str:
+    """(seconds, 'on'|'off', note) -> a type-0 MIDI file at 120 bpm, 960 ticks per beat."""
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])
+    now = 0
+    for seconds, kind, note in sorted(events, key=lambda e: (e[0], e[1] == "on")):
+        tick = int(round(seconds * 1920))
+        track.append(mido.Message("note_on" if kind == "on" else "note_off", note=note, velocity=100, time=tick - now))
+        now = tick
+    song = mido.MidiFile(ticks_per_beat=960)
+    song.tracks.append(track)
+    song.save(str(path))
+    return str(path)
+
+
+def test_a_model_switch_while_notes_sound_fades_them_and_the_new_model_plays_the_next(tmp_path):
+    # In real time (timbrel_rt_host, in lockstep so the load lands at a known block on any
+    # machine): a chord held on the violin, the flute chosen at 1.0 s while it sounds, a new
+    # note at 2.0 s.
+    from timbrel_tools.rthost import find_rt_host, render_native, synth_model_state
+
+    midi = _midi_file(tmp_path / "switch.mid", [(0.2, "on", 60), (0.2, "on", 64), (0.2, "on", 67),
+                                                 (2.0, "on", 72), (3.0, "off", 60), (3.0, "off", 64),
+                                                 (3.0, "off", 67), (3.0, "off", 72)])
+    silence = np.zeros((2, int(3.6 * SAMPLE_RATE)), np.float32)
+    output, report = render_native(silence, SAMPLE_RATE, plugin_path=SYNTH, block=256, realtime=True, lockstep=True,
+                                   state=synth_model_state("violin"), events=[(1.0, synth_model_state("flute"))],
+                                   midi_in=midi, host=find_rt_host())
+    assert report["lockstep_timeouts"] == 0
+    assert report["status"]["modelName"] == "flute", report["status"]
+    assert not report["status"]["message"]
+    mono = output.mean(0)
+    assert np.isfinite(mono).all()
+
+    def level(start, end):
+        piece = mono[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
+        return 20 * np.log10(np.sqrt(np.mean(piece ** 2)) + 1e-12)
+
+    chord, gap, new_note = level(0.5, 1.0), level(1.3, 1.95), level(2.3, 2.9)
+    print(f"\nchord {chord:.1f} dB, after the switch {gap:.1f} dB, the next note {new_note:.1f} dB")
+    assert chord > -40
+    assert gap < chord - 50, "the notes held across the switch must fade, not carry on"
+    assert new_note > -40, "the new model must play the next note"
+    # The fade is a fade, not a cut: no sample-to-sample step near the switch beyond what the
+    # chord itself makes.
+    switch = slice(int(0.9 * SAMPLE_RATE), int(1.3 * SAMPLE_RATE))
+    assert np.abs(np.diff(mono[switch])).max() <= np.abs(np.diff(mono[int(0.5 * SAMPLE_RATE): int(0.9 * SAMPLE_RATE)])).max() * 1.5
+    # The next note is at its pitch (pyin): the flute plays C5.
+    assert abs(median_pitch(mono, 2.3, 2.9) - 72) < 0.5

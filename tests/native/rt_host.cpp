@@ -136,7 +136,7 @@ struct UsageError : std::runtime_error
 
 struct Options
 {
-    juce::String plugin, input, output, report, state, sidechain, midiOut;
+    juce::String plugin, input, output, report, state, sidechain, midiIn, midiOut;
     std::optional<double> sampleRate;
     std::vector<int> blockPattern { 128 };
     bool realtime = true, lockstep = false;
@@ -162,7 +162,7 @@ constexpr const char* kUsage =
     "         [--set PARAM_ID=VALUE ...] [--state FILE] [--sidechain SC.wav] [--instances K]\n"
     "         [--warmup-blocks N] [--at SECONDS:PARAM_ID=VALUE ...] [--state-at SECONDS:FILE ...]\n"
     "         [--reset-at SECONDS ...] [--no-wait-load] [--instance-states F1,F2,...]\n"
-    "         [--duration SECONDS] [--timeline-seconds T] [--midi-out OUT.mid]\n"
+    "         [--duration SECONDS] [--timeline-seconds T] [--midi-in IN.mid] [--midi-out OUT.mid]\n"
     "       timbrel_rt_host --selftest-alloc | --selftest-waits\n";
 
 long long parseInteger (const std::string& text, const std::string& option, long long lo, long long hi)
@@ -216,6 +216,7 @@ Options parseArguments (int argc, char** argv)
         else if (arg == "--input") o.input = value();
         else if (arg == "--output") o.output = value();
         else if (arg == "--midi-out") o.midiOut = value();
+        else if (arg == "--midi-in") o.midiIn = value();
         else if (arg == "--report") o.report = value();
         else if (arg == "--state") o.state = value();
         else if (arg == "--sidechain") o.sidechain = value();
@@ -725,10 +726,13 @@ int runHost (const Options& o)
             loadWaitMs += waitUntilLoaded (plugin);
 
         auto layout = plugin.getBusesLayout();
-        if (layout.inputBuses.isEmpty() || layout.outputBuses.isEmpty())
+        // An effect has a main input and output; an instrument (MIDI in) an output only, where
+        // the input file's channels are the output's count and its samples are overwritten.
+        if (layout.outputBuses.isEmpty() || (layout.inputBuses.isEmpty() && ! plugin.acceptsMidi()))
             throw UsageError ("the plugin has no main input and output bus");
         const auto mainSet = juce::AudioChannelSet::canonicalChannelSet (channels);
-        layout.inputBuses.getReference (0) = mainSet;
+        if (! layout.inputBuses.isEmpty())
+            layout.inputBuses.getReference (0) = mainSet;
         layout.outputBuses.getReference (0) = mainSet;
         for (int bus = 1; bus < layout.inputBuses.size(); ++bus)
             layout.inputBuses.getReference (bus) = juce::AudioChannelSet::disabled();
@@ -848,6 +852,26 @@ int runHost (const Options& o)
         changes.push_back (std::move (change));
     }
 
+    // MIDI in (an instrument's notes), at sample positions from the start: every instance gets
+    // it, each block's events added outside the counted scopes to a buffer reserved as hosts do.
+    std::vector<std::pair<int, juce::MidiMessage>> midiIn;
+    if (o.midiIn.isNotEmpty())
+    {
+        const juce::File file (juce::File::getCurrentWorkingDirectory().getChildFile (o.midiIn));
+        juce::FileInputStream stream (file);
+        juce::MidiFile song;
+        if (! stream.openedOk() || ! song.readFrom (stream))
+            throw UsageError ("cannot read the MIDI file " + file.getFullPathName().toStdString());
+        song.convertTimestampTicksToSeconds();
+        juce::MidiMessageSequence all;
+        for (int t = 0; t < song.getNumTracks(); ++t)
+            all.addSequence (*song.getTrack (t), 0.0);
+        all.sort();
+        for (const auto* event : all)
+            if (! event->message.isMetaEvent())
+                midiIn.emplace_back ((int) std::llround (event->message.getTimeStamp() * sampleRate), event->message);
+    }
+
     // Instance 0's MIDI out, at sample positions from the start (the plugin's latency included,
     // as its audio): kept outside the counted scopes, in storage reserved here.
     std::vector<std::pair<int, juce::MidiMessage>> midiOut;
@@ -905,6 +929,11 @@ int runHost (const Options& o)
                 for (size_t ch = (size_t) (channels + sidechainChannels); ch < instance.channelPointers.size(); ++ch)
                     std::fill_n (instance.channelPointers[ch], n, 0.0f);
                 juce::AudioBuffer<float> block (instance.channelPointers.data(), (int) instance.channelPointers.size(), n);
+                midi.clear();
+                for (auto e = std::lower_bound (midiIn.begin(), midiIn.end(), position,
+                                                [] (const auto& event, int at) { return event.first < at; });
+                     e != midiIn.end() && e->first < position + n; ++e)
+                    midi.addEvent (e->second, e->first - position);
 
                 const auto t0 = Clock::now();
                 if (timed)

@@ -57,6 +57,11 @@ def model_state(model) -> bytes:
     return plugin_state._pack_xml(root)
 
 
+def synth_model_state(model) -> bytes:
+    """model_state for Timbrel Synth (its state names the model in an attribute)."""
+    return plugin_state._pack_xml(ET.Element("TimbrelSynth", model=model_reference(model)))
+
+
 def _channels_first(audio, what: str) -> np.ndarray:
     audio = channels_first(audio, what)
     if audio.shape[1] == 0:
@@ -84,7 +89,7 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
                   settings: dict[str, str | float] | None = None, state: bytes | None = None,
                   sidechain: np.ndarray | None = None, instances: int = 1, warmup_blocks: int = 0,
                   events=None, resets=(), wait_for_loads: bool = True, instance_states=None,
-                  duration: float = 0.0, timeline_seconds: float = 0.0, midi_out: bool = False, host=None,
+                  duration: float = 0.0, timeline_seconds: float = 0.0, midi_in=None, midi_out: bool = False, host=None,
                   timeout: float | None = 600) -> tuple[np.ndarray, dict]:
     """Renders `audio` [channels, n] through the plugin in timbrel_rt_host.
 
@@ -104,6 +109,7 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
     instance_states: state blobs, instance k restoring instance_states[k % len] (mixed models).
     duration: play this many seconds, looping the input (a soak; the output holds one pass).
     timeline_seconds: the report's "timeline" gets memory, underruns and callbacks this often.
+    midi_in: a MIDI file played into the plugin (an instrument's notes), its times in seconds.
     midi_out: the report's "midi_out" gets the plugin's MIDI output as (sample, mido message),
     the sample counted like the raw output's (the latency included).
     """
@@ -155,6 +161,8 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
             arguments += ["--reset-at", repr(float(seconds))]
         if not wait_for_loads:
             arguments += ["--no-wait-load"]
+        if midi_in is not None:
+            arguments += ["--midi-in", str(Path(midi_in).resolve())]
         if midi_out:
             arguments += ["--midi-out", str(folder / "out.mid")]
         if sidechain is not None:
