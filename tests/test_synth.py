@@ -221,3 +221,33 @@ def test_a_model_switch_while_notes_sound_fades_them_and_the_new_model_plays_the
     assert np.abs(np.diff(mono[switch])).max() <= np.abs(np.diff(mono[int(0.5 * SAMPLE_RATE): int(0.9 * SAMPLE_RATE)])).max() * 1.5
     # The next note is at its pitch (pyin): the flute plays C5.
     assert abs(median_pitch(mono, 2.3, 2.9) - 72) < 0.5
+
+
+def test_threaded_synth_never_allocates_on_the_audio_thread(tmp_path):
+    # Threaded (the default), the model runs on the worker: what the counter sees inside
+    # processBlock must be exactly what the plugin costs with no model at all (JUCE's VST3
+    # wrapper allocates a little around each call). Chords are played throughout, so voices
+    # start, steal and release while it is counted. Inline runs libtorch in the callback: the
+    # counter sees it, which shows the count can fail.
+    from timbrel_tools.rthost import find_rt_host, render_native, synth_model_state
+
+    events = []
+    for k, chord in enumerate([(60, 64, 67), (62, 65, 69, 72), (55, 59, 62, 65, 67), (60, 67)]):
+        for note in chord:
+            events += [(0.1 + 0.5 * k, "on", note), (0.5 + 0.5 * k, "off", note)]
+    midi = _midi_file(tmp_path / "chords.mid", events)
+    silence = np.zeros((2, int(2.5 * SAMPLE_RATE)), np.float32)
+    common = dict(plugin_path=SYNTH, block=128, realtime=True, pace=2.0, warmup_blocks=64, midi_in=midi,
+                  host=find_rt_host())
+    _, baseline = render_native(silence, SAMPLE_RATE, state=synth_model_state(tmp_path / "no-such-model.ts"), **common)
+    assert "no model" in baseline["status"]["message"]
+    _, threaded = render_native(silence, SAMPLE_RATE, state=synth_model_state("violin"), **common)
+    assert threaded["status"]["modelName"] == "violin" and not threaded["status"]["message"]
+    print(f"\nper callback: no model {baseline['audio_thread_allocations'] / baseline['timed_blocks']:.2f}, "
+          f"Threaded {threaded['audio_thread_allocations'] / threaded['timed_blocks']:.2f} allocations; "
+          f"underruns {threaded['status']['underruns']}")
+    for key in ("audio_thread_allocations", "audio_thread_frees"):
+        assert threaded[key] * baseline["timed_blocks"] == baseline[key] * threaded["timed_blocks"], key
+    _, inline = render_native(silence, SAMPLE_RATE, state=synth_model_state("violin"),
+                              **{**common, "settings": {"processing_mode": "Inline"}})
+    assert inline["audio_thread_allocations"] > baseline["audio_thread_allocations"] + inline["timed_blocks"] // 8

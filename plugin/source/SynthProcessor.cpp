@@ -28,6 +28,10 @@ juce::AudioProcessorValueTreeState::ParameterLayout SynthProcessor::createLayout
     juce::AudioProcessorValueTreeState::ParameterLayout layout;
     layout.add (std::make_unique<juce::AudioParameterInt> (id ("polyphony"), "Polyphony", 1, VoiceBank::kMaxVoices, 8));
     layout.add (std::make_unique<juce::AudioParameterBool> (id ("mono"), "Mono Legato", false));
+    // As the effect's: Threaded runs the model on a worker (no allocation on the audio thread),
+    // Inline in the callback with a hop and a block less latency. Added in version 2.
+    layout.add (std::make_unique<juce::AudioParameterChoice> (juce::ParameterID { "processing_mode", 2 }, "Processing Mode",
+                                                              juce::StringArray { "Threaded", "Inline" }, 0));
     layout.add (floatParameter ("glide", "Glide", 0.0f, 2.0f, 0.08f, "s", 0.2f));
     layout.add (floatParameter ("bend_range", "Bend Range", 0.0f, 48.0f, 2.0f, "st"));
     layout.add (floatParameter ("vibrato_rate", "Vibrato Rate", 0.5f, 12.0f, 5.5f, "Hz"));
@@ -60,6 +64,7 @@ SynthProcessor::SynthProcessor()
     auto rawValue = [this] (const char* name) { return parameters.getRawParameterValue (name); };
     raw.polyphony = rawValue ("polyphony");
     raw.mono = rawValue ("mono");
+    raw.processingMode = rawValue ("processing_mode");
     raw.glide = rawValue ("glide");
     raw.bendRange = rawValue ("bend_range");
     raw.vibratoRate = rawValue ("vibrato_rate");
@@ -165,9 +170,11 @@ void SynthProcessor::request (const juce::String& reference, bool wait, juce::St
     r.sampleRate = preparedRate;
     r.blockSize = preparedBlock;
     r.voices = voiceSettings();
+    r.threaded = threadedWanted();
     r.ticket = nextTicket++;
     structuralPolyphony = r.voices.polyphony;
     structuralMono = r.voices.mono ? 1 : 0;
+    structuralThreaded = r.threaded ? 1 : 0;
     queued = r;
     loaderWake.notify_all();
     if (wait)
@@ -206,6 +213,7 @@ void SynthProcessor::loaderLoop()
             config.sampleRate = r.sampleRate;
             config.maxBlockSize = r.blockSize;
             config.voices = r.voices;
+            config.threaded = r.threaded;
             if (auto problem = playing->engine->prepare (config); ! problem.empty())
                 error = "'" + r.reference + "' cannot play notes: " + problem;
             else
@@ -282,13 +290,15 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
         current = next;
     }
     if (resetRequested.exchange (false) && current != nullptr)
-        current->engine->reset();
+        current->engine->requestReset(); // never waits: Threaded, the worker finishes first
+    const bool offline = isNonRealtime();
 
     // The outgoing model's notes fade out over this block (no new events reach it); it is
     // deleted on the message thread.
     if (outgoing != nullptr && n <= static_cast<int> (fadeScratch.size()))
     {
         float* scratch[1] = { fadeScratch.data() };
+        outgoing->engine->setNonRealtime (offline);
         outgoing->engine->process (scratch, 1, n, nullptr, 0, blockControls (*outgoing));
         for (int i = 0; i < n; ++i)
             fadeScratch[static_cast<size_t> (i)] *= 1.0f - static_cast<float> (i + 1) / static_cast<float> (n);
@@ -364,6 +374,7 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
 
     auto& engine = *current->engine;
     engine.setVoiceShape (voiceSettings());
+    engine.setNonRealtime (offline);
     const auto controls = blockControls (*current);
     std::array<float*, 2> outputs { buffer.getWritePointer (0), channels > 1 ? buffer.getWritePointer (1) : nullptr };
     engine.process (outputs.data(), channels, n, events.data(), static_cast<int> (events.size()), controls);
@@ -371,7 +382,11 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
         for (int ch = 0; ch < channels; ++ch)
             juce::FloatVectorOperations::add (buffer.getWritePointer (ch), fadeScratch.data(), n);
     latestSounding.store (engine.soundingVoices(), std::memory_order_relaxed);
+    latestUnderruns.store (engine.underruns(), std::memory_order_relaxed);
+    latestWorkerIdle.store (engine.workerIdle(), std::memory_order_relaxed);
 }
+
+bool SynthProcessor::threadedWanted() const { return value (raw.processingMode) < 0.5f; }
 
 void SynthProcessor::collectRetired()
 {
@@ -385,11 +400,13 @@ void SynthProcessor::timerCallback()
     // Polyphony and mono size the model's batch: a change rebuilds the engine beside the playing one.
     const int polyphony = static_cast<int> (value (raw.polyphony));
     const int mono = value (raw.mono) >= 0.5f ? 1 : 0;
+    const int threaded = threadedWanted() ? 1 : 0;
     juce::String reference;
     bool rebuild = false;
     {
         const std::lock_guard lock (loaderMutex);
-        rebuild = preparedRate > 0.0 && (polyphony != structuralPolyphony || mono != structuralMono);
+        rebuild = preparedRate > 0.0 && (polyphony != structuralPolyphony || mono != structuralMono
+                                          || threaded != structuralThreaded);
         reference = modelReference;
     }
     if (rebuild)
@@ -419,6 +436,10 @@ void SynthProcessor::getStateInformation (juce::MemoryBlock& destData)
     status.setProperty ("latency", latestLatency.load(), nullptr);
     status.setProperty ("voices", latestVoices.load(), nullptr);
     status.setProperty ("sounding", latestSounding.load(), nullptr);
+    status.setProperty ("underruns", latestUnderruns.load(), nullptr);
+    // Every hop handed to the worker is decoded: a host of the project's own can step in
+    // lockstep with it (timbrel_rt_host --lockstep).
+    status.setProperty ("workerIdle", latestWorkerIdle.load(), nullptr);
     {
         const std::lock_guard lock (loaderMutex);
         status.setProperty ("modelName", playingName, nullptr);

@@ -68,6 +68,7 @@ private:
         double sampleRate = 0.0;
         int blockSize = 0;
         VoiceSettings voices;
+        bool threaded = true;
         uint64_t ticket = 0;
     };
 
@@ -84,6 +85,7 @@ private:
     {
         std::atomic<float>* polyphony = nullptr;
         std::atomic<float>* mono = nullptr;
+        std::atomic<float>* processingMode = nullptr;
         std::atomic<float>* glide = nullptr;
         std::atomic<float>* bendRange = nullptr;
         std::atomic<float>* vibratoRate = nullptr;
@@ -110,13 +112,15 @@ private:
     std::vector<SynthEvent> events;
     std::vector<float> fadeScratch;
     std::atomic<bool> resetRequested { false };
-    int structuralPolyphony = -1, structuralMono = -1;
+    int structuralPolyphony = -1, structuralMono = -1, structuralThreaded = -1;
+    bool threadedWanted() const;
 
     // Handed between threads.
     std::atomic<Playing*> pending { nullptr };
     std::array<std::atomic<Playing*>, 8> retired {};
     std::atomic<int> loadsPending { 0 };
-    std::atomic<int> latestLatency { 0 }, latestVoices { 0 }, latestSounding { 0 };
+    std::atomic<int> latestLatency { 0 }, latestVoices { 0 }, latestSounding { 0 }, latestUnderruns { 0 };
+    std::atomic<bool> latestWorkerIdle { true };
 
     // Loader thread and what it was asked.
     mutable std::mutex loaderMutex;

@@ -26,6 +26,7 @@ std::unique_ptr<SynthEngine> engineFor (const std::string& path, int voices)
     config.sampleRate = 44100.0;
     config.maxBlockSize = kBlock;
     config.voices.polyphony = voices;
+    config.threaded = false; // the model's cost on this thread (Threaded moves the same work to a worker)
     if (auto error = engine->prepare (config); ! error.empty())
         throw std::runtime_error (error);
     return engine;
