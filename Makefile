@@ -82,6 +82,8 @@ validate: build
 # The editor with the many-instrument model, fed a short phrase: docs/screenshot.png. A FluidR3
 # flute phrase, pitch shifted down 5 semitones, played by the timbre section: snapshot A the
 # violin, B captured from the phrase, morphed half way; the shipped models appear in the picker.
+# docs/screenshot-synth.png: Timbrel Synth's editor with the same model, a chord held, violin
+# morphed a third of the way towards flute.
 screenshot: build
 	mkdir -p $(BUILD)/screenshot/Timbrel && ln -sfn $(abspath models) $(BUILD)/screenshot/Timbrel/models
 	$(PY) -c "import soundfile; from timbrel.training.soundfont import demo_phrase; \
@@ -89,6 +91,8 @@ screenshot: build
 	XDG_DATA_HOME=$(abspath $(BUILD)/screenshot) $(BUILD)/tests/native/timbrel_editor_snapshot --model timbres \
 	  --input $(BUILD)/screenshot/phrase.wav --seconds 7 --set pitch_shift=-5 --set timbre_source=1 --set morph=0.5 \
 	  --capture B --out docs/screenshot.png
+	XDG_DATA_HOME=$(abspath $(BUILD)/screenshot) $(BUILD)/tests/native/timbrel_synth_editor_snapshot --model timbres \
+	  --notes 55,62,67,71 --seconds 2 --set timbre_a=1 --set timbre_b=6 --set morph=0.35 --out docs/screenshot-synth.png
 
 # Linux packages in packages/: a .deb and a .tar.gz with install.sh (scripts/package.sh).
 package: build

@@ -4,6 +4,7 @@ the model offers and what went wrong. docs/screenshot.png is made the same way (
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -26,15 +27,51 @@ class Snapshot:
     plots: np.ndarray   # [height, width] bool: inside an active descriptor plot
 
 
-def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[Snapshot, list[str]]:
-    assert TOOL.exists(), f"{TOOL} is missing: run `make build`"
+def run_tool(tmp_path: Path, *args: str, env: dict | None = None, tool: Path = TOOL) -> tuple[np.ndarray, list[str]]:
+    """The tool's picture ([height, width, rgb] in 0..1) and every line it printed."""
+    assert tool.exists(), f"{tool} is missing: run `make build`"
     out = tmp_path / "editor.png"
-    done = subprocess.run([str(TOOL), "--out", str(out), *args], capture_output=True, text=True, timeout=300,
+    done = subprocess.run([str(tool), "--out", str(out), *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    labels = [line.split(": ", 1)[1] for line in lines if line.startswith(("label: ", "combo: ", "text: ", "toggle: "))]
-    picture = image.imread(out)[..., :3]
+    return image.imread(out)[..., :3], done.stdout.splitlines()
+
+
+def shown_texts(lines: list[str]) -> list[str]:
+    """What the editor shows in words: labels, combo boxes, text fields and toggles."""
+    return [line.split(": ", 1)[1] for line in lines if line.startswith(("label: ", "combo: ", "text: ", "toggle: "))]
+
+
+@dataclass
+class MapLayout:
+    bounds: tuple[float, float, float, float]           # x, y, w, h in the editor
+    dots: dict[str, tuple[float, float]]                 # timbre name: where its dot is
+    names: list[tuple[str, tuple[float, float, float, float]]]  # names drawn and their rectangles
+
+
+def timbre_map(lines: list[str]) -> MapLayout:
+    (bounds,) = [tuple(float(v) for v in line.split()[1:5]) for line in lines if line.startswith("map: ")]
+    dots, names = {}, []
+    for line in lines:
+        if line.startswith("map dot: "):
+            x, y, name = line[len("map dot: "):].split(" ", 2)
+            dots[name] = (float(x), float(y))
+        elif line.startswith("map name: "):
+            x, y, w, h, name = line[len("map name: "):].split(" ", 4)
+            names.append((name, (float(x), float(y), float(w), float(h))))
+    return MapLayout(bounds, dots, names)
+
+
+def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Area two rectangles (x, y, w, h) share."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(width, 0.0) * max(height, 0.0)
+
+
+def snapshot(tmp_path: Path, *args: str, env: dict | None = None) -> tuple[Snapshot, list[str]]:
+    picture, lines = run_tool(tmp_path, *args, env=env)
+    labels = shown_texts(lines)
     # Keep only the active descriptor plots: curves are counted there, not in knobs or text.
     plots = np.zeros(picture.shape[:2], dtype=bool)
     for line in lines:
@@ -156,3 +193,56 @@ def test_capture_takes_the_playing_timbre_and_refuses_silence(tmp_path):
                          "--seconds", "2", "--capture", "A")
     assert "Captured" not in silent
     assert any("sounding input" in label and "unchanged" in label for label in silent)
+
+
+def test_the_timbre_map_spreads_the_timbres_and_its_names_never_overlap(tmp_path):
+    # The many-instrument model: sixteen timbres, most of them close together on the axes.
+    timbres = json.loads((REPO / "models" / "timbres.json").read_text())["timbres"]
+    names = [t if isinstance(t, str) else t["name"] for t in timbres]
+    _, lines = run_tool(tmp_path, "--model", str(REPO / "models" / "timbres.ts"))
+    layout = timbre_map(lines)
+    x, y, w, h = layout.bounds
+    assert sorted(layout.dots) == sorted(names)
+    # The dots are scaled to their own extent: they span most of the map both ways.
+    xs = [p[0] for p in layout.dots.values()]
+    ys = [p[1] for p in layout.dots.values()]
+    assert max(xs) - min(xs) > 0.7 * w and max(ys) - min(ys) > 0.7 * h
+    # Names drawn: inside the map, no two sharing a pixel, and none covering another timbre's dot.
+    assert len(layout.names) >= len(names) // 2
+    for i, (name, rect) in enumerate(layout.names):
+        assert rect[0] >= x and rect[1] >= y and rect[0] + rect[2] <= x + w and rect[1] + rect[3] <= y + h, name
+        for other, other_rect in layout.names[i + 1:]:
+            assert overlap(rect, other_rect) == 0.0, (name, other)
+        for dot_name, (dx, dy) in layout.dots.items():
+            if dot_name != name:
+                assert overlap(rect, (dx - 2.5, dy - 2.5, 5.0, 5.0)) == 0.0, (name, dot_name)
+    # The timbres A and B hold are always named.
+    chosen = [text for text in shown_texts(lines) if text in names]
+    assert chosen and all(any(drawn == timbre for drawn, _ in layout.names) for timbre in chosen)
+
+
+def plot_axes(lines: list[str]) -> list[tuple[str, str]]:
+    return [tuple(line[len("axis: "):].split(" | ")) for line in lines if line.startswith("axis: ")]
+
+
+@pytest.mark.parametrize("model", ["timbres", "violin"])
+def test_no_plot_axis_reads_a_negative_frequency(tmp_path, model):
+    _, lines = run_tool(tmp_path, "--model", str(REPO / "models" / f"{model}.ts"))
+    card = json.loads((REPO / "models" / f"{model}.json").read_text())
+    axes = plot_axes(lines)
+    assert len(axes) == 5
+    frequencies = [(top, bottom) for top, bottom in axes if top.endswith(" Hz")]
+    assert len(frequencies) == 2  # centroid and bandwidth
+    for (top, bottom), low, high in zip(frequencies, card["descriptor_min"][2:4], card["descriptor_max"][2:4]):
+        top_hz, bottom_hz = float(top.split()[0]), float(bottom.split()[0])
+        # Above 0 Hz, and still around the model's range with a margin on both sides.
+        assert 0.0 < bottom_hz < low and top_hz > high
+
+
+def test_the_model_description_can_be_read_whole(tmp_path):
+    card = json.loads((REPO / "models" / "timbres.json").read_text())
+    _, lines = run_tool(tmp_path, "--model", str(REPO / "models" / "timbres.ts"))
+    # The label shows what fits (wrapped, an ellipsis where it stops); the tooltip has every word.
+    assert "label: " + card["description"] in lines
+    assert "label tooltip: " + card["description"] in lines
+    assert "tooltip window" in lines  # without one, the editor shows no tooltip at all

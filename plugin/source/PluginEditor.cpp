@@ -14,81 +14,36 @@ constexpr int kLegendHeight = 20;
 constexpr int kControlsHeight = 128;
 constexpr int kStatusHeight = 26;
 
-juce::String formatValue (double value, const juce::String& unit, bool sign = false)
-{
-    // juce::String (v, 0) would print every digit: whole numbers are formatted as ints.
-    auto number = std::abs (value) >= 100.0 ? juce::String (juce::roundToInt (value)) : juce::String (value, std::abs (value) >= 10.0 ? 1 : 2);
-    if (sign && value > 0.0)
-        number = "+" + number;
-    const auto shortUnit = unit == "semitones" ? juce::String ("st") : unit;
-    return number + (shortUnit.isEmpty() ? "" : " " + shortUnit);
-}
-
-juce::String formatRate (double hz)
-{
-    return juce::String (hz / 1000.0, std::fmod (hz, 1000.0) == 0.0 ? 0 : 1) + " kHz";
-}
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
 
-const juce::Colour TimbrelLook::background { 0xff16181d };
-const juce::Colour TimbrelLook::panel { 0xff22252c };
-const juce::Colour TimbrelLook::text { 0xffe6e8ec };
-const juce::Colour TimbrelLook::dim { 0xff8a909c };
-const juce::Colour TimbrelLook::inputCurve { 0xff7f8aa3 };
-const juce::Colour TimbrelLook::targetCurve { 0xfff2b33d };
-const juce::Colour TimbrelLook::outputCurve { 0xff4fd1a1 };
-const juce::Colour TimbrelLook::warning { 0xffff7a6b };
-
-TimbrelLook::TimbrelLook()
+namespace
 {
-    setColourScheme ({ background, panel, panel.brighter (0.1f), dim, text, targetCurve, juce::Colours::black,
-                       targetCurve, text });
-    setColour (juce::Slider::trackColourId, targetCurve.withAlpha (0.8f));
-    setColour (juce::Slider::thumbColourId, text);
-    setColour (juce::Slider::rotarySliderFillColourId, targetCurve);
-    setColour (juce::Slider::rotarySliderOutlineColourId, panel.brighter (0.25f));
-    setColour (juce::Slider::textBoxOutlineColourId, juce::Colours::transparentBlack);
-    setColour (juce::Label::textColourId, text);
-    setColour (juce::ComboBox::backgroundColourId, panel.brighter (0.08f));
-    setColour (juce::ComboBox::outlineColourId, panel.brighter (0.3f));
-    setColour (juce::TextButton::buttonColourId, panel.brighter (0.12f));
+constexpr float kLowestFrequency = 20.0f; // Hz: the log axis' floor (a range or value at 0 Hz sits there)
+} // namespace
+
+float DescriptorPlot::toAxis (float value) const
+{
+    return logFrequency ? std::log2 (std::max (value, kLowestFrequency)) : value;
 }
 
-void TimbrelLook::drawRotarySlider (juce::Graphics& g, int x, int y, int width, int height, float position,
-                                    float startAngle, float endAngle, juce::Slider& slider)
+float DescriptorPlot::fromAxis (float position) const
 {
-    const auto bounds = juce::Rectangle<int> (x, y, width, height).toFloat().reduced (3.0f);
-    const float radius = std::min (bounds.getWidth(), bounds.getHeight()) / 2.0f;
-    const auto centre = bounds.getCentre();
-    const float angle = startAngle + position * (endAngle - startAngle);
-    const float thickness = std::max (2.0f, radius * 0.18f);
-
-    juce::Path track;
-    track.addCentredArc (centre.x, centre.y, radius - thickness, radius - thickness, 0.0f, startAngle, endAngle, true);
-    g.setColour (slider.findColour (juce::Slider::rotarySliderOutlineColourId));
-    g.strokePath (track, juce::PathStrokeType (thickness, juce::PathStrokeType::curved, juce::PathStrokeType::rounded));
-
-    juce::Path value;
-    value.addCentredArc (centre.x, centre.y, radius - thickness, radius - thickness, 0.0f, startAngle, angle, true);
-    g.setColour (slider.findColour (juce::Slider::rotarySliderFillColourId).withMultipliedAlpha (slider.isEnabled() ? 1.0f : 0.4f));
-    g.strokePath (value, juce::PathStrokeType (thickness, juce::PathStrokeType::curved, juce::PathStrokeType::rounded));
-
-    const auto tip = centre.getPointOnCircumference (radius - thickness * 2.2f, angle);
-    g.setColour (text);
-    g.drawLine ({ centre, tip }, 2.0f);
+    return logFrequency ? std::exp2 (position) : position;
 }
-
-// ---------------------------------------------------------------------------------------------
 
 void DescriptorPlot::setRange (float min, float max, const juce::String& newUnit)
 {
-    // A margin around the training data's range, so shifted targets stay visible.
-    const float span = std::max (1e-3f, max - min);
-    low = min - 0.15f * span;
-    high = max + 0.15f * span;
+    // A margin around the training data's range, so shifted targets stay visible. A linear
+    // margin under a frequency range reached below 0 Hz (centroid: -477 Hz): frequencies take
+    // it in octaves, as the faders shift them.
     unit = newUnit;
+    logFrequency = unit == "Hz";
+    const float bottom = toAxis (min), top = toAxis (std::max (max, min));
+    const float span = std::max (1e-3f, top - bottom);
+    low = bottom - 0.15f * span;
+    high = top + 0.15f * span;
     repaint();
 }
 
@@ -120,13 +75,13 @@ void DescriptorPlot::paint (juce::Graphics& g)
 
     g.setFont (11.0f);
     g.setColour (TimbrelLook::dim);
-    g.drawText (formatValue (high, unit), area.withHeight (12.0f), juce::Justification::topLeft);
-    g.drawText (formatValue (low, unit), area.withTop (area.getBottom() - 12.0f), juce::Justification::bottomLeft);
+    g.drawText (topLabel(), area.withHeight (12.0f), juce::Justification::topLeft);
+    g.drawText (bottomLabel(), area.withTop (area.getBottom() - 12.0f), juce::Justification::bottomLeft);
 
     if (count < 2 || ! isEnabled())
         return;
     auto yOf = [&] (float v) {
-        const float t = juce::jlimit (0.0f, 1.0f, (v - low) / (high - low));
+        const float t = juce::jlimit (0.0f, 1.0f, (toAxis (v) - low) / (high - low));
         return area.getBottom() - t * area.getHeight();
     };
     auto curve = [&] (auto value, juce::Colour colour, float thickness) {
@@ -247,32 +202,6 @@ void FaderRow::paint (juce::Graphics& g)
 
 // ---------------------------------------------------------------------------------------------
 
-Knob::Knob (juce::AudioProcessorValueTreeState& state, const juce::String& parameterId, const juce::String& label)
-{
-    slider.setSliderStyle (juce::Slider::RotaryHorizontalVerticalDrag);
-    slider.setTextBoxStyle (juce::Slider::NoTextBox, false, 0, 0);
-    slider.setPopupDisplayEnabled (true, true, nullptr);
-    caption.setText (label, juce::dontSendNotification);
-    caption.setJustificationType (juce::Justification::centred);
-    caption.setFont (11.0f);
-    caption.setColour (juce::Label::textColourId, TimbrelLook::dim);
-    addAndMakeVisible (slider);
-    addAndMakeVisible (caption);
-    attachment = std::make_unique<juce::AudioProcessorValueTreeState::SliderAttachment> (state, parameterId, slider);
-    if (auto* parameter = state.getParameter (parameterId))
-        slider.setDoubleClickReturnValue (true, parameter->convertFrom0to1 (parameter->getDefaultValue()));
-    slider.setTooltip (params::displayName (parameterId));
-}
-
-void Knob::resized()
-{
-    auto area = getLocalBounds();
-    caption.setBounds (area.removeFromBottom (14));
-    slider.setBounds (area);
-}
-
-// ---------------------------------------------------------------------------------------------
-
 TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), processor (p)
 {
     setLookAndFeel (&look);
@@ -281,19 +210,11 @@ TimbrelEditor::TimbrelEditor (TimbrelProcessor& p) : AudioProcessorEditor (p), p
     title.setText ("Timbrel", juce::dontSendNotification);
     title.setFont (juce::Font (24.0f, juce::Font::bold));
     cardSummary.setFont (14.0f);
-    cardDescription.setFont (12.0f);
-    cardDescription.setColour (juce::Label::textColourId, TimbrelLook::dim);
     legend.setFont (12.0f);
     status.setFont (13.0f);
-    for (auto* c : std::initializer_list<juce::Component*> { &title, &cardSummary, &cardDescription, &legend, &status, &modelPicker, &openButton })
+    for (auto* c : std::initializer_list<juce::Component*> { &title, &cardSummary, &cardDescription, &legend, &status, &modelChooser })
         addAndMakeVisible (c);
-    modelPicker.setTextWhenNothingSelected ("choose a model");
-    modelPicker.onChange = [this] {
-        const auto reference = modelReferences[modelPicker.getSelectedItemIndex()];
-        if (reference.isNotEmpty() && reference != view.reference)
-            processor.chooseModel (reference);
-    };
-    openButton.onClick = [this] { chooseModelFile(); };
+    modelChooser.onChoose = [this] (const juce::String& reference) { processor.chooseModel (reference); };
 
     delayLabel.setText ("Model delay (samples)", juce::dontSendNotification);
     delayLabel.setFont (12.0f);
@@ -364,33 +285,6 @@ TimbrelEditor::~TimbrelEditor()
     setLookAndFeel (nullptr);
 }
 
-void TimbrelEditor::fillModelList()
-{
-    // Items show names; modelReferences holds what loadModel() takes (a name or a path).
-    modelPicker.clear (juce::dontSendNotification);
-    modelReferences = ModelLocator::listModels();
-    auto labels = modelReferences;
-    if (view.reference.isNotEmpty() && ! modelReferences.contains (view.reference))
-    {
-        modelReferences.add (view.reference); // a file chosen by path
-        labels.add (juce::File (view.reference).getFileNameWithoutExtension() + " (file)");
-    }
-    modelPicker.addItemList (labels, 1);
-    const int index = modelReferences.indexOf (view.reference);
-    if (index >= 0)
-        modelPicker.setSelectedItemIndex (index, juce::dontSendNotification);
-}
-
-void TimbrelEditor::chooseModelFile()
-{
-    chooser = std::make_unique<juce::FileChooser> ("Choose a Timbrel model", ModelLocator::userFolder(), "*.ts");
-    chooser->launchAsync (juce::FileBrowserComponent::openMode | juce::FileBrowserComponent::canSelectFiles,
-                          [this] (const juce::FileChooser& fc) {
-                              if (const auto file = fc.getResult(); file.existsAsFile())
-                                  processor.chooseModel (file.getFullPathName());
-                          });
-}
-
 void TimbrelEditor::applyDelayText()
 {
     const auto text = delayEditor.getText().trim();
@@ -415,14 +309,14 @@ void TimbrelEditor::updateModelView()
     }
     latentLabel.setText (view.hasAxes ? "Latent offset / scale along the principal axes" : "Latent offset / scale",
                          juce::dontSendNotification);
-    fillModelList();
+    modelChooser.show (view.reference);
     if (view.hasModel)
     {
         const double latencyMs = view.hostRate > 0.0 ? 1000.0 * view.latencySamples / view.hostRate : 0.0;
         cardSummary.setText ((view.instrument.isNotEmpty() ? view.instrument : view.name) + "   " + formatRate (view.modelRate)
                                  + "   hop " + juce::String (view.hop) + "   latency " + juce::String (latencyMs, 1) + " ms",
                              juce::dontSendNotification);
-        cardDescription.setText (view.description, juce::dontSendNotification);
+        cardDescription.setDescription (view.description);
         delayEditor.setTextToShowWhenEmpty (juce::String (view.modelLatency) + (view.nnModule ? " (measured)" : " (declared)"),
                                             TimbrelLook::dim);
         delayEditor.setText (view.latencyOverride >= 0 ? juce::String (view.latencyOverride) : juce::String(), juce::dontSendNotification);
@@ -433,7 +327,7 @@ void TimbrelEditor::updateModelView()
     else
     {
         cardSummary.setText ("No model is playing: audio passes through dry", juce::dontSendNotification);
-        cardDescription.setText ("Pick a model above, or open a .ts file.", juce::dontSendNotification);
+        cardDescription.setDescription ("Pick a model above, or open a .ts file.");
     }
     for (size_t s = 0; s < rows.size(); ++s)
     {
@@ -508,11 +402,9 @@ void TimbrelEditor::resized()
 
     auto header = area.removeFromTop (kHeaderHeight).reduced (10, 8);
     title.setBounds (header.removeFromLeft (120));
-    auto pick = header.removeFromLeft (300);
-    openButton.setBounds (pick.removeFromRight (72).withSizeKeepingCentre (72, 26));
-    modelPicker.setBounds (pick.reduced (6, 0).withSizeKeepingCentre (pick.getWidth() - 12, 26));
+    modelChooser.setBounds (header.removeFromLeft (300));
     header.removeFromLeft (10);
-    cardSummary.setBounds (header.removeFromTop (header.getHeight() / 2));
+    cardSummary.setBounds (header.removeFromTop (20));
     auto delayArea = header.removeFromRight (240);
     delayEditor.setBounds (delayArea.removeFromRight (90).reduced (0, 2));
     delayLabel.setBounds (delayArea);

@@ -5,6 +5,7 @@
 // message-thread view (describeModel, pollMeters); the audio thread never waits on it.
 
 #include "PluginProcessor.h"
+#include "EditorParts.h"
 #include "TimbrePanel.h"
 
 #include <juce_audio_processors/juce_audio_processors.h>
@@ -15,18 +16,6 @@
 
 namespace timbrel
 {
-/** One consistent look: dark panels, one accent per meter curve. */
-class TimbrelLook final : public juce::LookAndFeel_V4
-{
-public:
-    TimbrelLook();
-
-    static const juce::Colour background, panel, text, dim, inputCurve, targetCurve, outputCurve, warning;
-
-    void drawRotarySlider (juce::Graphics&, int x, int y, int width, int height, float position, float startAngle,
-                           float endAngle, juce::Slider&) override;
-};
-
 /** Scrolling plot of one descriptor: the input's value, the target after the fader and what
     the output measures, over the last few seconds, on the model's range for it. */
 class DescriptorPlot final : public juce::Component
@@ -34,12 +23,20 @@ class DescriptorPlot final : public juce::Component
 public:
     static constexpr int kPoints = 180; // six seconds at 30 frames per second
 
+    /** The model's range for the descriptor. Frequencies (Hz) are drawn on a log scale, which
+        keeps the margin around the range above 0 Hz. */
     void setRange (float min, float max, const juce::String& unit);
     void push (float input, float target, float output, bool outputValid);
     void clear();
     void paint (juce::Graphics&) override;
+    /** The axis labels drawn at the top and the bottom (for the snapshot tool). */
+    juce::String topLabel() const { return formatValue (fromAxis (high), unit); }
+    juce::String bottomLabel() const { return formatValue (fromAxis (low), unit); }
 
 private:
+    float toAxis (float value) const;
+    float fromAxis (float position) const;
+
     struct Point
     {
         float input = 0.0f, target = 0.0f, output = 0.0f;
@@ -47,7 +44,8 @@ private:
     };
     std::array<Point, kPoints> history {};
     int next = 0, count = 0;
-    float low = 0.0f, high = 1.0f;
+    float low = 0.0f, high = 1.0f; // on the axis: the value, or log2 of a frequency
+    bool logFrequency = false;
     juce::String unit;
 };
 
@@ -76,20 +74,6 @@ private:
     std::unique_ptr<juce::AudioProcessorValueTreeState::SliderAttachment> shiftAttachment, fixedAttachment;
 };
 
-/** A labelled knob bound to a parameter. */
-class Knob final : public juce::Component
-{
-public:
-    Knob (juce::AudioProcessorValueTreeState& state, const juce::String& parameterId, const juce::String& label);
-    void setCaption (const juce::String& text) { caption.setText (text, juce::dontSendNotification); }
-    void resized() override;
-
-private:
-    juce::Slider slider;
-    juce::Label caption;
-    std::unique_ptr<juce::AudioProcessorValueTreeState::SliderAttachment> attachment;
-};
-
 class TimbrelEditor final : public juce::AudioProcessorEditor, private juce::Timer
 {
 public:
@@ -105,8 +89,6 @@ public:
 private:
     void timerCallback() override { refresh(); }
     void updateModelView();
-    void fillModelList();
-    void chooseModelFile();
 
     TimbrelProcessor& processor;
     TimbrelLook look;
@@ -114,15 +96,14 @@ private:
     int shownGeneration = -1;
     uint32_t lastHops = 0;
 
-    juce::Label title, cardSummary, cardDescription, status, legend;
+    juce::TooltipWindow tooltips { this, 600 };
+    juce::Label title, cardSummary, status, legend;
+    DescriptionLabel cardDescription;
     // The model's own delay: the declared or measured figure, or the user's (nn~ modules declare none).
     juce::Label delayLabel;
     juce::TextEditor delayEditor;
     void applyDelayText();
-    juce::ComboBox modelPicker;
-    juce::StringArray modelReferences; // one per picker item
-    juce::TextButton openButton { "Open..." };
-    std::unique_ptr<juce::FileChooser> chooser;
+    ModelChooser modelChooser;
 
     std::vector<std::unique_ptr<FaderRow>> rows;
     std::vector<std::unique_ptr<Knob>> globalKnobs, latentKnobs;

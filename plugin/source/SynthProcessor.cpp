@@ -1,6 +1,9 @@
 #include "SynthProcessor.h"
 
 #include "ModelLocator.h"
+#include "SynthEditor.h"
+
+#include <timbrel/Timbres.h>
 
 #include <chrono>
 
@@ -21,6 +24,39 @@ std::unique_ptr<juce::AudioParameterFloat> floatParameter (const char* name, con
 }
 
 float value (const std::atomic<float>* parameter) { return parameter->load (std::memory_order_relaxed); }
+
+/** The editor's description of a loaded model (loader thread). */
+SynthProcessor::ModelView describe (const ModelInfo& info, const juce::String& reference, int latency, const std::string& naturalNote)
+{
+    SynthProcessor::ModelView view;
+    view.hasModel = true;
+    view.reference = reference;
+    view.name = juce::String (info.modelName);
+    const auto card = juce::JSON::parse (juce::String (info.modelCard));
+    view.instrument = card.getProperty ("instrument", {}).toString();
+    view.description = card.getProperty ("description", {}).toString();
+    view.modelRate = info.sampleRate;
+    view.hop = info.hopLength;
+    view.latencySamples = latency;
+    if (const auto pitch = info.descriptorIndex ("pitch"))
+    {
+        view.hasPitchRange = true;
+        view.pitchMin = info.descriptorMin[static_cast<size_t> (*pitch)];
+        view.pitchMax = info.descriptorMax[static_cast<size_t> (*pitch)];
+    }
+    view.naturalNote = juce::String (naturalNote);
+    const auto latents = static_cast<size_t> (info.latentSize);
+    for (size_t t = 0; t < info.timbreNames.size(); ++t)
+    {
+        view.timbreNames.add (juce::String (info.timbreNames[t]));
+        if (! info.latentComponents.empty() && info.timbreLatents.size() >= (t + 1) * latents)
+        {
+            const auto xy = principalCoordinates (info, info.timbreLatents.data() + t * latents);
+            view.timbreMap.push_back ({ xy[0], xy[1] });
+        }
+    }
+    return view;
+}
 } // namespace
 
 juce::AudioProcessorValueTreeState::ParameterLayout SynthProcessor::createLayout()
@@ -84,6 +120,7 @@ SynthProcessor::SynthProcessor()
     raw.morph = rawValue ("morph");
     raw.outputGain = rawValue ("output_gain");
     events.reserve (4096);
+    keyboardState.addListener (this);
     loader = std::thread ([this] { loaderLoop(); });
     modelReference = ModelLocator::defaultReference();
     startTimerHz (10);
@@ -92,6 +129,7 @@ SynthProcessor::SynthProcessor()
 SynthProcessor::~SynthProcessor()
 {
     stopTimer();
+    keyboardState.removeListener (this);
     {
         const std::lock_guard lock (loaderMutex);
         stopping = true;
@@ -220,9 +258,12 @@ void SynthProcessor::loaderLoop()
                 playing->latent.assign (static_cast<size_t> (playing->engine->info().latentSize), 0.0f);
         }
         juce::String name, timbres;
+        ModelView view;
         if (error.isEmpty())
         {
-            name = playing->engine->info().modelName;
+            const auto& info = playing->engine->info();
+            view = describe (info, r.reference, playing->engine->latencySamples(), playing->engine->naturalNote());
+            name = info.modelName;
             for (const auto& timbre : playing->engine->info().timbreNames)
                 timbres << (timbres.isEmpty() ? "" : "|") << juce::String (timbre);
             setLatencySamples (playing->engine->latencySamples());
@@ -237,12 +278,14 @@ void SynthProcessor::loaderLoop()
             {
                 playingName = name;
                 playingTimbres = timbres;
+                playingView = std::move (view);
             }
             servedError = error;
             servedTicket = r.ticket;
             if (! queued)
                 loadsPending.store (0);
         }
+        generation.fetch_add (1);
         loaderDone.notify_all();
     }
 }
@@ -288,9 +331,14 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
     {
         outgoing = current;
         current = next;
+        liveEngine.store (current->engine.get(), std::memory_order_release); // before `outgoing` is retired
     }
-    if (resetRequested.exchange (false) && current != nullptr)
-        current->engine->requestReset(); // never waits: Threaded, the worker finishes first
+    if (resetRequested.exchange (false))
+    {
+        keys.reset();
+        if (current != nullptr)
+            current->engine->requestReset(); // never waits: Threaded, the worker finishes first
+    }
     const bool offline = isNonRealtime();
 
     // The outgoing model's notes fade out over this block (no new events reach it); it is
@@ -318,13 +366,20 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
         retire (unretired);
     }
 
+    events.clear();
+    // The on-screen keyboard's notes first, at the block's start (events stay sorted by offset).
+    keyboardFifo.read (keyboardFifo.getNumReady()).forEach ([this] (int index) {
+        events.push_back (keyboardEvents[static_cast<size_t> (index)]);
+    });
+
     if (current == nullptr)
     {
         midi.clear();
+        keys.reset();
+        publishKeys();
         return;
     }
 
-    events.clear();
     for (const auto metadata : midi)
     {
         if (events.size() == events.capacity())
@@ -371,6 +426,9 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
         events.push_back (e);
     }
     midi.clear();
+    for (const auto& e : events)
+        noteKeys (e);
+    publishKeys();
 
     auto& engine = *current->engine;
     engine.setVoiceShape (voiceSettings());
@@ -383,13 +441,84 @@ void SynthProcessor::processBlock (juce::AudioBuffer<float>& buffer, juce::MidiB
             juce::FloatVectorOperations::add (buffer.getWritePointer (ch), fadeScratch.data(), n);
     latestSounding.store (engine.soundingVoices(), std::memory_order_relaxed);
     latestUnderruns.store (engine.underruns(), std::memory_order_relaxed);
-    latestWorkerIdle.store (engine.workerIdle(), std::memory_order_relaxed);
+    latestVoices.store (engine.polyphony(), std::memory_order_relaxed);
+    latestClamped.store (engine.clampedNotes(), std::memory_order_relaxed);
+}
+
+void SynthProcessor::noteKeys (const SynthEvent& e)
+{
+    const bool inRange = e.number >= 0 && e.number < 128;
+    if (e.kind == SynthEvent::Kind::noteOn && inRange)
+        keys.set (static_cast<size_t> (e.number), e.value > 0.0f);
+    else if (e.kind == SynthEvent::Kind::noteOff && inRange)
+        keys.reset (static_cast<size_t> (e.number));
+    else if (e.kind == SynthEvent::Kind::controller && (e.number == 120 || e.number == 123))
+        keys.reset(); // all sound off, all notes off
+}
+
+void SynthProcessor::publishKeys()
+{
+    for (size_t word = 0; word < publishedKeys.size(); ++word)
+    {
+        uint32_t bits = 0;
+        for (size_t b = 0; b < 32; ++b)
+            bits |= keys[word * 32 + b] ? (1u << b) : 0u;
+        publishedKeys[word].store (bits, std::memory_order_relaxed);
+    }
+}
+
+SynthProcessor::VoiceActivity SynthProcessor::voiceActivity() const
+{
+    VoiceActivity activity;
+    activity.sounding = latestSounding.load (std::memory_order_relaxed);
+    activity.polyphony = latestVoices.load (std::memory_order_relaxed);
+    activity.clampedNotes = latestClamped.load (std::memory_order_relaxed);
+    for (size_t word = 0; word < publishedKeys.size(); ++word)
+    {
+        const uint32_t bits = publishedKeys[word].load (std::memory_order_relaxed);
+        for (size_t b = 0; b < 32; ++b)
+            activity.keysDown[word * 32 + b] = (bits >> b) & 1u;
+    }
+    return activity;
+}
+
+SynthProcessor::ModelView SynthProcessor::describeModel() const
+{
+    const std::lock_guard lock (loaderMutex);
+    return playingView;
+}
+
+void SynthProcessor::pushKeyboardEvent (const SynthEvent& event)
+{
+    // One writer (the message thread, where the keyboard plays); a full queue drops the note.
+    const auto scope = keyboardFifo.write (1);
+    scope.forEach ([&] (int index) { keyboardEvents[static_cast<size_t> (index)] = event; });
+}
+
+void SynthProcessor::handleNoteOn (juce::MidiKeyboardState*, int channel, int note, float velocity)
+{
+    SynthEvent e;
+    e.kind = SynthEvent::Kind::noteOn;
+    e.channel = channel;
+    e.number = note;
+    e.value = velocity;
+    pushKeyboardEvent (e);
+}
+
+void SynthProcessor::handleNoteOff (juce::MidiKeyboardState*, int channel, int note, float)
+{
+    SynthEvent e;
+    e.kind = SynthEvent::Kind::noteOff;
+    e.channel = channel;
+    e.number = note;
+    pushKeyboardEvent (e);
 }
 
 bool SynthProcessor::threadedWanted() const { return value (raw.processingMode) < 0.5f; }
 
 void SynthProcessor::collectRetired()
 {
+    const std::lock_guard lock (retireMutex);
     for (auto& slot : retired)
         delete slot.exchange (nullptr);
 }
@@ -439,7 +568,11 @@ void SynthProcessor::getStateInformation (juce::MemoryBlock& destData)
     status.setProperty ("underruns", latestUnderruns.load(), nullptr);
     // Every hop handed to the worker is decoded: a host of the project's own can step in
     // lockstep with it (timbrel_rt_host --lockstep).
-    status.setProperty ("workerIdle", latestWorkerIdle.load(), nullptr);
+    {
+        const std::lock_guard lock (retireMutex);
+        const auto* engine = liveEngine.load (std::memory_order_acquire);
+        status.setProperty ("workerIdle", engine == nullptr || engine->workerIdle(), nullptr);
+    }
     {
         const std::lock_guard lock (loaderMutex);
         status.setProperty ("modelName", playingName, nullptr);
@@ -463,7 +596,7 @@ void SynthProcessor::setStateInformation (const void* data, int sizeInBytes)
     request (reference, false, nullptr);
 }
 
-juce::AudioProcessorEditor* SynthProcessor::createEditor() { return new juce::GenericAudioProcessorEditor (*this); }
+juce::AudioProcessorEditor* SynthProcessor::createEditor() { return new SynthEditor (*this); }
 } // namespace timbrel
 
 juce::AudioProcessor* JUCE_CALLTYPE createPluginFilter() { return new timbrel::SynthProcessor(); }

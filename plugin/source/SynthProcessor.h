@@ -2,7 +2,9 @@
 // Timbrel Synth's JUCE processor: MIDI (plain or MPE) in, the model's sound out. A thin layer
 // over plugin/engine's SynthEngine: parameters and state here, voices, decoding and latency
 // there. Models load on a loader thread and are handed to the audio thread lock-free; the old
-// engine fades out over one block and is deleted on the message thread.
+// engine fades out over one block and is deleted on the message thread. The editor
+// (SynthEditor.h) reads what the loader describes and what the audio thread publishes in
+// atomics; its keyboard's notes reach the audio thread through a lock-free queue.
 
 #include <timbrel/SynthEngine.h>
 
@@ -10,6 +12,7 @@
 
 #include <array>
 #include <atomic>
+#include <bitset>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -18,7 +21,7 @@
 
 namespace timbrel
 {
-class SynthProcessor final : public juce::AudioProcessor, private juce::Timer
+class SynthProcessor final : public juce::AudioProcessor, private juce::Timer, private juce::MidiKeyboardState::Listener
 {
 public:
     SynthProcessor();
@@ -55,6 +58,36 @@ public:
 
     juce::AudioProcessorValueTreeState parameters;
 
+    // ---- the editor's view (message thread) ----
+
+    /** The model playing, as the loader last described it. */
+    struct ModelView
+    {
+        bool hasModel = false;
+        juce::String reference, name, instrument, description;
+        int modelRate = 0, hop = 0, latencySamples = 0;
+        bool hasPitchRange = false;
+        float pitchMin = 0.0f, pitchMax = 127.0f; // MIDI notes the model plays; others are clamped into them
+        juce::String naturalNote;                 // why the spectral descriptors play fixed values ("" if natural() exists)
+        juce::StringArray timbreNames;
+        std::vector<juce::Point<float>> timbreMap; // each named timbre on the first two principal axes; empty without axes
+    };
+    ModelView describeModel() const;
+    /** Changes whenever a load is served (a new model, or an error to show). */
+    int modelGeneration() const { return generation.load(); }
+
+    /** What the audio thread published after its last block (lock-free). */
+    struct VoiceActivity
+    {
+        int sounding = 0, polyphony = 0;
+        int clampedNotes = 0;   // notes beyond the model's pitch range, clamped into it, since the model loaded
+        std::bitset<128> keysDown; // keys held, from the host's MIDI and the on-screen keyboard
+    };
+    VoiceActivity voiceActivity() const;
+
+    /** The on-screen keyboard plays into this (message thread); processBlock merges its notes. */
+    juce::MidiKeyboardState keyboardState;
+
 private:
     struct Playing
     {
@@ -79,6 +112,11 @@ private:
     void loaderLoop();
     void timerCallback() override;
     void collectRetired();
+    void handleNoteOn (juce::MidiKeyboardState*, int channel, int note, float velocity) override;
+    void handleNoteOff (juce::MidiKeyboardState*, int channel, int note, float velocity) override;
+    void pushKeyboardEvent (const SynthEvent& event);
+    void noteKeys (const SynthEvent& event);
+    void publishKeys();
 
     // Parameters read once per block (the audio thread never looks them up by name).
     struct Raw
@@ -119,8 +157,19 @@ private:
     std::atomic<Playing*> pending { nullptr };
     std::array<std::atomic<Playing*>, 8> retired {};
     std::atomic<int> loadsPending { 0 };
-    std::atomic<int> latestLatency { 0 }, latestVoices { 0 }, latestSounding { 0 }, latestUnderruns { 0 };
-    std::atomic<bool> latestWorkerIdle { true };
+    std::atomic<int> latestLatency { 0 }, latestVoices { 0 }, latestSounding { 0 }, latestClamped { 0 }, latestUnderruns { 0 };
+    // The engine the audio thread plays, published before the one it replaces is retired, so
+    // the message thread can ask it whether its worker is idle (retireMutex keeps it alive).
+    std::atomic<SynthEngine*> liveEngine { nullptr };
+    std::mutex retireMutex;
+    std::atomic<int> generation { 0 };
+
+    // The on-screen keyboard's notes: written on the message thread, read on the audio thread.
+    juce::AbstractFifo keyboardFifo { 256 };
+    std::array<SynthEvent, 256> keyboardEvents {};
+    // Keys held (audio thread), published as four 32-bit words.
+    std::bitset<128> keys;
+    std::array<std::atomic<uint32_t>, 4> publishedKeys {};
 
     // Loader thread and what it was asked.
     mutable std::mutex loaderMutex;
@@ -128,6 +177,7 @@ private:
     std::optional<Request> queued;
     uint64_t nextTicket = 1, servedTicket = 0;
     juce::String modelReference, statusMessage, servedError, playingName, playingTimbres;
+    ModelView playingView;
     double preparedRate = 0.0;
     int preparedBlock = 0;
     bool stopping = false;

@@ -1,72 +1,11 @@
 #include "TimbrePanel.h"
 
-#include "PluginEditor.h" // TimbrelLook's colours
-
 namespace timbrel
 {
 namespace
 {
 constexpr int kCapturedItem = 1000; // the picker item that shows a captured snapshot
 } // namespace
-
-void TimbreMap::setTimbres (const juce::StringArray& n, const std::vector<juce::Point<float>>& p)
-{
-    names = n;
-    points = p;
-    float left = 0.0f, right = 0.0f, bottom = 0.0f, top = 0.0f;
-    for (size_t i = 0; i < points.size(); ++i)
-    {
-        left = i == 0 ? points[i].x : std::min (left, points[i].x);
-        right = i == 0 ? points[i].x : std::max (right, points[i].x);
-        bottom = i == 0 ? points[i].y : std::min (bottom, points[i].y);
-        top = i == 0 ? points[i].y : std::max (top, points[i].y);
-    }
-    // Square, with a margin around the timbres so morphs beyond them (-0.5, 1.5) stay on the map.
-    const float size = 2.0f * std::max ({ right - left, top - bottom, 1e-3f });
-    extent = juce::Rectangle<float> (size, size).withCentre ({ 0.5f * (left + right), 0.5f * (bottom + top) });
-    repaint();
-}
-
-void TimbreMap::setCurrent (juce::Point<float> point, bool valid)
-{
-    if (valid == currentValid && point == current)
-        return;
-    current = point;
-    currentValid = valid;
-    repaint();
-}
-
-juce::Point<float> TimbreMap::toScreen (juce::Point<float> p) const
-{
-    const auto area = getLocalBounds().toFloat().reduced (8.0f);
-    const float x = juce::jlimit (0.0f, 1.0f, (p.x - extent.getX()) / extent.getWidth());
-    const float y = juce::jlimit (0.0f, 1.0f, (p.y - extent.getY()) / extent.getHeight());
-    return { area.getX() + x * area.getWidth(), area.getBottom() - y * area.getHeight() };
-}
-
-void TimbreMap::paint (juce::Graphics& g)
-{
-    g.setColour (TimbrelLook::panel);
-    g.fillRoundedRectangle (getLocalBounds().toFloat(), 4.0f);
-    g.setFont (10.0f);
-    g.setColour (TimbrelLook::dim);
-    g.drawText ("axis 1", getLocalBounds().reduced (4).removeFromBottom (12), juce::Justification::centredRight);
-    g.drawText ("axis 2", getLocalBounds().reduced (4).removeFromTop (12), juce::Justification::centredLeft);
-    for (size_t i = 0; i < points.size(); ++i)
-    {
-        const auto at = toScreen (points[i]);
-        g.setColour (TimbrelLook::inputCurve);
-        g.fillEllipse (juce::Rectangle<float> (5.0f, 5.0f).withCentre (at));
-        g.setColour (TimbrelLook::text.withAlpha (0.8f));
-        g.drawText (names[static_cast<int> (i)], juce::Rectangle<float> (at.x + 4.0f, at.y - 6.0f, 90.0f, 12.0f),
-                    juce::Justification::centredLeft);
-    }
-    if (currentValid)
-    {
-        g.setColour (TimbrelLook::targetCurve);
-        g.drawEllipse (juce::Rectangle<float> (11.0f, 11.0f).withCentre (toScreen (current)), 2.0f);
-    }
-}
 
 TimbrePanel::TimbrePanel (TimbrelProcessor& p, juce::AudioProcessorValueTreeState& state) : processor (p)
 {
@@ -137,10 +76,12 @@ void TimbrePanel::pick (int slot)
 
 void TimbrePanel::refresh()
 {
+    std::vector<int> chosen; // the named timbres A and B hold, named first on the map
     for (size_t s = 0; s < slots.size(); ++s)
     {
         auto& picker = slots[s].picker;
         const auto snapshot = processor.getSnapshot (static_cast<int> (s));
+        chosen.push_back (snapshot.captured ? -1 : names.indexOf (snapshot.name));
         if (snapshot.captured)
         {
             if (picker.indexOfItemId (kCapturedItem) < 0)
@@ -157,6 +98,7 @@ void TimbrePanel::refresh()
             picker.setSelectedItemIndex (names.indexOf (snapshot.name), juce::dontSendNotification);
         }
     }
+    map.setSelected (chosen);
     juce::Point<float> point;
     const bool valid = enabled && processor.currentMapPoint (point);
     map.setCurrent (point, valid);

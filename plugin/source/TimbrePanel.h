@@ -4,6 +4,7 @@
 // the model's named timbres on its first two principal axes with the point being played.
 // A model without named timbres shows the section disabled and says why.
 
+#include "EditorParts.h"
 #include "PluginProcessor.h"
 
 #include <juce_audio_processors/juce_audio_processors.h>
@@ -14,25 +15,6 @@
 
 namespace timbrel
 {
-/** The named timbres as dots on the first two principal axes, and the current point. */
-class TimbreMap final : public juce::Component
-{
-public:
-    void setTimbres (const juce::StringArray& names, const std::vector<juce::Point<float>>& points);
-    /** `valid` false hides the current point (no axes, or nothing played yet). */
-    void setCurrent (juce::Point<float> point, bool valid);
-    void paint (juce::Graphics&) override;
-
-private:
-    juce::Point<float> toScreen (juce::Point<float> p) const;
-
-    juce::StringArray names;
-    std::vector<juce::Point<float>> points;
-    juce::Point<float> current;
-    bool currentValid = false;
-    juce::Rectangle<float> extent { -1.0f, -1.0f, 2.0f, 2.0f };
-};
-
 class TimbrePanel final : public juce::Component
 {
 public:
@@ -44,6 +26,7 @@ public:
     void refresh();
     void resized() override;
     void paint (juce::Graphics&) override;
+    const TimbreMap& timbreMap() const { return map; }
 
 private:
     struct SlotControls

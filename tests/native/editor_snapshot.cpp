@@ -6,13 +6,15 @@
 // loader thread, keeping the previous model when the new one fails) while audio keeps coming.
 // It prints every visible label's text ("label: ..."), combo box, text field ("text: ...", the
 // placeholder in parentheses when empty) and toggle ("toggle: ...", "[disabled]" when greyed
-// out) so tests can read what the editor says,
-// and the bounds of every active descriptor plot ("plot: x y w h").
+// out) so tests can read what the editor says (snapshot_output.h: also tooltips and the timbre
+// map's dots and names), the bounds of every active descriptor plot ("plot: x y w h") and the
+// labels at the top and bottom of its axis ("axis: TOP | BOTTOM").
 // It links the plugin's own processor and editor code (the plugin target's shared code), so
 // the picture is of the real editor: a hosted VST3's editor is a native child window that
 // JUCE cannot paint into an image.
 
 #include "PluginEditor.h"
+#include "snapshot_output.h"
 
 #include <juce_audio_formats/juce_audio_formats.h>
 
@@ -159,37 +161,16 @@ int main (int argc, char** argv)
     if (timbrelEditor != nullptr)
         timbrelEditor->refresh();
 
-    std::function<void (juce::Component&)> printLabels = [&] (juce::Component& c) {
-        if (! c.isVisible() && &c != editor.get()) // the editor itself is on no desktop
-            return;
-        if (auto* label = dynamic_cast<juce::Label*> (&c); label != nullptr && label->getText().isNotEmpty())
-            std::cout << "label: " << label->getText() << std::endl;
-        if (auto* box = dynamic_cast<juce::ComboBox*> (&c); box != nullptr)
-            std::cout << "combo: " << box->getText() << std::endl;
-        if (auto* text = dynamic_cast<juce::TextEditor*> (&c); text != nullptr)
-            std::cout << "text: " << (text->isEmpty() ? "(" + text->getTextToShowWhenEmpty() + ")" : text->getText())
-                      << (text->isEnabled() ? "" : " [disabled]") << std::endl;
-        if (auto* button = dynamic_cast<juce::ToggleButton*> (&c); button != nullptr)
-            std::cout << "toggle: " << button->getButtonText() << (button->isEnabled() ? "" : " [disabled]") << std::endl;
+    timbrel::snapshot::printComponents (*editor, [&] (juce::Component& c) {
         if (auto* plot = dynamic_cast<timbrel::DescriptorPlot*> (&c); plot != nullptr && plot->isEnabled())
         {
             const auto r = editor->getLocalArea (plot, plot->getLocalBounds());
             std::cout << "plot: " << r.getX() << " " << r.getY() << " " << r.getWidth() << " " << r.getHeight() << std::endl;
+            std::cout << "axis: " << plot->topLabel() << " | " << plot->bottomLabel() << std::endl;
         }
-        for (auto* child : c.getChildren())
-            printLabels (*child);
-    };
-    printLabels (*editor);
-
-    const auto image = editor->createComponentSnapshot (editor->getLocalBounds(), true, 1.0f);
-    juce::File out (outPath);
-    out.deleteFile();
-    juce::FileOutputStream stream (out);
-    juce::PNGImageFormat png;
-    if (! stream.openedOk() || ! png.writeImageToStream (image, stream))
+    });
+    if (! timbrel::snapshot::writePng (*editor, outPath))
         return fail ("cannot write " + outPath);
-    stream.flush();
-    std::cout << "wrote " << outPath << " (" << image.getWidth() << "x" << image.getHeight() << ")" << std::endl;
     editor.reset();
     processor->releaseResources();
     return 0;

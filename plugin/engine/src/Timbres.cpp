@@ -6,6 +6,21 @@
 
 namespace timbrel
 {
+std::array<float, 2> principalCoordinates (const ModelInfo& info, const float* latent) noexcept
+{
+    const auto size = static_cast<size_t> (std::max (0, info.latentSize));
+    if (info.latentMean.size() < size || info.latentComponents.size() < size * std::min<size_t> (size, 2))
+        return { 0.0f, 0.0f };
+    float x = 0.0f, y = 0.0f;
+    for (size_t i = 0; i < size; ++i)
+    {
+        const float centred = latent[i] - info.latentMean[i];
+        x += centred * info.latentComponents[i];
+        y += centred * (size > 1 ? info.latentComponents[size + i] : 0.0f);
+    }
+    return { x, y };
+}
+
 void TimbreSlots::set (int slot, const float* latent, int latentSize) noexcept
 {
     if (slot < 0 || slot >= kNumSlots)

@@ -26,6 +26,10 @@ inline bool hasTimbreSection (const ModelInfo& info)
     return info.kind == ModelKind::timbrel && ! info.timbreNames.empty() && info.latentSize <= kMaxTimbreLatent;
 }
 
+/** A latent's coordinates on the model's first two principal axes (the timbre map): {0, 0}
+    for a model without axes. `latent` holds latentSize values. */
+std::array<float, 2> principalCoordinates (const ModelInfo& info, const float* latent) noexcept;
+
 /** Snapshots A (slot 0) and B (slot 1). A reader in the middle of a write sees old and new
     values mixed for at most one block, which the per-hop ramps smooth like any fader move. */
 class TimbreSlots
