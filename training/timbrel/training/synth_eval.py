@@ -12,7 +12,8 @@ instrument (DawDreamer), measured against issue 32's targets:
   --data); the share of clips named as the timbre's instrument, >= 90 % per timbre.
 
 Melodies come from `timbrel bench pitch`'s generator (vibrato and slides as pitch bends, rests)
-with seeds no dataset uses, in each instrument's range. The synth plays them in mono (one note
+with seeds no dataset uses, in each instrument's range within the model's pitch range (a note
+outside it is clamped by design: that is not following the note). The synth plays them in mono (one note
 at a time, as written) with its other settings at their defaults and the bend range at the
 MIDI's 2 semitones. A single-instrument model plays its own instrument; the many-instrument
 model plays each named timbre that is one of the benchmark's instruments.
@@ -21,8 +22,10 @@ model plays each named timbre that is one of the benchmark's instruments.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -61,6 +64,30 @@ class Melody:
             state[start:end] = 1
             boundaries += [start, end]
         return pitch, state, np.array(boundaries)
+
+
+def model_file(model, plugin_path) -> Path:
+    """The file the plugin plays for `model`: a path, or a name in the bundle's or the user's
+    model folder (the plugin's ModelLocator)."""
+    if Path(model).is_file():
+        return Path(model)
+    folders = [Path(plugin_path) / "Contents" / "Resources" / "models",
+               Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "Timbrel" / "models"]
+    for folder in folders:
+        if (folder / f"{model}.ts").is_file():
+            return folder / f"{model}.ts"
+    raise FileNotFoundError(f"no model {model!r} in {', '.join(map(str, folders))}")
+
+
+def playable(instrument: Instrument, low: float, high: float) -> Instrument:
+    """The instrument's melody range within the model's pitch range (whole notes, a semitone of
+    bend room at either end)."""
+    narrowed = dataclasses.replace(instrument, low=max(instrument.low, math.ceil(low) + 1),
+                                   high=min(instrument.high, math.floor(high) - 1))
+    if narrowed.high - narrowed.low < 7:
+        raise ValueError(f"{instrument.name}: the model plays MIDI {low:.0f}..{high:.0f}, "
+                         f"too little of the instrument's {instrument.low}..{instrument.high}")
+    return narrowed
 
 
 def melody(instrument: Instrument, index: int, seconds: float) -> Melody:
@@ -158,6 +185,8 @@ def _meets(r: dict) -> tuple[bool, bool]:
 def run(models: list[str], clips: int = 8, seconds: float = 6.0, timbres: list[str] | None = None,
         data: Path | None = None, reference: bool = True, host: str = "dawdreamer", plugin_path=None,
         log=print) -> dict:
+    from ..format.contract import load_and_check
+    from ..hosts.plugin import find_plugin
     from ..hosts.synth import SynthRenderer
     from .timbre_eval import InstrumentClassifier
 
@@ -172,6 +201,9 @@ def run(models: list[str], clips: int = 8, seconds: float = 6.0, timbres: list[s
     results: dict = {}
     for model in models:
         base = Path(model).stem
+        _, info = load_and_check(model_file(model, find_plugin(plugin_path, synth=True)))
+        pitch = info.descriptor_names.index("pitch")
+        low, high = info.descriptor_min[pitch], info.descriptor_max[pitch]
         renderer = SynthRenderer(model, host, settings, plugin_path=plugin_path)
         if renderer.status.timbres:
             names = [n for n in renderer.status.timbres if n in BY_NAME and (not timbres or n in timbres)]
@@ -180,12 +212,15 @@ def run(models: list[str], clips: int = 8, seconds: float = 6.0, timbres: list[s
         else:
             log(f"{base}: no named timbre and no known instrument; skipped")
             continue
-        log(f"{base} ({renderer.status.model_name}): {clips} melodies of {seconds:g} s per timbre")
+        log(f"{base} ({renderer.status.model_name}, MIDI {low:.1f} to {high:.1f}): {clips} melodies of "
+            f"{seconds:g} s per timbre")
         results[base] = {}
         for name in names:
             if renderer.status.timbres:
                 renderer = SynthRenderer(model, host, settings, snapshots={"A": name}, plugin_path=plugin_path)
-            results[base][name] = evaluate_timbre(renderer, BY_NAME[name], classifier, clips, seconds, reference, log)
+            instrument = playable(BY_NAME[name], low, high)
+            results[base][name] = evaluate_timbre(renderer, instrument, classifier, clips, seconds, reference, log)
+            results[base][name]["melody_range"] = [instrument.low, instrument.high]
     return {"targets": TARGETS, "clips": clips, "seconds": seconds, "classifier": source, "results": results}
 
 
