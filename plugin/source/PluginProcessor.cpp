@@ -4,6 +4,7 @@
 #include "PluginEditor.h"
 
 #include <timbrel/EngineBuilder.h>
+#include <timbrel/Timbres.h>
 
 #include <algorithm>
 #include <cmath>
@@ -33,17 +34,12 @@ std::vector<float> timbreRow (const ModelInfo& info, size_t index)
     return { row, row + size };
 }
 
-/** A latent's coordinates on the model's first two principal axes. */
+/** A latent's place on the timbre map (the engine's principalCoordinates). */
 juce::Point<float> onMap (const ModelInfo& info, const std::vector<float>& latent)
 {
-    const auto size = static_cast<size_t> (info.latentSize);
-    float x = 0.0f, y = 0.0f;
-    for (size_t i = 0; i < size && i < latent.size(); ++i)
-    {
-        const float centred = latent[i] - info.latentMean[i];
-        x += centred * info.latentComponents[i];
-        y += centred * (size > 1 ? info.latentComponents[size + i] : 0.0f);
-    }
+    if (latent.size() < static_cast<size_t> (std::max (0, info.latentSize)))
+        return {};
+    const auto [x, y] = principalCoordinates (info, latent.data());
     return { x, y };
 }
 
