@@ -235,11 +235,16 @@ def summary(report: dict) -> list[str]:
                      f"both on {len(both)}" + (f" ({', '.join(both)})" if 0 < len(both) < len(by_timbre) else ""))
     many = {m: r for m, r in report["results"].items() if len(r) > 1}
     singles = {m: r for m, r in report["results"].items() if len(r) == 1}
-    if many or singles:
-        many_met = all(sum(all(_meets(r)) for r in by_timbre.values()) >= 6 for by_timbre in many.values())
-        singles_met = all(all(_meets(r)) for by_timbre in singles.values() for r in by_timbre.values())
-        lines.append("targets (6 named timbres and every single-instrument model): "
-                     + ("met" if many_met and singles_met else "NOT met"))
+    parts = []
+    if many:
+        met = all(sum(all(_meets(r)) for r in by_timbre.values()) >= 6 for by_timbre in many.values())
+        parts.append(f"6 named timbres of {', '.join(many)}: {'met' if met else 'NOT met'}")
+    if singles:
+        missed = [m for m, by_timbre in singles.items() if not all(all(_meets(r)) for r in by_timbre.values())]
+        parts.append(f"every single-instrument model measured ({', '.join(singles)}): "
+                     + ("met" if not missed else f"NOT met ({', '.join(missed)})"))
+    if parts:
+        lines.append("targets: " + "; ".join(parts))
     return lines
 
 
