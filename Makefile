@@ -9,7 +9,7 @@ DIST   := dist
 JOBS   ?= $(shell nproc)
 STAMPS := .stamps
 
-.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak models timbres screenshot package check-platforms clean
+.PHONY: setup build rave-exports validate test test-native test-python test-sanitize fuzz demo bench bench-soak bench-synth models timbres screenshot package check-platforms clean
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -73,6 +73,12 @@ bench: build
 # SOAK_ARGS, e.g. "--minutes 5" for a quicker run.
 bench-soak: build
 	$(PY) -m timbrel_tools soak --out bench $(SOAK_ARGS)
+
+# Timbrel Synth on melodies no model saw, through the built plugin: raw pitch (mir_eval, pyin) and
+# timbre recognition per timbre against issue 32's targets (bench/synth_eval.json; about an hour
+# on 2 cores). SYNTH_EVAL_ARGS, e.g. "violin --clips 3" for a quicker run.
+bench-synth: build
+	$(PY) -m timbrel_tools synth-eval --out bench/synth_eval.json $(SYNTH_EVAL_ARGS)
 
 # Steinberg's VST3 validator (extensive) and pluginval (strictness 10) on the built bundle:
 # VST3_VALIDATOR and PLUGINVAL name the binaries (scripts/run_validators.sh says how to build them).

@@ -1,5 +1,5 @@
-"""python -m timbrel_tools demo|bench|soak: the checkout's demo and benchmarks (make demo, make bench,
-make bench-soak)."""
+"""python -m timbrel_tools demo|bench|soak|synth-eval: the checkout's demo and benchmarks (make demo,
+make bench, make bench-soak, make bench-synth)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     soak.add_argument("--instances", type=int, default=16, help="instances in the stress run (0 skips it)")
     soak.add_argument("--stress-seconds", type=float, default=20.0)
 
+    from .synth_eval import add_parser as add_synth_eval
+
+    add_synth_eval(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "synth-eval":
+        return args.func(args)
     if args.command == "soak":
         from .soak import run_soak, run_stress
 

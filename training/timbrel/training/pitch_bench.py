@@ -437,7 +437,7 @@ def summary(results: dict, reference: str = "pyin") -> list[str]:
 
 
 def add_parser(subparsers) -> None:
-    bench = subparsers.add_parser("bench", help="benchmarks: the pitch analysis, Timbrel Synth")
+    bench = subparsers.add_parser("bench", help="benchmarks of the package's analysis")
     kinds = bench.add_subparsers(dest="kind", required=True)
     pitch = kinds.add_parser("pitch", help="pitch and voicing on unseen soundfont melodies, beside librosa.pyin")
     pitch.add_argument("models", nargs="*", type=Path,
@@ -451,9 +451,6 @@ def add_parser(subparsers) -> None:
                        help="model files (an earlier release's) whose analyze() cost to measure beside, in turns")
     pitch.add_argument("--out", type=Path, help="also write the figures as JSON here")
     pitch.set_defaults(func=cmd_bench_pitch)
-    from . import synth_eval  # `timbrel bench synth` lives with its code
-
-    synth_eval.add_parser(kinds)
 
 
 def cmd_bench_pitch(args: argparse.Namespace) -> int:

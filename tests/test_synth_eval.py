@@ -1,11 +1,11 @@
-"""`timbrel bench synth`'s bookkeeping (the renders themselves need the built plugin: `make
-bench` and the eval run them): melody ranges within the model's, the truth a melody gives, and
+"""`make bench-synth`'s bookkeeping (timbrel_tools.synth_eval; the renders themselves need the
+built plugin and minutes: make bench-synth runs them): melody ranges within the model's, the truth a melody gives, and
 the verdict on a report."""
 
 import numpy as np
 import pytest
 
-from timbrel.training import synth_eval
+from timbrel_tools import synth_eval
 from timbrel.training.pitch_bench import SAMPLE_RATE
 
 

@@ -1,5 +1,6 @@
-"""`timbrel bench synth`: Timbrel Synth playing melodies no model saw, through the real built
-instrument (DawDreamer), measured against issue 32's targets:
+"""`make bench-synth` (python -m timbrel_tools synth-eval): Timbrel Synth playing melodies no model
+saw, through the real built instrument (DawDreamer), measured against issue 32's targets. It needs
+the built plugin and the package's training code both, so it lives with the checkout's tools:
 
 - pitch: raw pitch accuracy (mir_eval, 50 cents) of librosa.pyin on the output against the MIDI
   (each note's pitch plus its bend), >= 98 % per timbre. Frames within reach of a note's start
@@ -33,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import pitch_bench
-from .pitch_bench import BEND_RANGE, INSTRUMENTS, SAMPLE_RATE, Instrument
+from timbrel.training import pitch_bench
+from timbrel.training.pitch_bench import BEND_RANGE, INSTRUMENTS, SAMPLE_RATE, Instrument
 
 TARGETS = {"raw_pitch": 0.98, "recognised": 0.90}
 MELODY_SEED = 7100           # melodies: seeds 7100.. (datasets use small seeds, the pitch bench 0)
@@ -113,7 +114,7 @@ def pitch_score(audio: np.ndarray, truth: Melody, instrument: Instrument) -> dic
 
 def reference_score(truth: Melody, instrument: Instrument) -> dict:
     """pyin on a FluidR3 render of the same notes: how far the estimator itself can be trusted."""
-    from .soundfont import render_midi
+    from timbrel.training.soundfont import render_midi
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "melody.mid"
@@ -127,7 +128,7 @@ def reference_score(truth: Melody, instrument: Instrument) -> dict:
 def soundfont_classifier(instruments: list[Instrument], seconds: float = 40.0):
     """The instrument classifier fitted on FluidR3 and MuseScore renders of melodies the synth
     does not play (every benchmark instrument, so a wrong answer has somewhere to go)."""
-    from .timbre_eval import InstrumentClassifier
+    from timbrel.training.timbre_eval import InstrumentClassifier
 
     clips = []
     for instrument in instruments:
@@ -185,10 +186,10 @@ def _meets(r: dict) -> tuple[bool, bool]:
 def run(models: list[str], clips: int = 8, seconds: float = 6.0, timbres: list[str] | None = None,
         data: Path | None = None, reference: bool = True, host: str = "dawdreamer", plugin_path=None,
         log=print) -> dict:
-    from ..format.contract import load_and_check
-    from ..hosts.plugin import find_plugin
-    from ..hosts.synth import SynthRenderer
-    from .timbre_eval import InstrumentClassifier
+    from timbrel.format.contract import load_and_check
+    from timbrel.hosts.plugin import find_plugin
+    from timbrel.hosts.synth import SynthRenderer
+    from timbrel.training.timbre_eval import InstrumentClassifier
 
     if data is not None:
         classifier = InstrumentClassifier.from_dataset(data, SAMPLE_RATE)
@@ -248,8 +249,8 @@ def summary(report: dict) -> list[str]:
     return lines
 
 
-def add_parser(kinds) -> None:
-    synth = kinds.add_parser("synth", help="Timbrel Synth on unseen melodies: pitch (mir_eval) and timbre recognition")
+def add_parser(commands) -> None:
+    synth = commands.add_parser("synth-eval", help="Timbrel Synth on unseen melodies: pitch (mir_eval) and timbre recognition")
     synth.add_argument("models", nargs="*", default=list(DEFAULT_MODELS),
                        help=f"model names or files (default: {' '.join(DEFAULT_MODELS)})")
     synth.add_argument("--timbres", nargs="+", metavar="NAME", help="named timbres to play (default: every one "
@@ -264,21 +265,21 @@ def add_parser(kinds) -> None:
 
 
 def cmd_bench_synth(args: argparse.Namespace) -> int:
-    from ..files import write_atomically
-    from ..hosts.plugin import PluginError
+    from timbrel.files import write_atomically
+    from timbrel.hosts.plugin import PluginError
 
     unknown = [t for t in args.timbres or [] if t not in BY_NAME]
     if unknown:
-        print(f"timbrel bench synth: not a benchmark instrument: {', '.join(unknown)} "
+        print(f"timbrel_tools synth-eval: not a benchmark instrument: {', '.join(unknown)} "
               f"(choose from {', '.join(BY_NAME)})", file=sys.stderr)
         return 2
     if args.clips < 1 or not math.isfinite(args.seconds) or args.seconds < 2.0:
-        print("timbrel bench synth: --clips must be at least 1 and --seconds at least 2", file=sys.stderr)
+        print("timbrel_tools synth-eval: --clips must be at least 1 and --seconds at least 2", file=sys.stderr)
         return 2
     try:
         report = run(args.models, args.clips, args.seconds, args.timbres, args.data, not args.no_reference, args.host)
     except (PluginError, FileNotFoundError, ValueError) as error:
-        print(f"timbrel bench synth: {error}", file=sys.stderr)
+        print(f"timbrel_tools synth-eval: {error}", file=sys.stderr)
         return 2
     for line in summary(report):
         print(line)
