@@ -251,3 +251,28 @@ def test_threaded_synth_never_allocates_on_the_audio_thread(tmp_path):
     _, inline = render_native(silence, SAMPLE_RATE, state=synth_model_state("violin"),
                               **{**common, "settings": {"processing_mode": "Inline"}})
     assert inline["audio_thread_allocations"] > baseline["audio_thread_allocations"] + inline["timed_blocks"] // 8
+
+
+def test_a_state_saved_by_the_previous_build_restores_and_plays_threaded(tmp_path):
+    # Timbrel Synth as first released (stop 33) saved no processing_mode and a shorter Status:
+    # its settings come back, the new parameter takes its default (Threaded), and it plays.
+    import xml.etree.ElementTree as ET
+
+    from timbrel_tools.rthost import find_rt_host, render_native
+
+    root = ET.Element("TimbrelSynth", model="flute")
+    for name, value in (("polyphony", "4"), ("mono", "0"), ("attack", "0.05"), ("release", "0.2"), ("morph", "0.0")):
+        ET.SubElement(root, "PARAM", id=name, value=value)
+    ET.SubElement(root, "Status", message="", loading="0", latency="0", voices="4", sounding="0",
+                  modelName="flute", timbres="flute")
+    midi = _midi_file(tmp_path / "note.mid", [(0.2, "on", 72), (1.0, "off", 72)])
+    silence = np.zeros((2, int(1.6 * SAMPLE_RATE)), np.float32)
+    output, report = render_native(silence, SAMPLE_RATE, plugin_path=SYNTH, block=512, realtime=False,
+                                   state=plugin_state._pack_xml(root), midi_in=midi, host=find_rt_host())
+    status = report["status"]
+    assert status["modelName"] == "flute" and not status["message"] and status["voices"] == "4"
+    # Threaded: the latency holds the worker's hop and block beyond the model's own delay.
+    assert int(status["latency"]) >= 512
+    mono = output.mean(0)
+    latency = report["latency_samples"]
+    assert abs(median_pitch(mono[latency:], 0.4, 0.9) - 72) < 0.5
