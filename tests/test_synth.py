@@ -174,17 +174,10 @@ def test_timbrel_render_renders_a_folder_of_midi_files_and_refuses_a_timbre_the_
 
 
 def _midi_file(path, events) -> str:
-    """(seconds, 'on'|'off', note) -> a type-0 MIDI file at 120 bpm, 960 ticks per beat."""
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])
-    now = 0
-    for seconds, kind, note in sorted(events, key=lambda e: (e[0], e[1] == "on")):
-        tick = int(round(seconds * 1920))
-        track.append(mido.Message("note_on" if kind == "on" else "note_off", note=note, velocity=100, time=tick - now))
-        now = tick
-    song = mido.MidiFile(ticks_per_beat=960)
-    song.tracks.append(track)
-    song.save(str(path))
-    return str(path)
+    """(seconds, 'on'|'off', note) -> a MIDI file (note-offs before note-ons at the same time)."""
+    from timbrel.hosts.synth import _write_midi
+
+    return str(_write_midi(notes(*sorted(events, key=lambda e: (e[0], e[1] == "on"))), path))
 
 
 def test_a_model_switch_while_notes_sound_fades_them_and_the_new_model_plays_the_next(tmp_path):

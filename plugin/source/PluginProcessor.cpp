@@ -540,9 +540,12 @@ void TimbrelProcessor::writeMidiOut (juce::MidiBuffer& midi, bool bypassed)
     if (wanted && engine != nullptr)
     {
         const auto& info = engine->info();
-        noteTracker.setSettings ({ parameterRefs.midiGate->load(), NoteTrackerSettings {}.hysteresisDb,
-                                   parameterRefs.midiBendRange->load(), 1,
-                                   info.sampleRate > 0 ? static_cast<float> (info.hopLength) / static_cast<float> (info.sampleRate) : 0.0f });
+        NoteTrackerSettings settings;
+        settings.gateDb = parameterRefs.midiGate->load();
+        settings.bendRange = parameterRefs.midiBendRange->load();
+        if (info.sampleRate > 0)
+            settings.hopSeconds = static_cast<float> (info.hopLength) / static_cast<float> (info.sampleRate);
+        noteTracker.setSettings (settings);
         const auto& hops = engine->trackedHops();
         for (int i = 0; i < hops.count; ++i)
         {

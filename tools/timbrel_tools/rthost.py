@@ -182,15 +182,10 @@ def render_native(audio: np.ndarray, sample_rate: float, *, plugin_path=None, bl
 
 
 def _midi_events(path: Path, rate: float) -> list:
-    """(sample, message) of the host's MIDI file: ticks are seconds * 1920 (rt_host.cpp)."""
-    import mido
+    """(sample, message) of the host's MIDI file."""
+    from timbrel.hosts.synth import midi_messages
 
-    events, tick = [], 0
-    for message in mido.MidiFile(str(path)).tracks[0]:
-        tick += message.time
-        if not message.is_meta:
-            events.append((int(round(tick / 1920.0 * rate)), message))
-    return events
+    return [(int(round(message.time * rate)), message) for message in midi_messages(path)[0]]
 
 
 def _selftest(option: str, host=None) -> dict:

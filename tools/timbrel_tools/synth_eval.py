@@ -138,14 +138,6 @@ def soundfont_classifier(instruments: list[Instrument], seconds: float = 40.0):
     return InstrumentClassifier(clips, SAMPLE_RATE, max_pieces=2 * int(seconds))
 
 
-def _pool(scores: list[dict]) -> dict:
-    voiced = sum(s["voiced_frames"] for s in scores)
-    pooled = {key: sum(s[key] * s["voiced_frames"] for s in scores) / max(voiced, 1)
-              for key in ("raw_pitch", "raw_chroma", "octave_errors")}
-    pooled["voiced_frames"] = voiced
-    return pooled
-
-
 def evaluate_timbre(renderer, instrument: Instrument, classifier, clips: int, seconds: float,
                     reference: bool, log=print) -> dict:
     scores, references, named = [], [], []
@@ -163,10 +155,10 @@ def evaluate_timbre(renderer, instrument: Instrument, classifier, clips: int, se
             references.append(reference_score(truth, instrument))
         p = classifier.probabilities(audio)
         named.append(max(p, key=p.get) if p else "silence")
-    result = {"pitch": _pool(scores), "named_as": named,
+    result = {"pitch": pitch_bench._pool(scores), "named_as": named,
               "recognised": float(np.mean([n == instrument.name for n in named]))}
     if references:
-        result["pyin_on_fluidr3"] = _pool(references)
+        result["pyin_on_fluidr3"] = pitch_bench._pool(references)
     log(_row(instrument.name, result))
     return result
 

@@ -36,8 +36,8 @@ SynthEngine::HopRows SynthEngine::slot (int index) noexcept
     r.shifts = shiftSlab.data() + i * rows * static_cast<size_t> (descriptors);
     r.gains = gainSlab.data() + i * rows;
     r.fromNatural = naturalSlab.get() + i * static_cast<size_t> (std::max (1, descriptors));
-    r.decode = decodeFlags[i] != 0;
-    r.outputGain = outputGains[i];
+    r.decode = decodeFlags.data() + i;
+    r.outputGain = outputGains.data() + i;
     return r;
 }
 
@@ -169,9 +169,7 @@ void SynthEngine::workerLoop()
         {
             if (index == kResetRequest)
             {
-                model->reset();
-                resampler.reset();
-                std::fill (previousGains.begin(), previousGains.end(), 0.0f);
+                resetStreams();
                 decodedHops.fetch_add (1, std::memory_order_release);
                 continue;
             }
@@ -219,12 +217,17 @@ int SynthEngine::measureResamplerLag()
 void SynthEngine::reset()
 {
     waitForWorker();
+    resetStreams();
+    resetSchedule();
+    resetRequested.store (false);
+}
+
+void SynthEngine::resetStreams() noexcept
+{
     if (model != nullptr)
         model->reset();
     resampler.reset();
     std::fill (previousGains.begin(), previousGains.end(), 0.0f);
-    resetSchedule();
-    resetRequested.store (false);
 }
 
 void SynthEngine::resetSchedule() noexcept
@@ -270,18 +273,18 @@ void SynthEngine::apply (const SynthEvent& e) noexcept
     }
 }
 
-void SynthEngine::formHop (HopRows& rows, const SynthControls& controls) noexcept
+void SynthEngine::formHop (const HopRows& rows, const SynthControls& controls) noexcept
 {
     voices.advance (frames);
     bool anySounding = false;
     for (int v = 0; v < batch; ++v)
         anySounding = anySounding || frames[static_cast<size_t> (v)].sounding;
-    rows.decode = anySounding || ! lastHopSilent;
+    *rows.decode = (anySounding || ! lastHopSilent) ? 1 : 0;
     lastHopSilent = ! anySounding;
-    if (! rows.decode)
+    if (*rows.decode == 0)
         return;
 
-    rows.outputGain = dbToGain (controls.outputGainDb);
+    *rows.outputGain = dbToGain (controls.outputGainDb);
     const float* latent = controls.latent != nullptr ? controls.latent : defaultLatent.data();
     for (int d = 0; d < descriptors; ++d)
         rows.fromNatural[d] = false;
@@ -317,7 +320,7 @@ void SynthEngine::formHop (HopRows& rows, const SynthControls& controls) noexcep
 int SynthEngine::decodeHop (const HopRows& rows, float* out, int maxOut) noexcept
 {
     std::fill (mixed.begin(), mixed.end(), 0.0f);
-    if (rows.decode)
+    if (*rows.decode != 0)
     {
         if (decodeBatch (rows))
         {
@@ -331,7 +334,7 @@ int SynthEngine::decodeHop (const HopRows& rows, float* out, int maxOut) noexcep
                 {
                     const float g = from + (to - from) * static_cast<float> (i + 1) / static_cast<float> (hop);
                     const float sample = std::isfinite (y[i]) ? y[i] : 0.0f;
-                    mixed[static_cast<size_t> (i)] += g * rows.outputGain * sample;
+                    mixed[static_cast<size_t> (i)] += g * *rows.outputGain * sample;
                 }
             }
         }
@@ -372,7 +375,7 @@ void SynthEngine::processInline (float* const* out, int numChannels, int numSamp
             apply (events[next++]);
         if (fifoCount == 0)
         {
-            auto rows = slot (0);
+            const auto rows = slot (0);
             formHop (rows, controls);
             fifoCount += decodeHop (rows, fifo.data() + fifoCount, static_cast<int> (fifo.size()) - fifoCount);
         }
@@ -440,10 +443,7 @@ void SynthEngine::processThreaded (float* const* out, int numChannels, int numSa
 
 void SynthEngine::requestHop (const SynthControls& controls) noexcept
 {
-    auto rows = slot (nextSlot);
-    formHop (rows, controls);
-    decodeFlags[static_cast<size_t> (nextSlot)] = rows.decode ? 1 : 0;
-    outputGains[static_cast<size_t> (nextSlot)] = rows.outputGain;
+    formHop (slot (nextSlot), controls);
     const bool queued = requests.push (nextSlot);
     if (queued)
     {

@@ -48,9 +48,11 @@ SynthEvent note (int offset, int number, float velocity = 0.8f, int channel = 1)
     return e;
 }
 
-/** Renders `length` samples in blocks of `block`, the events (absolute sample times) placed in their blocks. */
+/** Renders `length` samples in blocks of `block`, the events (absolute sample times) placed in
+    their blocks. `lockstep`: after each block, wait until the worker has decoded every hop it was
+    given (a host in lockstep: no underrun on any machine). */
 std::vector<float> render (SynthEngine& engine, std::vector<SynthEvent> events, int length, int block = 512,
-                           const SynthControls& controls = {})
+                           const SynthControls& controls = {}, bool lockstep = false)
 {
     std::vector<float> out (static_cast<size_t> (length));
     std::vector<SynthEvent> inBlock;
@@ -66,6 +68,8 @@ std::vector<float> render (SynthEngine& engine, std::vector<SynthEvent> events, 
             }
         float* channels[1] = { out.data() + start };
         engine.process (channels, 1, n, inBlock.data(), static_cast<int> (inBlock.size()), controls);
+        while (lockstep && ! engine.workerIdle())
+            std::this_thread::sleep_for (std::chrono::microseconds (50));
     }
     return out;
 }
@@ -298,23 +302,7 @@ TEST_CASE ("Threaded plays what Inline plays, later by the worker's hop and bloc
     // as offline, and the reset starts afresh.
     auto live = synth ("violin", voices, kRate, 512, true);
     live->setNonRealtime (false);
-    std::vector<float> out (static_cast<size_t> (length));
-    std::vector<SynthEvent> inBlock;
-    for (int start = 0; start < length; start += 512)
-    {
-        const int n = std::min (512, length - start);
-        inBlock.clear();
-        for (auto e : events)
-            if (e.sampleOffset >= start && e.sampleOffset < start + n)
-            {
-                e.sampleOffset -= start;
-                inBlock.push_back (e);
-            }
-        float* channels[1] = { out.data() + start };
-        live->process (channels, 1, n, inBlock.data(), static_cast<int> (inBlock.size()), {});
-        while (! live->workerIdle())
-            std::this_thread::sleep_for (std::chrono::microseconds (50));
-    }
+    const auto out = render (*live, events, length, 512, {}, true);
     CHECK (live->underruns() == 0);
     CHECK (out == b);
 

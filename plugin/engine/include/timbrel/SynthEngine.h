@@ -114,7 +114,8 @@ public:
     const std::array<VoiceFrame, VoiceBank::kMaxVoices>& lastFrames() const { return frames; }
 
 private:
-    /** One hop's request: what the callback makes of the performance, for one model call. */
+    /** One hop's request, a view of one slot: what the callback makes of the performance, for
+        one model call. */
     struct HopRows
     {
         float* latents = nullptr;     // batch x latent
@@ -122,19 +123,22 @@ private:
         float* shifts = nullptr;      // batch x descriptors
         float* gains = nullptr;       // batch: each voice's gain at the end of the hop
         bool* fromNatural = nullptr;  // descriptors
-        bool decode = false;          // false: a silent hop (no model call)
-        float outputGain = 1.0f;
+        uint8_t* decode = nullptr;    // 0: a silent hop (no model call)
+        float* outputGain = nullptr;
     };
 
     void apply (const SynthEvent& event) noexcept;
-    /** The callback's part of a hop: voices advanced, rows filled (slot `slot` of the slab). */
-    void formHop (HopRows& rows, const SynthControls& controls) noexcept;
+    /** The callback's part of a hop: voices advanced, the slot's rows filled. */
+    void formHop (const HopRows& rows, const SynthControls& controls) noexcept;
     /** The model's part: the decode, the voices' gain ramps, the resampler, into `out`. */
     int decodeHop (const HopRows& rows, float* out, int maxOut) noexcept;
     /** One model call on `rows` into `decoded`. */
     bool decodeBatch (const HopRows& rows) noexcept;
     int measureResamplerLag();
     HopRows slot (int index) noexcept;
+    /** The model's streams, the resampler and the voices' gain ramps back to silence (the thread
+        that runs the model: the worker, or any with the worker idle). */
+    void resetStreams() noexcept;
     void processInline (float* const* out, int numChannels, int numSamples, const SynthEvent* events, int numEvents,
                         const SynthControls& controls) noexcept;
     void processThreaded (float* const* out, int numChannels, int numSamples, const SynthEvent* events, int numEvents,
